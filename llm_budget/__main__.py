@@ -1,0 +1,4 @@
+from llm_budget.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""`llm-budget presets` and `llm-budget presets show NAME`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import app
+from ._options import JsonOpt, emit_json, user_errors
+
+presets_app = typer.Typer(help="List the shipped model presets, or show one.", no_args_is_help=False)
+app.add_typer(presets_app, name="presets")
+
+
+@presets_app.callback(invoke_without_command=True)
+@user_errors
+def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """List every preset with its exact parameter count, and the lecture's closed models (unpublished)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..counter import count_params
+    from ..presets import all_presets, closed_models
+    rows = [(s, count_params(s)) for s in all_presets()]
+    closed = list(closed_models().values())
+    if json:
+        from ..serialize import presets_json
+
+        emit_json(presets_json(rows, closed))
+    else:
+        from ..render import console, presets_table
+
+        console().print(presets_table(rows, closed))
+
+
+@presets_app.command("show")
+@user_errors
+def show(
+    name: Annotated[str, typer.Argument(help="Preset name or path to a spec file.")],
+    json: JsonOpt = False,
+) -> None:
+    """Print one preset's fields (the resolved ModelSpec)."""
+    from ..presets import resolve
+    from ..render import console, preset_detail
+
+    spec = resolve(name)
+    if json:
+        emit_json(spec.model_dump_json(indent=2, exclude_none=True))
+    else:
+        console().print(preset_detail(spec))
+
+

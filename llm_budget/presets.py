@@ -1,0 +1,156 @@
+"""Find and load presets: model YAML files under presets/models/, the lecture's closed models,
+and user files given by path. The only module that reads preset files.
+
+Layout (shipped inside the wheel as llm_budget/presets, see pyproject.toml):
+    presets/models/<name>.yaml   one ModelSpec per file; the file stem is its name
+    presets/closed-models.yaml   models without a published architecture
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import LLMBudgetError, SpecError, UnpublishedModelError, did_you_mean
+from .spec import ClosedModel, ModelSpec
+
+
+def presets_dir() -> Path:
+    """presets/ inside the installed package, else the source checkout's top-level presets/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "presets", here.parent / "presets"):
+        if (candidate / "models").is_dir():
+            return candidate
+    raise LLMBudgetError(f"presets folder not found next to {here} (a broken install?)")
+
+
+def _load_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LLMBudgetError(f"{path}: no such file") from None
+    except OSError as e:
+        raise LLMBudgetError(f"{path}: cannot read ({e.strerror})") from None
+    # libyaml's C loader when present: the pure-Python one costs ~10 ms per file at start-up.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise LLMBudgetError(f"{path}{where}: malformed YAML: {problem}") from None
+
+
+def describe_validation_error(err: ValidationError, origin: str) -> str:
+    """One line naming each bad field and value, e.g. "spec.yaml: n_heads: must be > 0 (got -4)"."""
+    parts = []
+    for e in err.errors():
+        field = ".".join(str(x) for x in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{field}'")
+        elif field:
+            parts.append(f"{field}: {msg} (got {e.get('input')!r})")
+        else:
+            parts.append(msg)
+    return f"{origin}: invalid model spec: " + "; ".join(parts)
+
+
+def spec_from_mapping(data: Any, origin: str) -> ModelSpec:
+    if not isinstance(data, dict):
+        raise SpecError(f"{origin}: expected a mapping of spec fields, got {type(data).__name__}")
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(describe_validation_error(e, origin)) from None
+
+
+@lru_cache(maxsize=None)
+def _model_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted((presets_dir() / "models").glob("*.yaml"))}
+
+
+@lru_cache(maxsize=None)
+def closed_models() -> dict[str, ClosedModel]:
+    data = _load_yaml(presets_dir() / "closed-models.yaml") or []
+    out = {}
+    for entry in data:
+        try:
+            model = ClosedModel.model_validate(entry)
+        except ValidationError as e:  # a broken shipped file is a bug, but report it plainly
+            raise SpecError(describe_validation_error(e, "closed-models.yaml")) from None
+        out[model.name] = model
+    return out
+
+
+def preset_names() -> list[str]:
+    return list(_model_files())
+
+
+def _aliases() -> dict[str, str]:
+    """Loose spellings people type: case-insensitive, '_' or '.' for '-' ('Llama3-8B', 'llama3_8b')."""
+    return {_norm(n): n for n in [*preset_names(), *closed_models()]}
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-").replace(" ", "-")
+
+
+def _is_path(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref or Path(ref).is_file()
+
+
+@lru_cache(maxsize=None)
+def load_preset(name: str) -> ModelSpec:
+    """A shipped preset by name. Closed models raise UnpublishedModelError."""
+    canonical = name if name in _model_files() else _aliases().get(_norm(name))
+    if canonical is None:
+        raise did_you_mean(name, [*preset_names(), *closed_models()], what="preset", listing="llm-budget presets")
+    if canonical in closed_models():
+        m = closed_models()[canonical]
+        raise UnpublishedModelError(
+            f"{m.display_name} ({m.provider}) has no published architecture, so llm-budget will not guess its "
+            f"parameters; known: context window {m.context_window:,} tokens, lecture price "
+            f"${m.price_per_million_tokens_usd:g}/M tokens. Give the sizes yourself (--d-embed …) to estimate a look-alike."
+        )
+    path = _model_files()[canonical]
+    spec = spec_from_mapping(_load_yaml(path), path.name)
+    if spec.name != canonical:
+        raise SpecError(f"{path.name}: name '{spec.name}' must equal the file name '{canonical}'")
+    return spec
+
+
+def load_spec_file(path: str | Path) -> ModelSpec:
+    """A user's own spec: YAML or JSON with ModelSpec fields, or a Hugging Face config.json."""
+    from .hfconfig import read_hf_config, spec_fields_from_hf
+
+    p = Path(path)
+    if p.suffix == ".json":
+        cfg = read_hf_config(p)
+        if "model_type" in cfg:
+            return spec_from_mapping(spec_fields_from_hf(cfg), str(p))
+        return spec_from_mapping(cfg, str(p))
+    return spec_from_mapping(_load_yaml(p), str(p))
+
+
+def resolve(ref: str) -> ModelSpec:
+    """A preset name, or a path to a YAML/JSON spec file (wherever a preset name is accepted)."""
+    if _is_path(ref):
+        return load_spec_file(ref)
+    return load_preset(ref)
+
+
+def load_hf_config(path: str | Path) -> ModelSpec:
+    from .hfconfig import read_hf_config, spec_fields_from_hf
+
+    return spec_from_mapping(spec_fields_from_hf(read_hf_config(path)), str(path))
+
+
+def all_presets() -> list[ModelSpec]:
+    return [load_preset(n) for n in preset_names()]

@@ -1,0 +1,58 @@
+"""The one place where papers, datasheets and other sources are named.
+
+Formula code cites a source as "key" or "key: section", e.g. "brown2020: Table 2.1";
+`cite()` checks the key exists (tests/test_refs.py keeps every cited key resolvable),
+and the CLI's --explain prints the title and URL beside the formula.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Ref(NamedTuple):
+    title: str
+    url: str
+
+
+REFERENCES: dict[str, Ref] = {
+    "lecture": Ref("R. Fayyazi (RIT), Large Language Models, lecture slides", ""),
+    "3b1b2024": Ref("3Blue1Brown, Deep Learning ch. 5-7: the GPT-3 weight tally (175,181,291,520)", "https://www.3blue1brown.com/lessons/gpt"),
+    "vaswani2017": Ref("Vaswani et al. 2017, Attention Is All You Need", "https://arxiv.org/abs/1706.03762"),
+    "radford2019": Ref("Radford et al. 2019, Language Models are Unsupervised Multitask Learners (GPT-2)", "https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf"),
+    "brown2020": Ref("Brown et al. 2020, Language Models are Few-Shot Learners (GPT-3)", "https://arxiv.org/abs/2005.14165"),
+    "shazeer2019": Ref("Shazeer 2019, Fast Transformer Decoding: One Write-Head is All You Need (multi-query attention)", "https://arxiv.org/abs/1911.02150"),
+    "ainslie2023": Ref("Ainslie et al. 2023, GQA: Training Generalized Multi-Query Transformer Models", "https://arxiv.org/abs/2305.13245"),
+    "shazeer2020": Ref("Shazeer 2020, GLU Variants Improve Transformer (SwiGLU, GeGLU)", "https://arxiv.org/abs/2002.05202"),
+    "shazeer2017": Ref("Shazeer et al. 2017, Outrageously Large Neural Networks: the Sparsely-Gated Mixture-of-Experts Layer", "https://arxiv.org/abs/1701.06538"),
+    "ba2016": Ref("Ba et al. 2016, Layer Normalization", "https://arxiv.org/abs/1607.06450"),
+    "zhang2019": Ref("Zhang & Sennrich 2019, Root Mean Square Layer Normalization", "https://arxiv.org/abs/1910.07467"),
+    "dehghani2023": Ref("Dehghani et al. 2023, Scaling Vision Transformers to 22B Parameters (QK-norm)", "https://arxiv.org/abs/2302.05442"),
+    "su2021": Ref("Su et al. 2021, RoFormer: Rotary Position Embedding", "https://arxiv.org/abs/2104.09864"),
+    "press2022": Ref("Press et al. 2022, Train Short, Test Long: ALiBi", "https://arxiv.org/abs/2108.12409"),
+    "press2017": Ref("Press & Wolf 2017, Using the Output Embedding to Improve Language Models (weight tying)", "https://arxiv.org/abs/1608.05859"),
+    "touvron2023a": Ref("Touvron et al. 2023, LLaMA: Open and Efficient Foundation Language Models", "https://arxiv.org/abs/2302.13971"),
+    "touvron2023b": Ref("Touvron et al. 2023, Llama 2: Open Foundation and Fine-Tuned Chat Models", "https://arxiv.org/abs/2307.09288"),
+    "roziere2023": Ref("Rozière et al. 2023, Code Llama: Open Foundation Models for Code", "https://arxiv.org/abs/2308.12950"),
+    "gemma2024": Ref("Gemma Team 2024, Gemma: Open Models Based on Gemini Research and Technology (Table 2)", "https://arxiv.org/abs/2403.08295"),
+    "jiang2023": Ref("Jiang et al. 2023, Mistral 7B", "https://arxiv.org/abs/2310.06825"),
+    "jiang2024": Ref("Jiang et al. 2024, Mixtral of Experts", "https://arxiv.org/abs/2401.04088"),
+    "hf-transformers": Ref("Hugging Face transformers: the models' reference implementations and config.json keys", "https://github.com/huggingface/transformers"),
+}
+
+
+def cite(source: str) -> str:
+    """Return `source` unchanged after checking that its key ("key" or "key: detail") is registered."""
+    key = source.split(":", 1)[0].strip()
+    if key not in REFERENCES:
+        raise KeyError(f"unregistered reference {key!r} (add it to llm_budget/refs.py)")
+    return source
+
+
+def describe(source: str) -> str:
+    """'key: detail' -> 'Title, detail <url>' for --explain."""
+    key, _, detail = source.partition(":")
+    ref = REFERENCES[key.strip()]
+    detail = detail.strip()
+    url = f" <{ref.url}>" if ref.url else ""
+    return f"{ref.title}{', ' + detail if detail else ''}{url}"

@@ -1,0 +1,139 @@
+"""Results -> rich renderables. With serialize.py (JSON), the only place numbers become strings.
+
+Calculators return pydantic results with exact integers; these functions decide how
+they look (thousands separators, GB vs GiB, percentages) and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from .counter import ParamCount
+from .refs import describe
+from .spec import ClosedModel, ModelSpec
+
+
+def si(n: float, unit: str = "") -> str:
+    """7.24e9 -> '7.24B' (SI, powers of 1000: counts are never binary)."""
+    for div, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{suffix}{unit}"
+    return f"{n:g}{unit}"
+
+
+def spec_summary(spec: ModelSpec) -> str:
+    """One line with the sizes and the choices that change the count."""
+    parts = [
+        f"d_embed {spec.d_embed:,}",
+        f"n_heads {spec.n_heads}",
+    ]
+    if spec.kv_heads != spec.n_heads:
+        parts.append(f"n_kv_heads {spec.kv_heads}")
+    if spec.d_head is not None:
+        parts.append(f"d_head {spec.head_dim}")
+    parts += [f"n_layers {spec.n_layers}", f"n_vocab {spec.n_vocab:,}", f"d_mlp {spec.d_mlp:,} ({spec.mlp.value}, {spec.act.value})"]
+    if spec.is_moe:
+        parts.append(f"experts {spec.active_experts} of {spec.n_experts}")
+    norm = spec.norm.value + ("" if spec.norm.value == "none" else f" ×{spec.norms_per_layer}/layer")
+    if spec.norm.value == "layernorm" and not spec.has_norm_bias:
+        norm += " (no shift)"
+    parts += [f"norm {norm}", f"position {spec.position.value}", "tied" if spec.tied_embeddings else "untied"]
+    return " · ".join(parts)
+
+
+def console() -> Console:
+    """stdout console; when piped, wide enough that tables do not wrap (rich would assume 80 columns)."""
+    import os
+
+    # No emoji or auto-highlighting: numbers are styled explicitly, and both cost start-up time.
+    c = Console(emoji=False, highlight=False)
+    return c if c.is_terminal or "COLUMNS" in os.environ else Console(width=160, emoji=False, highlight=False)
+
+
+def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -> Group:
+    table = Table(title=f"{count.model}: {count.total:,} parameters", title_justify="left", show_footer=True)
+    table.add_column("Component", footer="Total", no_wrap=True)
+    table.add_column("Formula (numbers, then symbols)")
+    table.add_column("Count", justify="right", footer=f"{count.total:,}", no_wrap=True)
+    table.add_column("Share", justify="right", footer="100%", no_wrap=True)
+    if explain:
+        table.add_column("Source")
+    for c in count.components:
+        share = f"{100 * c.count / count.total:.2f}%" if count.total else "–"
+        formula = Text(c.expression)
+        formula.append("\n" + c.formula, style="dim")
+        row: list[Any] = [c.name, formula, f"{c.count:,}", share]
+        if explain:
+            row.append(describe(c.source))
+        table.add_row(*row)
+    lines: list[Any] = [Text(spec_summary(spec), style="dim"), table]
+    if count.active != count.total:
+        lines.append(
+            Text(
+                f"Active per token: {count.active:,} ({si(count.active)}, {100 * count.active / count.total:.1f}%): "
+                f"{spec.active_experts} of {spec.n_experts} experts; everything else is used by every token."
+            )
+        )
+    lines.append(Text(f"Without embeddings (Kaplan et al.'s N): {count.non_embedding:,}", style="dim"))
+    lines.append(published_line(spec, count))
+    if spec.notes:
+        lines.append(Text(spec.notes, style="dim"))
+    return Group(*lines)
+
+
+def published_line(spec: ModelSpec, count: ParamCount) -> Text:
+    if spec.published_params is None:
+        return Text("No published count to compare with.", style="dim")
+    if spec.published_params == count.total:
+        line = Text(f"Matches the published count {spec.published_params:,} exactly.", style="green")
+    else:
+        diff = count.total - spec.published_params
+        line = Text(f"Differs from the published count {spec.published_params:,} by {diff:+,}.", style="bold red")
+    line.append(f" Source: {spec.source}", style="dim")
+    return line
+
+
+def presets_table(rows: list[tuple[ModelSpec, ParamCount]], closed: list[ClosedModel]) -> Table:
+    table = Table(title="Presets (llm-budget presets show NAME for one; --explain on params for sources)", title_justify="left")
+    for col, just in (("Name", "left"), ("Model", "left"), ("Parameters", "right"), ("Active", "right"), ("Context", "right"), ("Published count", "left")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for spec, count in sorted(rows, key=lambda r: (r[0].family or "", r[1].total)):
+        if spec.published_params is None:
+            check = Text("no exact figure published", style="dim")
+        elif spec.published_params == count.total:
+            check = Text("matches exactly", style="green")
+        else:
+            check = Text(f"differs by {count.total - spec.published_params:+,}", style="bold red")
+        table.add_row(
+            spec.name or "",
+            spec.label,
+            f"{count.total:,}",
+            si(count.active) if count.active != count.total else "",
+            f"{spec.context_window:,}" if spec.context_window else "",
+            check,
+        )
+    for m in closed:
+        table.add_row(
+            m.name,
+            f"{m.display_name} ({m.provider})",
+            Text("unpublished", style="yellow"),
+            "",
+            f"{m.context_window:,}",
+            Text(f"lecture price ${m.price_per_million_tokens_usd:g}/M tokens", style="dim"),
+        )
+    return table
+
+
+def preset_detail(spec: ModelSpec) -> Table:
+    table = Table(title=spec.label, title_justify="left", show_header=False)
+    table.add_column("Field")
+    table.add_column("Value")
+    for name, value in spec.model_dump(mode="json").items():
+        if value is None:
+            continue
+        table.add_row(name, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+    return table

@@ -1,0 +1,125 @@
+"""The CLI as a user runs it: output, JSON schema, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llm_budget.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_params_gpt3_prints_the_lecture_table():
+    r = run("params", "--preset", "gpt3-175b")
+    assert r.exit_code == 0, r.output
+    for number in ["617,558,016", "14,495,514,624", "57,982,058,496", "175,181,291,520"]:
+        assert number in r.stdout
+    for row in ["Embedding", "Key", "Query", "Value", "Output", "Up-projection", "Down-projection", "Unembedding"]:
+        assert row in r.stdout
+    assert "d_query × d_embed × n_heads × n_layers" in r.stdout
+    assert "128 × 12,288 × 96 × 96" in r.stdout
+
+
+def test_params_json_schema():
+    r = run("params", "--preset", "llama3-8b", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["total"] == 8_030_261_248 and data["active"] == data["total"]
+    assert isinstance(data["components"], list)
+    for c in data["components"]:
+        assert set(c) >= {"name", "formula", "count"}
+        assert isinstance(c["count"], int) and isinstance(c["formula"], str)
+    assert sum(c["count"] for c in data["components"]) == data["total"]
+    assert data["spec"]["n_kv_heads"] == 8
+
+
+def test_params_from_sizes():
+    r = run("params", "--d-embed", "4096", "--n-heads", "32", "--n-layers", "32", "--n-vocab", "32000", "--d-mlp", "11008", "--mlp", "gated", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["total"] == 6_738_415_616  # Llama 2 7B
+
+
+def test_params_hf_config(hf_dir: Path):
+    r = run("params", "--hf-config", str(hf_dir / "mixtral-8x7b.json"), "--json")
+    data = json.loads(r.stdout)
+    assert (data["total"], data["active"]) == (46_702_792_704, 12_879_925_248)
+
+
+def test_options_override_preset_fields():
+    r = run("params", "--preset", "llama2-7b", "--n-layers", "16", "--json")
+    data = json.loads(r.stdout)
+    d, L, V, f = 4096, 16, 32000, 11008
+    assert data["total"] == 2 * V * d + L * (4 * d * d + 3 * d * f + 2 * d) + d
+    assert data["published_params"] is None  # the published count no longer applies
+
+
+def test_moe_shows_active():
+    r = run("params", "--preset", "mixtral-8x7b")
+    assert "Active per token: 12,879,925,248" in r.stdout
+
+
+def test_explain_shows_sources():
+    r = run("params", "--preset", "mistral-7b", "--explain")
+    assert "arxiv.org/abs/2305.13245" in r.stdout  # GQA paper for Key/Value
+
+
+def test_presets_list_and_show():
+    r = run("presets")
+    assert r.exit_code == 0, r.output
+    assert "llama3-70b" in r.stdout and "70,553,706,496" in r.stdout
+    assert "gpt-4o" in r.stdout and "unpublished" in r.stdout
+    r = run("presets", "--json")
+    data = json.loads(r.stdout)
+    assert any(p["name"] == "dbrx" for p in data["presets"])
+    assert any(m["name"] == "claude-3-opus" and m["context_window"] == 200000 for m in data["unpublished"])
+    r = run("presets", "show", "gemma-7b", "--json")
+    assert json.loads(r.stdout)["d_head"] == 256
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["params", "--preset", "llama3-8"], "unknown preset 'llama3-8'; did you mean llama3-8b"),
+        (["params", "--preset", "gpt-4o"], "GPT-4o (OpenAI) has no published architecture"),
+        (["params", "--d-embed", "100", "--n-heads", "3", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"], "d_embed=100 is not divisible by n_heads=3"),
+        (["params", "--d-embed", "-4096", "--n-heads", "32", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"], "--d-embed must be positive"),
+        (["params", "--d-embed", "inf", "--n-heads", "32", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"], "--d-embed"),
+        (["params", "--preset", "llama2-7b", "--n-kv-heads", "5"], "n_heads=32 is not divisible by n_kv_heads=5"),
+        (["params", "--d-embed", "64"], "no model given"),
+        (["params", "--preset", "llama2-7b", "--hf-config", "x.json"], "not both"),
+        (["params", "--hf-config", "/nonexistent/config.json"], "no such file"),
+        (["params", "--preset", "./missing.yaml"], "no such file"),
+        (["presets", "show", "nope-model"], "unknown preset"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, message):
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr
+    assert "Traceback" not in r.output
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stdout == ""
+
+
+def test_malformed_files_exit_2(tmp_path: Path):
+    bad_json = tmp_path / "config.json"
+    bad_json.write_text('{"model_type": "llama",,}')
+    r = run("params", "--hf-config", str(bad_json))
+    assert r.exit_code == 2 and "malformed JSON" in r.stderr and "config.json:1:" in r.stderr
+    bad_yaml = tmp_path / "m.yaml"
+    bad_yaml.write_text("d_embed: 64\nn_heads: : 4\n")
+    r = run("params", "--preset", str(bad_yaml))
+    assert r.exit_code == 2 and "m.yaml:2:" in r.stderr
+
+
+def test_unknown_choice_is_a_usage_error():
+    r = run("params", "--preset", "llama2-7b", "--mlp", "swishy")
+    assert r.exit_code == 2 and "Traceback" not in r.output

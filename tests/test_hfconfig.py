@@ -1,0 +1,110 @@
+"""Reading config.json offline, held to transformers' own count for the same config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llm_budget.counter import count_params
+from llm_budget.errors import LLMBudgetError
+from llm_budget.hfconfig import MAPPERS
+from llm_budget.presets import load_hf_config, load_preset
+
+from conftest import HF_CONFIGS, transformers_param_count
+
+FIXTURES = sorted(p.name for p in HF_CONFIGS.glob("*.json"))
+
+# Exact counts published for configs that have no preset (sources as in test_presets.py).
+PUBLISHED = {
+    "pythia-70m.json": 70_426_624,  # EleutherAI/pythia model card, "Total params"
+    "pythia-12b.json": 11_846_072_320,  # EleutherAI/pythia model card, "Total params"
+    "bloom-560m.json": 559_214_592,  # KH bloom_560m_multi; HF safetensors docs (F16 => 559214592)
+    "qwen2-7b.json": 7_615_616_512,  # HF safetensors total of Qwen2.5-7B (same shapes as Qwen2-7B)
+    "phi-3-mini-4k.json": 3_821_079_552,  # KH phi3_mini_4k_instruct_en
+}
+
+# Presets that are the same model as a fixture config.
+PRESET_OF = {
+    "gpt2.json": "gpt2-124m", "gpt2-medium.json": "gpt2-355m", "gpt2-large.json": "gpt2-774m", "gpt2-xl.json": "gpt2-1.5b",
+    **{f"{n}.json": n for n in [
+        "gemma-7b", "llama3-8b", "llama3-70b", "llama2-7b", "llama2-13b", "llama2-70b", "codellama-7b", "codellama-13b",
+        "codellama-34b", "codellama-70b", "mistral-7b", "mixtral-8x7b", "mixtral-8x22b", "dbrx", "command-r", "command-r-plus",
+    ]},
+}
+
+
+def test_fixtures_cover_every_required_family():
+    types = {json.loads((HF_CONFIGS / f).read_text())["model_type"] for f in FIXTURES}
+    required = {"llama", "mistral", "mixtral", "gemma", "gpt2", "gpt_neox", "cohere", "dbrx", "qwen2", "bloom", "phi3"}
+    assert required <= types <= set(MAPPERS)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_count_equals_transformers(fixture):
+    ours = count_params(load_hf_config(HF_CONFIGS / fixture)).total
+    assert ours == transformers_param_count(HF_CONFIGS / fixture)
+
+
+@pytest.mark.parametrize("fixture", sorted(PUBLISHED))
+def test_count_equals_published(fixture):
+    assert count_params(load_hf_config(HF_CONFIGS / fixture)).total == PUBLISHED[fixture]
+
+
+@pytest.mark.parametrize("fixture", sorted(PRESET_OF))
+def test_preset_and_config_describe_the_same_model(fixture):
+    from_config = count_params(load_hf_config(HF_CONFIGS / fixture))
+    from_preset = count_params(load_preset(PRESET_OF[fixture]))
+    assert [(c.name, c.count) for c in from_config.components] == [(c.name, c.count) for c in from_preset.components]
+
+
+SMALL = dict(hidden_size=64, num_attention_heads=4, num_hidden_layers=2, vocab_size=1000, intermediate_size=96, num_key_value_heads=2)
+VARIANTS = {
+    "llama-biases": dict(SMALL, model_type="llama", attention_bias=True, mlp_bias=True),
+    "llama-tied": dict(SMALL, model_type="llama", tie_word_embeddings=True),
+    "qwen2-tied": dict(SMALL, model_type="qwen2", tie_word_embeddings=True),
+    "qwen3": dict(SMALL, model_type="qwen3", head_dim=24),
+    "gemma2": dict(SMALL, model_type="gemma2", head_dim=32),
+    "gpt_neox-no-attn-bias": dict(SMALL, model_type="gpt_neox", attention_bias=False, num_key_value_heads=None),
+    "gpt_neox-tied": dict(SMALL, model_type="gpt_neox", tie_word_embeddings=True, num_key_value_heads=None),
+    "gpt2-n_inner": dict(model_type="gpt2", n_embd=64, n_head=4, n_layer=2, vocab_size=1000, n_positions=128, n_inner=100),
+    "bloom-untied": dict(model_type="bloom", hidden_size=64, n_head=4, n_layer=2, vocab_size=1000, tie_word_embeddings=False),
+    "cohere-bias": dict(SMALL, model_type="cohere", attention_bias=True),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_config_variants_equal_transformers(variant, tmp_path: Path):
+    cfg = {k: v for k, v in VARIANTS[variant].items() if v is not None}
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps(cfg))
+    assert count_params(load_hf_config(f)).total == transformers_param_count(f)
+
+
+def test_folder_with_config_json(tmp_path: Path):
+    (tmp_path / "config.json").write_text((HF_CONFIGS / "llama3-8b.json").read_text())
+    assert count_params(load_hf_config(tmp_path)).total == 8_030_261_248
+
+
+def test_unsupported_model_type_names_the_supported(tmp_path: Path):
+    f = tmp_path / "config.json"
+    f.write_text('{"model_type": "t5", "d_model": 512}')
+    with pytest.raises(LLMBudgetError) as e:
+        load_hf_config(f)
+    msg = str(e.value)
+    assert "unsupported model_type 't5'" in msg and "llama" in msg and "dbrx" in msg and "\n" not in msg
+
+
+def test_malformed_json_names_file_and_line(tmp_path: Path):
+    f = tmp_path / "config.json"
+    f.write_text('{\n  "model_type": "llama",\n  "hidden_size": 4096,,\n}')
+    with pytest.raises(LLMBudgetError, match=r"config.json:3:\d+: malformed JSON"):
+        load_hf_config(f)
+
+
+def test_missing_key_is_named(tmp_path: Path):
+    f = tmp_path / "config.json"
+    f.write_text('{"model_type": "llama", "hidden_size": 64}')
+    with pytest.raises(LLMBudgetError, match="no 'num_attention_heads'"):
+        load_hf_config(f)
