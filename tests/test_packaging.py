@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    pytest.importorskip("hatchling")
     out = tmp_path_factory.mktemp("dist")
     # Build from a copy so the checkout is never touched.
     src = tmp_path_factory.mktemp("src")
