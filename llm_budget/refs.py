@@ -37,6 +37,13 @@ REFERENCES: dict[str, Ref] = {
     "gemma2024": Ref("Gemma Team 2024, Gemma: Open Models Based on Gemini Research and Technology (Table 2)", "https://arxiv.org/abs/2403.08295"),
     "jiang2023": Ref("Jiang et al. 2023, Mistral 7B", "https://arxiv.org/abs/2310.06825"),
     "jiang2024": Ref("Jiang et al. 2024, Mixtral of Experts", "https://arxiv.org/abs/2401.04088"),
+    "ieee754": Ref("IEEE 754-2008, Standard for Floating-Point Arithmetic (binary32, binary16)", "https://doi.org/10.1109/IEEESTD.2008.4610935"),
+    "bfloat16": Ref("Google Cloud, BFloat16: the secret to high performance on Cloud TPUs", "https://cloud.google.com/blog/products/ai-machine-learning/bfloat16-the-secret-to-high-performance-on-cloud-tpus"),
+    "micikevicius2022": Ref("Micikevicius et al. 2022, FP8 Formats for Deep Learning (E4M3, E5M2)", "https://arxiv.org/abs/2209.05433"),
+    "jacob2018": Ref("Jacob et al. 2018, Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference", "https://arxiv.org/abs/1712.05877"),
+    "dettmers2022a": Ref("Dettmers et al. 2022, LLM.int8(): 8-bit Matrix Multiplication for Transformers at Scale (absmax quantization)", "https://arxiv.org/abs/2208.07339"),
+    "dettmers2022b": Ref("Dettmers et al. 2022, 8-bit Optimizers via Block-wise Quantization", "https://arxiv.org/abs/2110.02861"),
+    "dettmers2023": Ref("Dettmers et al. 2023, QLoRA: Efficient Finetuning of Quantized LLMs (NF4, double quantization)", "https://arxiv.org/abs/2305.14314"),
     "hf-transformers": Ref("Hugging Face transformers: the models' reference implementations and config.json keys", "https://github.com/huggingface/transformers"),
 }
 

@@ -17,8 +17,18 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-from . import params as _params  # noqa: E402,F401  (registers commands)
-from . import presets as _presets  # noqa: E402,F401
+
+def _register_commands() -> None:
+    """Import every command module in this package (cli/<command>.py registers itself on `app`)."""
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_register_commands()
 
 
 def main() -> None:

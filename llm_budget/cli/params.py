@@ -24,6 +24,7 @@ def params(model: ModelSpec, json: JsonOpt = False, explain: ExplainOpt = False)
 
         emit_json(params_json(model, count))
     else:
-        from ..render import console, params_table
+        from ..render import console
+        from ..render.params import params_table
 
         console().print(params_table(model, count, explain=explain))

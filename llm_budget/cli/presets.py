@@ -28,7 +28,8 @@ def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
 
         emit_json(presets_json(rows, closed))
     else:
-        from ..render import console, presets_table
+        from ..render import console
+        from ..render.params import presets_table
 
         console().print(presets_table(rows, closed))
 
@@ -41,7 +42,8 @@ def show(
 ) -> None:
     """Print one preset's fields (the resolved ModelSpec)."""
     from ..presets import resolve
-    from ..render import console, preset_detail
+    from ..render import console
+    from ..render.params import preset_detail
 
     spec = resolve(name)
     if json:

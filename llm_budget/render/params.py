@@ -1,4 +1,4 @@
-"""Results -> rich renderables. With serialize.py (JSON), the only place numbers become strings.
+"""Rich tables for `llm-budget params` and `llm-budget presets`.
 
 Calculators return pydantic results with exact integers; these functions decide how
 they look (thousands separators, GB vs GiB, percentages) and nothing else.
@@ -8,21 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .counter import ParamCount
-from .refs import describe
-from .spec import ClosedModel, ModelSpec
-
-
-def si(n: float, unit: str = "") -> str:
-    """7.24e9 -> '7.24B' (SI, powers of 1000: counts are never binary)."""
-    for div, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.3g}{suffix}{unit}"
-    return f"{n:g}{unit}"
+from ..counter import ParamCount
+from ..refs import describe
+from ..spec import ClosedModel, ModelSpec
+from . import si
 
 
 def spec_summary(spec: ModelSpec) -> str:
@@ -43,15 +36,6 @@ def spec_summary(spec: ModelSpec) -> str:
         norm += " (no shift)"
     parts += [f"norm {norm}", f"position {spec.position.value}", "tied" if spec.tied_embeddings else "untied"]
     return " · ".join(parts)
-
-
-def console() -> Console:
-    """stdout console; when piped, wide enough that tables do not wrap (rich would assume 80 columns)."""
-    import os
-
-    # No emoji or auto-highlighting: numbers are styled explicitly, and both cost start-up time.
-    c = Console(emoji=False, highlight=False)
-    return c if c.is_terminal or "COLUMNS" in os.environ else Console(width=160, emoji=False, highlight=False)
 
 
 def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -> Group:
