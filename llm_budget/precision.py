@@ -54,7 +54,7 @@ FORMATS: dict[Precision, Format] = {
     Precision.fp8_e5m2: Format(8, 5, 2, True, "OCP FP8 E5M2 (IEEE-like)", "micikevicius2022"),
     Precision.int8: Format(8, 0, 7, False, "two's-complement integer, -128..127", "jacob2018"),
     Precision.int4: Format(4, 0, 3, False, "two's-complement integer, -8..7", "jacob2018"),
-    Precision.nf4: Format(4, 0, 0, False, "4-bit NormalFloat: 16 quantiles of N(0,1), absmax-scaled per block", "dettmers2023"),
+    Precision.nf4: Format(4, 0, 0, False, "4-bit NormalFloat: 16 levels built from N(0,1) quantiles with an exact zero, absmax-scaled per block", "dettmers2023"),
 }
 
 ALIASES = {
