@@ -1,0 +1,80 @@
+"""`llm-budget compute`: training FLOPs, time, GPU-hours and cost on one or two GPU types, and inference bounds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import LLMBudgetError
+from ..spec import ModelSpec
+from . import app
+from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+
+_T, _H, _I = "Training", "Hardware", "Inference"
+
+
+def _opt(*names: str, help: str, panel: str) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=help, rich_help_panel=panel, show_default=False)
+
+
+@app.command()
+@user_errors
+@with_model(required=False)
+def compute(
+    model: Optional[ModelSpec],
+    params: Annotated[Optional[str], _opt("--params", help="Parameter count instead of a model (7b, 1e9): 6·N·D only, no attention term.", panel="Model")] = None,
+    tokens: Annotated[Optional[str], _opt("--tokens", help="Training tokens (15t, 2e12, 1.4T).", panel=_T)] = None,
+    seq: Annotated[Optional[str], _opt("--seq", help="Sequence length T (default: the model's context window, else 2048).", panel=_T)] = None,
+    recompute: Annotated[bool, typer.Option("--recompute", help="Full activation recomputation: the hardware does 8·N·D.", rich_help_panel=_T)] = False,
+    gpu: Annotated[Optional[str], _opt("--gpu", help="GPU type (llm-budget gpus lists them): a100-80gb, h100-sxm, v100-32gb …", panel=_H)] = None,
+    vs: Annotated[Optional[str], _opt("--vs", help="A second GPU type, side by side (the lecture's V100 vs A100).", panel=_H)] = None,
+    gpus: Annotated[Optional[str], _opt("--gpus", help="Number of GPUs \\[default: 1].", panel=_H)] = None,
+    mfu: Annotated[Optional[str], _opt("--mfu", help="Model FLOPs utilization in (0, 1] \\[default: 0.40; published runs: 0.35-0.50].", panel=_H)] = None,
+    hfu: Annotated[Optional[str], _opt("--hfu", help="Utilization counting recomputed FLOPs (Megatron's X / peak); with --recompute.", panel=_H)] = None,
+    gpu_hours: Annotated[Optional[str], _opt("--gpu-hours", help="Published GPU-hours on --gpu: report the implied MFU.", panel=_H)] = None,
+    precision: Annotated[Optional[str], _opt("--precision", help="Compute precision: bf16 (default; fp16 on cards without bf16), fp16, tf32, fp32, fp8, int8.", panel=_H)] = None,
+    price: Annotated[Optional[str], _opt("--price", help="USD per GPU-hour for --gpu (default: the catalog's snapshot price).", panel=_H)] = None,
+    batch: Annotated[Optional[str], _opt("--batch", help="Decode batch sizes, comma-separated \\[default: 1,8,64].", panel=_I)] = None,
+    json: JsonOpt = False,
+    explain: ExplainOpt = False,
+) -> None:
+    """Training FLOPs (6·N·D plus attention), time, GPU-hours and cost at an MFU, or the MFU implied by
+    published GPU-hours; prefill FLOPs and the memory-bandwidth bound on decode.
+
+    Examples: `llm-budget compute --preset llama3-8b --tokens 15t --gpu h100-sxm --gpus 1024 --mfu 0.4`;
+    `llm-budget compute --params 1e9 --tokens 20b --gpu v100-32gb --vs a100-80gb`;
+    `llm-budget compute --preset llama2-7b --tokens 2t --gpu a100-80gb --gpu-hours 184320`.
+    """
+    from ..compute import DEFAULT_BATCH_SIZES, estimate_compute, model_size
+    from ..gpus import load_gpu
+    from ..units import parse_count, parse_decimal
+
+    def num(text: Optional[str], what: str) -> Optional[float]:
+        return None if text is None else float(parse_decimal(text, what=what))
+
+    if vs is not None and gpu is None:
+        raise LLMBudgetError("--vs compares with --gpu: give --gpu too")
+    size = model_size(model, params=None if params is None else parse_count(params, what="--params"))
+    result = estimate_compute(
+        size,
+        tokens=None if tokens is None else parse_count(tokens, what="--tokens"),
+        seq_len=None if seq is None else parse_count(seq, what="--seq"),
+        gpus=[load_gpu(g) for g in (gpu, vs) if g is not None],
+        n_gpus=1 if gpus is None else parse_count(gpus, what="--gpus"),
+        mfu=num(mfu, "--mfu"),
+        hfu=num(hfu, "--hfu"),
+        gpu_hours=num(gpu_hours, "--gpu-hours"),
+        recompute=recompute,
+        precision=precision,
+        price=num(price, "--price"),
+        batch_sizes=DEFAULT_BATCH_SIZES if batch is None else [parse_count(b, what="--batch") for b in batch.split(",")],
+    )
+    if json:
+        emit_json(result.model_dump_json(indent=2))
+    else:
+        from ..render import console
+        from ..render.compute import compute_report
+
+        console().print(compute_report(result, explain=explain))
+
