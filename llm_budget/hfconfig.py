@@ -35,7 +35,9 @@ def _act(name: str | None, default: str) -> str:
     name = (name or default).lower()
     if name in ("silu", "swish"):
         return "silu"
-    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_tanh"):
+    if name == "gelu_new":
+        return "gelu_new"
+    if name in ("gelu_pytorch_tanh", "gelu_fast", "gelu_tanh"):
         return "gelu_tanh"
     if name.startswith("gelu"):
         return "gelu"
@@ -166,7 +168,7 @@ def _gpt2(cfg: Config) -> dict[str, Any]:
         n_vocab=_req(cfg, "vocab_size"),
         d_mlp=_opt(cfg, "n_inner", 4 * d),
         mlp="standard",
-        activation=_act(cfg.get("activation_function"), "gelu_tanh"),
+        activation=_act(cfg.get("activation_function"), "gelu_new"),
         attn_qkv_bias=True,
         attn_out_bias=True,
         mlp_bias=True,

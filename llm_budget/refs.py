@@ -41,6 +41,8 @@ REFERENCES: dict[str, Ref] = {
     "bfloat16": Ref("Google Cloud, BFloat16: the secret to high performance on Cloud TPUs", "https://cloud.google.com/blog/products/ai-machine-learning/bfloat16-the-secret-to-high-performance-on-cloud-tpus"),
     "micikevicius2022": Ref("Micikevicius et al. 2022, FP8 Formats for Deep Learning (E4M3, E5M2)", "https://arxiv.org/abs/2209.05433"),
     "jacob2018": Ref("Jacob et al. 2018, Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference", "https://arxiv.org/abs/1712.05877"),
+    "ocp-fp8": Ref("Open Compute Project, OCP 8-bit Floating Point Specification (OFP8), Rev. 1.0, 2023 (saturating and non-saturating conversion)", "https://www.opencompute.org/documents/ocp-8-bit-floating-point-specification-ofp8-revision-1-0-2023-12-01-pdf-1"),
+    "bitsandbytes": Ref("bitsandbytes: the NF4 level table and block-wise quantization as shipped (bitsandbytes/functional.py)", "https://github.com/bitsandbytes-foundation/bitsandbytes"),
     "dettmers2022a": Ref("Dettmers et al. 2022, LLM.int8(): 8-bit Matrix Multiplication for Transformers at Scale (absmax quantization)", "https://arxiv.org/abs/2208.07339"),
     "dettmers2022b": Ref("Dettmers et al. 2022, 8-bit Optimizers via Block-wise Quantization", "https://arxiv.org/abs/2110.02861"),
     "dettmers2023": Ref("Dettmers et al. 2023, QLoRA: Efficient Finetuning of Quantized LLMs (NF4, double quantization)", "https://arxiv.org/abs/2305.14314"),
@@ -91,3 +93,24 @@ def describe(source: str) -> str:
     detail = detail.strip()
     url = f" <{ref.url}>" if ref.url else ""
     return f"{ref.title}{', ' + detail if detail else ''}{url}"
+
+
+def short(source: str) -> str:
+    """'rajbhandari2020: §3.1' -> 'Rajbhandari et al. 2020, §3.1' (author and year, for table cells)."""
+    key, _, detail = source.partition(":")
+    title = REFERENCES[key.strip()].title.split(",")[0]
+    detail = detail.strip()
+    return f"{title}{', ' + detail if detail else ''}"
+
+
+def listing(sources: list[str]) -> list[str]:
+    """Each distinct reference once, 'Title <url>', in order of first use."""
+    seen: dict[str, None] = {}
+    for s in sources:
+        if s:
+            seen.setdefault(s.partition(":")[0].strip(), None)
+    out = []
+    for key in seen:
+        ref = REFERENCES[key]
+        out.append(f"{ref.title}" + (f" <{ref.url}>" if ref.url else ""))
+    return out

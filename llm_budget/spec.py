@@ -31,7 +31,8 @@ class MlpKind(str, Enum):
 
 class Activation(str, Enum):
     gelu = "gelu"
-    gelu_tanh = "gelu_tanh"  # GPT-2's "gelu_new", Gemma's approximate GELU
+    gelu_tanh = "gelu_tanh"  # tanh-approximate GELU as one fused op (Gemma's gelu_pytorch_tanh)
+    gelu_new = "gelu_new"  # the same function written as elementwise ops (GPT-2's gelu_new): more saved tensors
     relu = "relu"
     silu = "silu"  # SwiGLU when the MLP is gated
 

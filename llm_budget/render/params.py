@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..counter import ParamCount
-from ..refs import describe
+from ..refs import listing, short
 from ..spec import ClosedModel, ModelSpec
 from . import si
 
@@ -52,7 +52,7 @@ def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -
         formula.append("\n" + c.formula, style="dim")
         row: list[Any] = [c.name, formula, f"{c.count:,}", share]
         if explain:
-            row.append(describe(c.source))
+            row.append(short(c.source))
         table.add_row(*row)
     lines: list[Any] = [Text(spec_summary(spec), style="dim"), table]
     if count.active != count.total:
@@ -66,6 +66,9 @@ def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -
     lines.append(published_line(spec, count))
     if spec.notes:
         lines.append(Text(spec.notes, style="dim"))
+    if explain:
+        lines.append(Text("Sources:", style="bold"))
+        lines += [Text(f"  {ref}", style="dim") for ref in listing([c.source for c in count.components])]
     return Group(*lines)
 
 

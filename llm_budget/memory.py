@@ -1,0 +1,820 @@
+"""The memory accountant: where the bytes of a training step or a serving workload go.
+
+Three levels, from coarse to exact:
+
+1. rule_of_thumb(n_params, precision): the lecture's table, bytes per parameter only.
+2. training_memory(spec, setup): model states from the parameter inventory (tensors.py), the
+   activations each block saves (activations.py), and a timeline of one steady-state
+   training step (forward, loss, backward layer by layer, optimizer step) whose maximum is
+   the peak that torch.cuda.max_memory_allocated reports. The components are what is live
+   at that peak.
+3. inference_memory(spec, setup): weights (with quantization scales), KV cache, and the
+   workspace of a prefill forward.
+
+Every line carries its formula and source; the report lists its assumptions.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from .activations import Saved, Step, head_saved, layer_saved
+from .counter import count_params
+from .errors import LLMBudgetError
+from .precision import Precision, bytes_for
+from .refs import cite
+from .spec import MlpKind, ModelSpec, NormKind
+from .tensors import ParamTensor, parameter_tensors
+
+CUDA_ROUND = 512  # the CUDA caching allocator rounds every block up to 512 bytes (CUDACachingAllocator.cpp kMinBlockSize)
+
+
+class Recipe(str, Enum):
+    fp32 = "fp32"  # FP32 weights, gradients, optimizer states, activations
+    mixed = "mixed"  # 16-bit compute with FP32 master weights (see Convention)
+    pure = "pure"  # everything in the 16-bit dtype, optimizer states too
+    lora = "lora"  # frozen 16-bit base, trainable low-rank adapters
+    qlora = "qlora"  # frozen quantized base (nf4/int4/int8), trainable adapters
+
+
+class Convention(str, Enum):
+    """How mixed precision stores a parameter: the 16 / 18 / 20 bytes-per-parameter confusion."""
+
+    autocast = "autocast"  # torch.autocast / Hugging Face Trainer: FP32 weights 4 + FP32 grads 4 (+2 transient 16-bit copies) + Adam 8
+    zero = "zero"  # ZeRO paper: 16-bit weights 2 + 16-bit grads 2 + FP32 master 4 + Adam 8 = 16
+    megatron = "megatron"  # Megatron-LM: 16-bit weights 2 + FP32 grads 4 + FP32 master 4 + Adam 8 = 18
+    grad_copy = "grad-copy"  # 2 + 2 + FP32 gradient copy 4 + master 4 + Adam 8 = 20
+
+
+class Optimizer(str, Enum):
+    adamw = "adamw"
+    adam = "adam"
+    adamw8bit = "adamw8bit"
+    sgd = "sgd"
+    sgd_momentum = "sgd-momentum"
+    adafactor = "adafactor"
+    lion = "lion"
+
+
+class OptimizerImpl(str, Enum):
+    """PyTorch's optimizer implementations differ in step temporaries."""
+
+    foreach = "foreach"  # batched _foreach_ kernels: the CUDA default; ~one extra copy of every parameter
+    loop = "for-loop"  # one parameter at a time: the CPU default; ~3× the largest parameter
+    fused = "fused"  # one fused kernel: no parameter-sized temporaries
+
+
+class Checkpointing(str, Enum):
+    none = "none"
+    selective = "selective"  # recompute the attention core (Korthikanti et al. 2022)
+    full = "full"  # keep each block's input, recompute the block in backward (Chen et al. 2016)
+
+
+class LoraTargets(str, Enum):
+    all = "all"  # every linear layer of the blocks (QLoRA's choice)
+    attention = "attention"  # q, k, v, o
+
+
+class TrainSetup(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    precision: Precision = Precision.bf16
+    recipe: Optional[Recipe] = None  # default: fp32 for fp32; mixed for 16-bit; qlora for 4/8-bit
+    convention: Convention = Convention.autocast
+    optimizer: Optimizer = Optimizer.adamw
+    optimizer_impl: Optional[OptimizerImpl] = None  # default: foreach on CUDA, for-loop on the CPU
+    batch: PositiveInt = 1
+    seq: Optional[PositiveInt] = None  # default: the model's context window, else 2048
+    checkpointing: Checkpointing = Checkpointing.none
+    attention: Literal["sdpa", "eager"] = "sdpa"
+    device: Literal["cuda", "cpu"] = "cuda"
+    lora_rank: Optional[PositiveInt] = None
+    lora_targets: LoraTargets = LoraTargets.all
+    n_layers: Optional[PositiveInt] = None  # probe a truncated model (the probe's --layers)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainSetup":
+        r = self.resolved_recipe
+        quantized = self.precision in (Precision.int8, Precision.int4, Precision.nf4)
+        if quantized and (self.lora_rank is None or r is not Recipe.qlora):
+            raise ValueError(
+                f"{self.precision.value} weights cannot be trained directly: integer and 4-bit formats have no "
+                "gradients. Train adapters on a frozen quantized base instead: --lora-rank 16 (QLoRA)"
+            )
+        if self.precision in (Precision.fp8_e4m3, Precision.fp8_e5m2):
+            raise ValueError("FP8 training keeps 16/32-bit master weights (Transformer Engine); use --precision bf16")
+        if r in (Recipe.lora, Recipe.qlora) and self.lora_rank is None:
+            raise ValueError(f"recipe {r.value} needs --lora-rank")
+        if r is Recipe.qlora and self.precision not in (Precision.int8, Precision.int4, Precision.nf4):
+            raise ValueError("recipe qlora needs a quantized base: --precision nf4, int4 or int8")
+        if r is Recipe.pure and self.precision is Precision.fp32:
+            raise ValueError("recipe pure is for 16-bit precisions; fp32 is recipe fp32")
+        if r is Recipe.mixed and self.precision is Precision.fp32:
+            raise ValueError("mixed precision needs a 16-bit compute precision (bf16 or fp16)")
+        return self
+
+    @property
+    def resolved_recipe(self) -> Recipe:
+        if self.recipe is not None:
+            return self.recipe
+        if self.lora_rank is not None:
+            return Recipe.qlora if self.precision in (Precision.int8, Precision.int4, Precision.nf4) else Recipe.lora
+        if self.precision is Precision.fp32:
+            return Recipe.fp32
+        if self.precision in (Precision.fp16, Precision.bf16):
+            return Recipe.mixed
+        return Recipe.qlora
+
+    @property
+    def resolved_impl(self) -> OptimizerImpl:
+        if self.optimizer_impl is not None:
+            return self.optimizer_impl
+        return OptimizerImpl.foreach if self.device == "cuda" else OptimizerImpl.loop
+
+
+class MemoryLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    bytes: int
+    bytes_per_param: Optional[float] = None
+    formula: str = ""
+    source: str = ""
+
+
+class Phase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    bytes: int
+
+
+class MemoryReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    mode: Literal["rule-of-thumb", "train", "infer"]
+    model: str
+    params: int
+    trainable_params: int
+    precision: str
+    recipe: str
+    convention: str = ""
+    total_bytes: int = Field(description="Peak bytes (train: the step's peak; infer: the serving peak)")
+    components: list[MemoryLine]
+    peak_phase: str = ""
+    phases: list[Phase] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    settings: dict[str, object] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The lecture's rule of thumb
+# ---------------------------------------------------------------------------------------------
+
+LECTURE_BYTES = {"weights": 4, "adam": 8, "gradients": 4, "activations": 8}  # per parameter at FP32
+
+
+def rule_of_thumb(n_params: int, precision: Precision = Precision.fp32) -> MemoryReport:
+    """The lecture's table: 4 bytes/param to store, 4 + 8 + 4 + 8 = 24 to train at FP32.
+
+    Formula: weights = N·b, Adam = N·8 (two FP32 states), gradients = N·b, activations and
+             temporaries = N·2b (the lecture's high-end estimate), where b = bytes of the precision
+             (4 at FP32); store = N·b, train = N·(4b + 8), i.e. 24·N at FP32.
+    Source:  lecture: "Computational Challenges" (bytes per parameter; 1B → 4 GB / 24 GB;
+             175B → 4,200 GB; 500B → 12,000 GB), after the DeepLearning.AI course it cites.
+    """
+    if not precision.is_float and precision not in (Precision.int8,):
+        raise LLMBudgetError(f"the rule of thumb scales by whole bytes per value; use fp32, fp16, bf16, fp8 or int8, not {precision.value}")
+    b = precision.bits // 8
+    scale = b / 4
+    rows = [
+        ("Model parameters (weights)", LECTURE_BYTES["weights"] * scale, "N × bytes per value"),
+        ("Adam optimizer (2 states)", LECTURE_BYTES["adam"], "N × 2 × 4 (FP32 moments at any precision)"),
+        ("Gradients", LECTURE_BYTES["gradients"] * scale, "N × bytes per value"),
+        ("Activations and temp memory", LECTURE_BYTES["activations"] * scale, "N × 2 × bytes per value (high-end estimate)"),
+    ]
+    comps = [
+        MemoryLine(name=n, bytes=int(n_params * bpp), bytes_per_param=bpp, formula=f, source=cite("lecture: Computational Challenges"))
+        for n, bpp, f in rows
+    ]
+    total = sum(c.bytes for c in comps)
+    return MemoryReport(
+        mode="rule-of-thumb",
+        model=f"{n_params:,} parameters",
+        params=n_params,
+        trainable_params=n_params,
+        precision=precision.value,
+        recipe="lecture rule of thumb",
+        total_bytes=total,
+        components=comps,
+        peak_phase="training",
+        phases=[Phase(name="store (weights only)", bytes=comps[0].bytes), Phase(name="train", bytes=total)],
+        assumptions=[
+            "The lecture's rule of thumb: bytes per parameter only, independent of batch, sequence and architecture.",
+            "Adam's two states stay FP32 (8 bytes/param) at every precision; weights, gradients and activations scale with the precision's bytes.",
+            "Activations and temporaries as 2× the weight bytes is the lecture's high-end estimate; give a model "
+            "(--preset …) for the real activations of a batch and sequence.",
+            "GB = 10^9 bytes, as in the lecture.",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Training
+# ---------------------------------------------------------------------------------------------
+
+
+def _round(n: int, device: str) -> int:
+    if device != "cuda" or n == 0:
+        return n
+    return -(-n // CUDA_ROUND) * CUDA_ROUND
+
+
+def _sum(items: list[Saved], device: str) -> int:
+    return sum(_round(x.bytes, device) for x in items)
+
+
+def _tensor_bytes(tensors: list[ParamTensor], width: float, device: str) -> int:
+    """Bytes of one value of `width` bytes per parameter for every tensor (allocator-rounded)."""
+    return sum(_round(int(t.numel * width), device) * t.copies for t in tensors)
+
+
+def _adapter_tensors(spec: ModelSpec, setup: TrainSetup) -> list[ParamTensor]:
+    """LoRA adapters (Hu et al. 2021): A [r, d_in] and B [d_out, r] per adapted matrix."""
+    assert setup.lora_rank is not None
+    r = setup.lora_rank
+    names = {"q", "k", "v", "o"} | ({"gate", "up", "down"} if setup.lora_targets is LoraTargets.all else set())
+    out = []
+    for t in parameter_tensors(spec):
+        if t.kind == "linear" and t.layer and t.name in names:
+            d_out, d_in = t.shape
+            out.append(ParamTensor(f"lora_A.{t.name}", (r, d_in), t.copies, "linear", expert=t.expert))
+            out.append(ParamTensor(f"lora_B.{t.name}", (d_out, r), t.copies, "linear", expert=t.expert))
+    return out
+
+
+def quantized_weight_bytes(t: ParamTensor, precision: Precision, *, double_quant: bool = False) -> int:
+    """Bytes of one linear weight stored quantized, scales included (per copy).
+
+    Formula: int8: N + 4·d_out (LLM.int8: one FP32 absmax per row, Dettmers et al. 2022);
+             nf4: N/2 + 4·N/64 (QLoRA: FP32 absmax per block of 64), or with double quantization
+             N/2 + N/64 + 4·N/(64·256) (8-bit absmax, FP32 per 256 blocks; Dettmers et al. 2023);
+             int4: N/2 + 2.5·N/128 (group-wise: FP16 scale and 4-bit zero per 128 values, GPTQ/AWQ);
+             fp8: N + 4 (one FP32 scale per tensor).
+    """
+    n = t.numel
+    if precision is Precision.int8:
+        return n + 4 * t.shape[0]
+    if precision is Precision.nf4:
+        blocks = -(-n // 64)
+        if double_quant:
+            return n // 2 + blocks + 4 * -(-blocks // 256)
+        return n // 2 + 4 * blocks
+    if precision is Precision.int4:
+        groups = -(-n // 128)
+        return n // 2 + groups * 2 + -(-groups // 2)
+    if precision in (Precision.fp8_e4m3, Precision.fp8_e5m2):
+        return n + 4
+    return bytes_for(n, precision)
+
+
+class _Timeline:
+    """Live bytes by category through one training step; remembers the peak and what was live then."""
+
+    def __init__(self) -> None:
+        self.live: dict[str, int] = {}
+        self.best: tuple[int, str, dict[str, int]] = (-1, "", {})
+        self.points: list[Phase] = []
+
+    def set(self, category: str, n: int) -> None:
+        self.live[category] = n
+
+    def add(self, category: str, n: int) -> None:
+        self.live[category] = self.live.get(category, 0) + n
+
+    def mark(self, phase: str, extra: Optional[dict[str, int]] = None) -> None:
+        state = dict(self.live)
+        for k, v in (extra or {}).items():
+            state[k] = state.get(k, 0) + v
+        total = sum(state.values())
+        self.points.append(Phase(name=phase, bytes=total))
+        if total > self.best[0]:
+            self.best = (total, phase, state)
+
+
+def _norm_backward(spec: ModelSpec, rows: int, in_bytes: int) -> int:
+    """Temporaries while a norm's backward runs, above what it already holds.
+
+    RMSNorm written in FP32 ops (pow, mean, rsqrt, mul, to): the autograd formulas of these ops
+    create FP32 intermediates of the input's size; with 16-bit inputs the grad is also converted.
+    Measured under PyTorch 2.13's autograd formulas (device-independent): 18·rows·width bytes
+    for 16-bit inputs, 16 for FP32. LayerNorm's fused backward needs only its grad input.
+    """
+    d = spec.d_embed
+    if spec.norm is NormKind.rmsnorm:
+        return (18 if in_bytes == 2 else 16) * rows * d
+    if spec.norm is NormKind.layernorm:
+        return 2 * rows * d * in_bytes
+    return 0
+
+
+def training_memory(spec: ModelSpec, setup: TrainSetup = TrainSetup()) -> MemoryReport:
+    """Peak memory of one steady-state training step (second step onward), by component.
+
+    Model states (Rajbhandari et al. 2020 §3.1; Micikevicius et al. 2018): weights, gradients,
+    optimizer states and master weights per the recipe and convention. Activations: the
+    saved-tensor inventory of activations.py (generalizing Korthikanti et al. 2022, Table 2).
+    The peak is the largest of: the loss (forward end plus three batch × seq × vocab FP32
+    buffers in the cross-entropy's backward), each block's backward (its temporaries on top
+    of the activations still held and the gradients already made), and the optimizer step.
+    """
+    dev = setup.device
+    recipe = setup.resolved_recipe
+    seq = setup.seq or spec.context_window or 2048
+    L = setup.n_layers or spec.n_layers
+    if setup.n_layers:
+        spec = spec.with_overrides(n_layers=setup.n_layers)
+    tensors = parameter_tensors(spec)
+    n_params = sum(t.total for t in tensors)
+    assumptions: list[str] = []
+
+    # -- model states -------------------------------------------------------------------------
+    p16 = 2 if setup.precision in (Precision.bf16, Precision.fp16) else 4
+    frozen_base = recipe in (Recipe.lora, Recipe.qlora)
+    if recipe is Recipe.mixed and setup.convention is Convention.autocast:
+        flow, c, w_bytes, g_bytes, master, extra_grad = "autocast", p16, 4, 4, 0, 0
+    elif recipe is Recipe.mixed:
+        flow, c, w_bytes = "pure", p16, 2
+        g_bytes = 4 if setup.convention is Convention.megatron else 2
+        master, extra_grad = 4, (4 if setup.convention is Convention.grad_copy else 0)
+    elif recipe is Recipe.fp32:
+        flow, c, w_bytes, g_bytes, master, extra_grad = "pure", 4, 4, 4, 0, 0
+    elif recipe is Recipe.pure:
+        flow, c, w_bytes, g_bytes, master, extra_grad = "pure", p16, p16, p16, 0, 0
+    else:  # LoRA / QLoRA: the frozen base computes in 16 bits
+        flow, c, w_bytes, g_bytes, master, extra_grad = "pure", 2, 2, 0, 0, 0
+
+    if recipe is Recipe.qlora:
+        weights = sum(
+            (quantized_weight_bytes(t, setup.precision) if (t.kind == "linear" and t.layer) else _round(t.numel * 2, dev)) * t.copies
+            for t in tensors
+        )
+    else:
+        weights = _tensor_bytes(tensors, w_bytes, dev)
+
+    trainable = _adapter_tensors(spec, setup) if frozen_base else tensors
+    n_trainable = sum(t.total for t in trainable)
+    # Adapters train in FP32 (PEFT casts adapter weights to FP32 by default).
+    adapter_bytes = _tensor_bytes(trainable, 4, dev) if frozen_base else 0
+    if frozen_base:
+        g_bytes = 4
+    grads = _tensor_bytes(trainable, g_bytes, dev) + _tensor_bytes(trainable, extra_grad, dev)
+    masters = _tensor_bytes(trainable, master, dev)
+    state_width = 4 if recipe in (Recipe.fp32, Recipe.mixed, Recipe.lora, Recipe.qlora) else p16
+    states, step_tensors = _optimizer_states(trainable, setup, state_width)
+
+    # -- activations ------------------------------------------------------------------------------
+    st = Step(b=setup.batch, s=seq, flow=flow, c=c, attention=setup.attention, device=dev)  # type: ignore[arg-type]
+    per_layer = layer_saved(spec, st)
+    head = head_saved(spec, st)
+    A_layer = _sum(per_layer, dev)
+    H = _sum(head, dev)
+    t_tokens = st.t
+    V, d = spec.n_vocab, spec.d_embed
+    inputs = _round(t_tokens * 8, dev) * 2  # token ids and targets (int64)
+    logits_c = _round(t_tokens * V * c, dev)
+    f32 = _round(t_tokens * V * 4, dev)
+
+    if setup.checkpointing is Checkpointing.full:
+        # Non-reentrant checkpoint: each block keeps only its input (plus the shared rope tables).
+        ckpt_layer = _round(t_tokens * d * st.r, dev)
+        held_layer = ckpt_layer
+        assumptions.append("Full activation checkpointing: each block keeps its input; backward recomputes one block at a time.")
+    elif setup.checkpointing is Checkpointing.selective:
+        held_layer = A_layer - _selective_savings(spec, st, per_layer, dev)
+        assumptions.append("Selective checkpointing: the attention core is recomputed in backward (its s² tensors are not kept).")
+    else:
+        held_layer = A_layer
+
+    # autocast keeps a 16-bit copy of every matmul weight from its first use in forward until its backward.
+    if flow == "autocast":
+        lin = [t for t in tensors if t.kind == "linear"]
+        copies_layer = _tensor_bytes([t for t in lin if t.layer], 2, dev) // max(L, 1)
+        copies_head = _tensor_bytes([t for t in lin if not t.layer], 2, dev)
+        if spec.tied_embeddings:
+            copies_head += _round(V * d * 2, dev)
+        assumptions.append("torch.autocast: FP32 weights and gradients; each matmul weight is cast to 16 bits once per step and the copy lives until its backward.")
+    else:
+        copies_layer = copies_head = 0
+
+    # -- the step ---------------------------------------------------------------------------------
+    tl = _Timeline()
+    static = {"Weights": weights, "Optimizer states": states + step_tensors}
+    if masters:
+        static["Master weights (FP32)"] = masters
+    if adapter_bytes:
+        static["Adapters (FP32)"] = adapter_bytes
+    for k, v in static.items():
+        tl.set(k, v)
+    tl.set("Inputs (token ids, targets)", inputs)
+
+    # Forward to the loss: every block's saved tensors, the head's, the autocast copies (all alive in
+    # the autocast cache until forward ends), then logits, their FP32 copy and log_softmax's output.
+    tl.set("Activations (saved for backward)", held_layer * L + H)
+    if copies_layer or copies_head:
+        tl.set("16-bit weight copies (autocast)", copies_layer * L + copies_head)
+    upcast = f32 if c != 4 else 0
+    tl.mark("forward: log_softmax", {"Logits and loss": logits_c + upcast + f32})
+    if setup.checkpointing is Checkpointing.full and flow == "autocast":
+        # with checkpointing nothing saves the copies: they die with the autocast cache at forward's end
+        tl.set("16-bit weight copies (autocast)", copies_head)
+    tl.mark("backward: cross-entropy", {"Logits and loss": 3 * f32})
+
+    # Gradients appear as backward reaches each parameter: the head's first (the unembedding's grad
+    # is the tied embedding's), then block by block, the embedding table last.
+    def grad_bytes(ts: list[ParamTensor]) -> int:
+        return _tensor_bytes(ts, g_bytes, dev) + _tensor_bytes(ts, extra_grad, dev)
+
+    emb_names = {"embedding", "position", "embed_norm"}
+    g_head = grad_bytes([t for t in trainable if not t.layer and t.name not in emb_names])
+    if spec.tied_embeddings and not frozen_base:
+        g_head += grad_bytes([t for t in trainable if t.name == "embedding"])
+    g_layer = grad_bytes([t for t in trainable if t.layer]) // L
+    g_embed = grads - g_head - g_layer * L  # what the embedding's backward adds at the very end
+
+    # log_softmax's grad converted to the logits' dtype, then the unembedding's backward.
+    tl.mark(
+        "backward: unembedding",
+        {"Logits and loss": (f32 + logits_c) if c != 4 else f32, "Temporaries": _round(t_tokens * d * c, dev), "Gradients": g_head},
+    )
+    tl.set("Logits and loss", 0)
+    tl.set("Gradients", g_head)
+    tl.mark("backward: final norm", {"Temporaries": _norm_backward(spec, t_tokens, st.r)})
+    head_tail = _sum([x for x in head if x.name.startswith(("unembedding input", "final norm"))], dev)
+    tl.set("Activations (saved for backward)", held_layer * L + H - head_tail)
+
+    resid_grad = _round(t_tokens * d * st.r, dev)
+    regions = _block_backward_regions(spec, st, per_layer, trainable, g_bytes + extra_grad, dev)
+    full_ckpt = setup.checkpointing is Checkpointing.full
+    # What checkpointing rebuilds for the block being differentiated (and, under autocast, its weight copies).
+    recompute = A_layer - held_layer + (copies_layer if full_ckpt else 0)
+    for i in reversed(range(L)):
+        for region, (acts, temps, grads_made) in regions.items():
+            tl.mark(
+                f"backward: block {i}, {region}",
+                {
+                    "Activations (saved for backward)": recompute - acts,
+                    "Temporaries": resid_grad + temps,
+                    "Gradients": grads_made,
+                },
+            )
+        tl.add("Activations (saved for backward)", -held_layer)
+        tl.add("Gradients", g_layer)
+        if copies_layer and not full_ckpt:
+            tl.add("16-bit weight copies (autocast)", -copies_layer)
+    tl.set("16-bit weight copies (autocast)", 0)
+    tl.set("Activations (saved for backward)", 0)
+    # The embedding's backward builds a dense vocab × d gradient (a temporary when tied: it is added in place).
+    emb_tmp = _round(V * d * g_bytes, dev) if (spec.tied_embeddings and not frozen_base) else 0
+    tl.mark("backward: embedding", {"Temporaries": resid_grad + emb_tmp, "Gradients": g_embed})
+    tl.set("Gradients", grads)
+    tl.mark("optimizer step", {"Temporaries": _optimizer_temporaries(trainable, setup, state_width, dev)})
+
+    peak, phase, state = tl.best
+    counted = count_params(spec)
+    opt_formula = {
+        Optimizer.adamw: ("N × 2 × {w} (first and second moments)", "loshchilov2019"),
+        Optimizer.adam: ("N × 2 × {w} (first and second moments)", "kingma2015"),
+        Optimizer.adamw8bit: ("N × (2 × 1 + 8/2048) for tensors ≥ 4096 values (block-wise 8-bit), else N × 8", "dettmers2022b"),
+        Optimizer.sgd: ("none", "kingma2015"),
+        Optimizer.sgd_momentum: ("N × {w} (momentum buffer)", "kingma2015"),
+        Optimizer.adafactor: ("Σ (rows + columns) × {w} per matrix, full size per vector", "shazeer2018"),
+        Optimizer.lion: ("N × {w} (one momentum)", "chen2023"),
+    }[setup.optimizer]
+    explain = {
+        "Weights": (f"N × {w_bytes} bytes ({'quantized base' if recipe is Recipe.qlora else ('FP32' if w_bytes == 4 else setup.precision.value)})", "rajbhandari2020: §3.1"),
+        "Master weights (FP32)": ("N × 4: FP32 copy the optimizer updates", "micikevicius2018: §3.1"),
+        "Adapters (FP32)": (f"Σ r·(d_in + d_out) × 4 over adapted matrices, r = {setup.lora_rank}", "hu2021: §4.1"),
+        "16-bit weight copies (autocast)": ("matmul weights × 2, cast in forward and held until their backward", "pytorch-amp"),
+        "Gradients": (f"N × {g_bytes + extra_grad} (made as backward reaches each parameter)", "rajbhandari2020: §3.1"),
+        "Optimizer states": (opt_formula[0].format(w=state_width), opt_formula[1]),
+        "Activations (saved for backward)": (
+            f"per block {A_layer:,} bytes (activations.py inventory) × blocks still held at the peak, + embedding/head",
+            "korthikanti2022: Table 2 (generalized)",
+        ),
+        "Logits and loss": ("batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients", "hf-transformers"),
+        "Temporaries": ("the working set of the phase at the peak (gradients in flight, norm or optimizer intermediates)", "pytorch-cuda-notes"),
+        "Inputs (token ids, targets)": ("2 × batch × seq × 8 (int64)", "hf-transformers"),
+    }
+    comps = _components(state, n_params, explain)
+    assumptions += _train_assumptions(spec, setup, recipe, flow, seq)
+    return MemoryReport(
+        mode="train",
+        model=spec.label,
+        params=counted.total,
+        trainable_params=n_trainable,
+        precision=setup.precision.value,
+        recipe=recipe.value,
+        convention=_convention_text(recipe, setup, w_bytes, g_bytes, master, extra_grad, state_width),
+        total_bytes=peak,
+        components=comps,
+        peak_phase=phase,
+        phases=tl.points,
+        assumptions=assumptions,
+        settings={
+            "batch": setup.batch,
+            "seq": seq,
+            "optimizer": setup.optimizer.value,
+            "optimizer_impl": setup.resolved_impl.value,
+            "checkpointing": setup.checkpointing.value,
+            "attention": setup.attention,
+            "device": dev,
+            "activations_per_layer_bytes": A_layer,
+        },
+    )
+
+
+def _components(state: dict[str, int], n_params: int, explain: dict[str, tuple[str, str]]) -> list[MemoryLine]:
+    order = [
+        "Weights",
+        "Master weights (FP32)",
+        "Adapters (FP32)",
+        "16-bit weight copies (autocast)",
+        "Gradients",
+        "Optimizer states",
+        "Activations (saved for backward)",
+        "Logits and loss",
+        "Temporaries",
+        "Inputs (token ids, targets)",
+    ]
+    out = []
+    for name in order:
+        n = state.get(name, 0)
+        if n:
+            formula, source = explain.get(name, ("", ""))
+            out.append(
+                MemoryLine(
+                    name=name,
+                    bytes=n,
+                    bytes_per_param=round(n / n_params, 3) if n_params else None,
+                    formula=formula,
+                    source=cite(source) if source else "",
+                )
+            )
+    return out
+
+
+def _optimizer_states(trainable: list[ParamTensor], setup: TrainSetup, width: int) -> tuple[int, int]:
+    """(state bytes, per-tensor step counters).
+
+    AdamW/Adam: two moments (Kingma & Ba 2015; Loshchilov & Hutter 2019). 8-bit AdamW: one byte
+    per moment plus an FP32 absmax per 2048-value block, for tensors of 4096+ values; smaller
+    tensors keep FP32 moments (Dettmers et al. 2022, bitsandbytes' min_8bit_size). SGD with
+    momentum: one buffer. Lion: one momentum (Chen et al. 2023). Adafactor: a row and a column
+    accumulator per matrix, a full one per vector (Shazeer & Stern 2018).
+    """
+    dev = setup.device
+    opt = setup.optimizer
+    n_tensors = sum(t.copies for t in trainable)
+    if opt in (Optimizer.adamw, Optimizer.adam):
+        # torch keeps a float32 `step` scalar per parameter tensor (on the CPU unless fused/capturable).
+        return 2 * _tensor_bytes(trainable, width, dev), (n_tensors * 4 if dev == "cpu" else 0)
+    if opt is Optimizer.adamw8bit:
+        total = 0
+        for t in trainable:
+            if t.numel >= 4096:
+                total += t.copies * 2 * _round(t.numel + 4 * -(-t.numel // 2048), dev)
+            else:
+                total += t.copies * 2 * _round(t.numel * 4, dev)
+        return total, 0
+    if opt in (Optimizer.sgd_momentum, Optimizer.lion):
+        return _tensor_bytes(trainable, width, dev), 0
+    if opt is Optimizer.adafactor:
+        total = 0
+        for t in trainable:
+            if len(t.shape) == 2:
+                total += t.copies * (_round(t.shape[0] * width, dev) + _round(t.shape[1] * width, dev))
+            else:
+                total += t.copies * _round(t.numel * width, dev)
+        return total, (n_tensors * 4 if dev == "cpu" else 0)
+    return 0, 0
+
+
+def _optimizer_temporaries(trainable: list[ParamTensor], setup: TrainSetup, width: int, dev: str) -> int:
+    """Step temporaries, measured on PyTorch 2.13: AdamW's foreach implementation makes one copy of every
+    parameter (its denominators), the for-loop one two copies of the largest, the fused kernel none;
+    SGD (with or without momentum) updates in place. Other optimizers are taken as AdamW."""
+    if setup.optimizer in (Optimizer.sgd, Optimizer.sgd_momentum):
+        return 0
+    impl = setup.resolved_impl
+    if impl is OptimizerImpl.fused:
+        return 0
+    if impl is OptimizerImpl.foreach:
+        return _tensor_bytes(trainable, width, dev)
+    largest = max((t.numel for t in trainable), default=0)
+    return 2 * _round(largest * width, dev)
+
+
+def _block_backward_regions(
+    spec: ModelSpec, st: Step, per_layer: list[Saved], trainable: list[ParamTensor], g_width: int, dev: str
+) -> dict[str, tuple[int, int, int]]:
+    """A block's backward in four parts (MLP, its norm, attention, its norm), each as
+    (activations already freed, temporaries, gradients already made) relative to the block's start.
+
+    Temporaries, from the autograd formulas PyTorch 2.13 runs (device-independent): the MLP's
+    backward holds two hidden-width gradients at once, right after the down-projection's backward
+    (whose weight gradient is the only one made by then); SDPA's holds the output's gradient and
+    dq, dk, dv; a norm's as in _norm_backward.
+    """
+    t, c = st.t, st.c
+    freed = {g: sum(_round(x.bytes, dev) for x in per_layer if x.group == g) for g in ("mlp", "mlp_norm", "attn", "attn_norm")}
+    mlp_names = {"gate", "up", "down", "gate.bias", "up.bias", "down.bias", "router", "router.bias"}
+    layer_t = [x for x in trainable if x.layer]
+    L = spec.n_layers
+    g_mlp = sum(_round(x.numel * g_width, dev) * x.copies for x in layer_t if x.name in mlp_names) // L
+    g_down = sum(_round(x.numel * g_width, dev) * x.copies for x in layer_t if x.name in ("down", "down.bias")) // L
+    g_all = sum(_round(x.numel * g_width, dev) * x.copies for x in layer_t) // L
+    rows = t * (spec.active_experts if spec.is_moe else 1)
+    T_mlp = 2 * _round(rows * spec.d_mlp * c, dev)
+    h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
+    T_attn = _round(t * h * dh * c, dev) * 2 + 2 * _round(t * kv * dh * c, dev)
+    if st.attention == "eager" or (st.device == "cpu" and spec.dropout > 0):
+        hs = st.b * h * st.s * st.s
+        T_attn += 2 * _round(hs * (4 if (st.flow == "autocast" and st.device == "cuda") else c), dev)
+    T_norm = _norm_backward(spec, t, st.r)
+    return {
+        # after the down-projection's backward: two hidden-width gradients, only W_down's gradient made
+        "MLP": (0, T_mlp, g_down),
+        "MLP norm": (freed["mlp"], T_norm, g_mlp),
+        "attention": (freed["mlp"] + freed["mlp_norm"], T_attn, g_all - 0),
+        "attention norm": (freed["mlp"] + freed["mlp_norm"] + freed["attn"], T_norm, g_all),
+    }
+
+
+def _selective_savings(spec: ModelSpec, st: Step, per_layer: list[Saved], dev: str) -> int:
+    core = {"attention probabilities", "causal mask", "attention dropout mask", "dropped probabilities",
+            "k, repeated to all heads", "v, repeated to all heads", "log-sum-exp (FP32)"}
+    return sum(_round(x.bytes, dev) for x in per_layer if x.name in core)
+
+
+def _convention_text(recipe: Recipe, setup: TrainSetup, w: int, g: int, master: int, extra: int, state: int) -> str:
+    opt = {Optimizer.adamw: 2, Optimizer.adam: 2, Optimizer.sgd_momentum: 1, Optimizer.lion: 1, Optimizer.sgd: 0}
+    k = opt.get(setup.optimizer)
+    states = f"{k}×{state}" if k is not None else setup.optimizer.value
+    if recipe is Recipe.mixed and setup.convention is Convention.autocast:
+        return f"autocast: FP32 weights 4 + FP32 gradients 4 + optimizer {states} (+2 transient 16-bit weight copies); Hugging Face's 18 bytes/param"
+    if recipe is Recipe.mixed:
+        parts = f"16-bit weights {w} + gradients {g}" + (f" + FP32 gradient copy {extra}" if extra else "") + f" + FP32 master {master} + optimizer {states}"
+        label = {Convention.zero: "ZeRO paper's 16", Convention.megatron: "Megatron-LM's 18", Convention.grad_copy: "20 with an FP32 gradient copy"}[setup.convention]
+        return f"{setup.convention.value}: {parts} ({label} bytes/param with Adam)"
+    if recipe is Recipe.fp32:
+        return f"FP32: weights 4 + gradients 4 + optimizer {states}"
+    if recipe is Recipe.pure:
+        return f"pure {setup.precision.value}: weights {w} + gradients {g} + optimizer {states} (states in the weights' dtype)"
+    return f"{recipe.value}: frozen {setup.precision.value} base; FP32 adapters 4 + gradients 4 + optimizer {states}"
+
+
+def _train_assumptions(spec: ModelSpec, setup: TrainSetup, recipe: Recipe, flow: str, seq: int) -> list[str]:
+    a = [
+        f"Steady state (second step on): gradients set to None before forward; optimizer states exist; batch {setup.batch} × sequence {seq}.",
+        "Activations are the tensors a PyTorch autograd graph saves for a model written like Hugging Face's "
+        "(FP32 RMSNorm, tanh GELU as elementwise ops for GPT-2, SDPA or eager attention); the loss upcasts the "
+        "logits to FP32, and the cross-entropy's backward holds three batch × seq × vocab FP32 buffers.",
+        f"Optimizer {setup.optimizer.value}, {setup.resolved_impl.value} implementation.",
+    ]
+    if setup.attention == "sdpa":
+        a.append("Attention through scaled_dot_product_attention (flash / memory-efficient kernels): no s² tensors are kept.")
+    else:
+        a.append("Eager attention: the batch × heads × seq² probabilities are kept for backward (Korthikanti et al.'s 5·a·s/h term).")
+    if spec.dropout > 0:
+        a.append(f"Dropout {spec.dropout} keeps a mask per dropout (1 byte/element on CUDA).")
+    if setup.device == "cuda":
+        a.append("Sizes rounded up to the CUDA caching allocator's 512-byte blocks; the CUDA context, cuBLAS workspace and allocator cache are not included (they are not in torch.cuda.max_memory_allocated).")
+    if spec.is_moe:
+        a.append("Mixture of experts: every expert's weights, gradients and states are resident; activations follow the routed tokens (top-k rows, balanced).")
+    if recipe in (Recipe.lora, Recipe.qlora):
+        a.append(f"LoRA rank {setup.lora_rank} on {setup.lora_targets.value} linear layers of the blocks; activations as for full training (an estimate: the probe does not measure adapters).")
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Inference
+# ---------------------------------------------------------------------------------------------
+
+
+class InferSetup(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    precision: Precision = Precision.bf16  # weights
+    kv_precision: Optional[Precision] = None  # default: the compute precision (bf16, or fp32 for fp32 weights)
+    batch: PositiveInt = 1
+    context: Optional[PositiveInt] = None  # tokens per sequence held in the cache (prompt + generated); default: context window
+    prompt: Optional[PositiveInt] = None  # prefill length (default: the whole context)
+    double_quant: bool = False  # QLoRA's double quantization of nf4 scales
+    device: Literal["cuda", "cpu"] = "cuda"
+
+    @model_validator(mode="after")
+    def _check(self) -> "InferSetup":
+        if self.kv_precision in (Precision.int4, Precision.nf4):
+            raise ValueError("a 4-bit KV cache needs a custom kernel; use --kv-precision fp8-e4m3, int8, bf16 or fp16")
+        if self.prompt is not None and self.context is not None and self.prompt > self.context:
+            raise ValueError(f"--prompt {self.prompt} is longer than --context {self.context}")
+        return self
+
+
+def kv_cache_bytes(spec: ModelSpec, *, batch: int, tokens: int, precision: Precision) -> int:
+    """Keys and values of every layer for `tokens` positions of `batch` sequences.
+
+    Formula: 2 · n_layers · n_kv_heads · d_head · bytes · batch · tokens, with tokens capped at the
+             sliding window when the model has one (Mistral 7B v0.1: 4,096).
+    Source:  kwon2023: §3 (2 × 5120 × 40 × 2 bytes = 800 KB per token for OPT-13B); ainslie2023 (n_kv_heads).
+    """
+    held = min(tokens, spec.sliding_window) if spec.sliding_window else tokens
+    return 2 * spec.n_layers * spec.kv_heads * spec.head_dim * bytes_for(batch * held, precision)
+
+
+def inference_memory(spec: ModelSpec, setup: InferSetup = InferSetup()) -> MemoryReport:
+    """Serving memory: weights (quantization scales included), the KV cache, and the prefill workspace.
+
+    Workspace: the largest set of tensors one block's forward holds at once without gradients
+    (residual stream, the norm's FP32 intermediates, the MLP's hidden activations), plus the
+    last position's FP32 logits; attention through SDPA keeps no s² matrix.
+    """
+    dev = setup.device
+    tensors = parameter_tensors(spec)
+    n_params = sum(t.total for t in tensors)
+    p = setup.precision
+    compute = Precision.fp32 if p is Precision.fp32 else (Precision.fp16 if p is Precision.fp16 else Precision.bf16)
+    kv_p = setup.kv_precision or compute
+    c = compute.bits // 8
+    quantized = p in (Precision.int8, Precision.int4, Precision.nf4, Precision.fp8_e4m3, Precision.fp8_e5m2)
+    if quantized:
+        weights = sum(
+            (quantized_weight_bytes(t, p, double_quant=setup.double_quant) if (t.kind == "linear" and t.layer) else _round(t.numel * c, dev)) * t.copies
+            for t in tensors
+        )
+    else:
+        weights = _tensor_bytes(tensors, c, dev)
+    context = setup.context or spec.context_window or 2048
+    prompt = setup.prompt or context
+    kv = kv_cache_bytes(spec, batch=setup.batch, tokens=context, precision=kv_p)
+    t = setup.batch * prompt
+    d, f = spec.d_embed, spec.d_mlp * (spec.active_experts if spec.is_moe else 1)
+    norm_tmp = 2 * t * d * 4 if spec.norm is NormKind.rmsnorm else t * d * 4
+    mlp_live = (3 if spec.mlp is MlpKind.gated else 2) * t * f * c
+    attn_live = t * (spec.n_heads + 2 * spec.kv_heads) * spec.head_dim * c + t * spec.n_heads * spec.head_dim * c
+    workspace = 2 * t * d * c + max(norm_tmp, mlp_live, attn_live) + setup.batch * spec.n_vocab * (4 + c)
+    comps = [
+        MemoryLine(
+            name="Weights" + (f" ({p.value}, scales included)" if quantized else f" ({p.value})"),
+            bytes=weights,
+            bytes_per_param=round(weights / n_params, 3),
+            formula="N × bytes per value; quantized matrices add their scales (see quantized_weight_bytes)",
+            source=cite("dettmers2023: §3") if quantized else cite("rajbhandari2020: §3.1"),
+        ),
+        MemoryLine(
+            name=f"KV cache ({kv_p.value})",
+            bytes=kv,
+            bytes_per_param=round(kv / n_params, 3),
+            formula=f"2 · {spec.n_layers} layers · {spec.kv_heads} kv heads · {spec.head_dim} · {kv_p.bits // 8 or 0.5} B · batch {setup.batch} · {min(context, spec.sliding_window or context):,} tokens",
+            source=cite("kwon2023: §3"),
+        ),
+        MemoryLine(
+            name="Prefill workspace",
+            bytes=workspace,
+            bytes_per_param=round(workspace / n_params, 3),
+            formula=f"one block's live tensors at a {prompt:,}-token prefill × batch {setup.batch}, + last-position logits",
+            source=cite("pope2022: §2"),
+        ),
+    ]
+    total = sum(x.bytes for x in comps)
+    assumptions = [
+        f"Serving {setup.batch} sequence(s) of {context:,} tokens (prompt + generated), all held in the KV cache"
+        + (f" (capped at the {spec.sliding_window:,}-token sliding window)" if spec.sliding_window and spec.sliding_window < context else "")
+        + ".",
+        f"Compute in {compute.value}; KV cache in {kv_p.value}.",
+        "Workspace: a prefill of the whole prompt at once, attention through SDPA (no s² matrix), logits kept for the last position only.",
+    ]
+    if quantized:
+        assumptions.append(
+            f"{p.value} applies to the blocks' linear layers; embeddings, norms and the unembedding stay {compute.value} (bitsandbytes' and GPTQ's default)."
+        )
+    if spec.is_moe:
+        assumptions.append("Mixture of experts: all experts' weights are resident; the workspace follows the active experts.")
+    return MemoryReport(
+        mode="infer",
+        model=spec.label,
+        params=n_params,
+        trainable_params=0,
+        precision=p.value,
+        recipe="inference",
+        total_bytes=total,
+        components=comps,
+        peak_phase="prefill",
+        phases=[Phase(name="weights loaded", bytes=weights), Phase(name="prefill", bytes=total)],
+        assumptions=assumptions,
+        settings={"batch": setup.batch, "context": context, "prompt": prompt, "kv_precision": kv_p.value, "device": dev},
+    )

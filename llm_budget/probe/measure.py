@@ -1,0 +1,220 @@
+"""Measure a real training step of the reference model: on CUDA, on the CPU, or under fake tensors.
+
+The same step the accountant models (memory.training_memory): steady state (a first step
+creates the optimizer states, the second is measured), gradients set to None before
+forward, the loss on FP32 logits. Measurements are taken at phase boundaries:
+
+- weights:      bytes of parameters (and buffers) once the model is built
+- states:       what the optimizer step adds the first time (states, step counters)
+- forward:      live bytes after forward minus before (saved activations, loss buffers,
+                autocast weight copies)
+- gradients:    live bytes after backward minus before forward (all gradients)
+- peak:         the largest live total during the measured step
+
+On CUDA these come from torch.cuda.memory_allocated / max_memory_allocated (with
+reset_peak_memory_stats) and memory_reserved; elsewhere from LiveBytes, a
+TorchDispatchMode that tallies the storages of every tensor created, freed when their
+last reference dies. Under FakeTensorMode nothing is allocated, so a 175B model is
+"run" in seconds on a laptop, and the tally equals the real CPU run's byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from ..memory import Checkpointing, Optimizer, OptimizerImpl, Recipe, TrainSetup
+from ..precision import Precision
+from ..spec import ModelSpec
+from .model import Transformer
+
+DTYPES = {Precision.fp32: torch.float32, Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}
+
+
+class LiveBytes(TorchDispatchMode):
+    """Live tensor storage created under this mode (plus registered tensors); tracks the peak."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = 0
+        self.peak = 0
+        self._sizes: dict[int, int] = {}
+
+    def track(self, tensors: Any) -> None:
+        for t in tensors:
+            if isinstance(t, torch.Tensor):
+                self._add(t)
+
+    def _add(self, t: torch.Tensor) -> None:
+        storage = t.untyped_storage()
+        key = storage._cdata
+        if key in self._sizes:
+            return
+        n = storage.nbytes()
+        self._sizes[key] = n
+        self.live += n
+        self.peak = max(self.peak, self.live)
+        weakref.finalize(storage, self._free, key)
+
+    def _free(self, key: int) -> None:
+        self.live -= self._sizes.pop(key, 0)
+
+    def reset_peak(self) -> None:
+        self.peak = self.live
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        flat, _ = tree_flatten(out)
+        for t in flat:
+            if isinstance(t, torch.Tensor):
+                self._add(t)
+        return out
+
+
+@dataclass
+class StepMeasurement:
+    path: str  # "cuda" | "cpu" | "fake"
+    device: str
+    weights: int = 0
+    states: int = 0
+    forward: int = 0
+    gradients: int = 0
+    peak: int = 0  # the measured step's peak, total live bytes (max_memory_allocated on CUDA)
+    reserved: Optional[int] = None  # CUDA: max_memory_reserved (the allocator's cache included)
+    oom: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class _Meter:
+    """Phase readings from CUDA's allocator or from LiveBytes."""
+
+    def __init__(self, path: str, tracker: Optional[LiveBytes]) -> None:
+        self.path, self.tracker = path, tracker
+
+    def now(self) -> int:
+        if self.path == "cuda":
+            return torch.cuda.memory_allocated()
+        assert self.tracker is not None
+        return self.tracker.live
+
+    def reset_peak(self) -> None:
+        if self.path == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            assert self.tracker is not None
+            self.tracker.reset_peak()
+
+    def peak(self) -> int:
+        if self.path == "cuda":
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated()
+        assert self.tracker is not None
+        return self.tracker.peak
+
+
+def build_model(spec: ModelSpec, setup: TrainSetup, device: str, attention: str) -> Transformer:
+    """The reference model on `device`, created directly in its storage dtype (module.to() cannot swap fake parameters)."""
+    recipe = setup.resolved_recipe
+    dtype = DTYPES[setup.precision] if recipe is Recipe.pure else torch.float32
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = Transformer(spec, attention=attention, n_layers=setup.n_layers)
+    finally:
+        torch.set_default_dtype(old)
+    model.train()
+    if setup.checkpointing is not Checkpointing.none:
+        model.checkpointing = setup.checkpointing.value
+    return model
+
+
+def make_optimizer(model: torch.nn.Module, setup: TrainSetup) -> torch.optim.Optimizer:
+    impl = setup.resolved_impl
+    kw: dict[str, Any] = {"foreach": impl is OptimizerImpl.foreach}
+    if impl is OptimizerImpl.fused:
+        kw = {"fused": True}
+    params = model.parameters()
+    if setup.optimizer in (Optimizer.adamw, Optimizer.adam):
+        cls = torch.optim.AdamW if setup.optimizer is Optimizer.adamw else torch.optim.Adam
+        return cls(params, lr=1e-4, **kw)
+    if setup.optimizer is Optimizer.sgd:
+        return torch.optim.SGD(params, lr=1e-3, **kw)
+    if setup.optimizer is Optimizer.sgd_momentum:
+        return torch.optim.SGD(params, lr=1e-3, momentum=0.9, **kw)
+    if setup.optimizer is Optimizer.adafactor and hasattr(torch.optim, "Adafactor"):
+        return torch.optim.Adafactor(params, lr=1e-3, foreach=kw.get("foreach"))
+    raise ValueError(f"the probe runs adamw, adam, sgd, sgd-momentum and adafactor, not {setup.optimizer.value}")
+
+
+@contextlib.contextmanager
+def _mode(path: str) -> Iterator[Optional[LiveBytes]]:
+    if path == "cuda":
+        yield None
+        return
+    tracker = LiveBytes()
+    if path == "fake":
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        with FakeTensorMode():
+            yield tracker
+    else:
+        yield tracker
+
+
+def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> StepMeasurement:
+    """Run two training steps and measure the second. `path` is "cuda", "cpu" or "fake"."""
+    device = "cuda" if path == "cuda" else "cpu"
+    amp = setup.resolved_recipe is Recipe.mixed
+    dtype = DTYPES.get(setup.precision, torch.bfloat16)
+    seq = setup.seq or spec.context_window or 2048
+    m = StepMeasurement(path=path, device=torch.cuda.get_device_name() if path == "cuda" else "cpu")
+    if path == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    with _mode(path) as tracker:
+        meter = _Meter(path, tracker)
+        before = meter.now()
+        model = build_model(spec, setup, device, setup.attention)
+        params = list(model.parameters())
+        if tracker is not None:
+            tracker.track(params)
+        m.weights = meter.now() - before
+        opt = make_optimizer(model, setup)
+        tokens = torch.randint(0, spec.n_vocab, (setup.batch, seq), device=device)
+        targets = torch.randint(0, spec.n_vocab, (setup.batch, seq), device=device)
+        if tracker is not None:
+            tracker.track([tokens, targets])
+        ctx = (lambda: torch.autocast(device, dtype=dtype)) if amp else contextlib.nullcontext
+
+        def one_step() -> tuple[int, int, int]:
+            opt.zero_grad(set_to_none=True)
+            start = meter.now()
+            with tracker if tracker is not None else contextlib.nullcontext():
+                with ctx():
+                    loss = model.loss(tokens, targets)
+                fwd = meter.now() - start
+                loss.backward()
+                del loss
+                grads = meter.now() - start
+                opt.step()
+            return start, fwd, grads
+
+        start, _, _ = one_step()  # creates the optimizer states
+        m.states = meter.now() - start
+        meter.reset_peak()
+        _, m.forward, m.gradients = one_step()
+        m.peak = meter.peak()
+        if path == "cuda":
+            m.reserved = torch.cuda.max_memory_reserved()
+        del model, opt, params
+    return m

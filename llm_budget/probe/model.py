@@ -1,0 +1,250 @@
+"""A plain-PyTorch decoder-only transformer built from a ModelSpec: the probe's reference model.
+
+Written in nanoGPT's spirit: one module per idea, no framework. Its parameters are exactly
+the ones the counter counts (tests compare `sum(p.numel())` with `count_params` for every
+preset), and the memory accountant's activation inventory describes the tensors its
+autograd graph saves. Routing in the mixture-of-experts layer sorts token-expert pairs by
+expert (static shapes); expert batch sizes come from the routing on real tensors and are
+taken as balanced under fake tensors, where data-dependent sizes cannot be known (the
+total number of routed rows, and so the memory, is the same either way).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ..spec import Activation, MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+
+
+def gelu_new(x: torch.Tensor) -> torch.Tensor:
+    """OpenAI GPT-2's tanh GELU written as elementwise ops (transformers' NewGELUActivation): each op saves its input."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def _act(kind: Activation):  # type: ignore[no-untyped-def]
+    return {
+        Activation.gelu: F.gelu,
+        Activation.gelu_tanh: lambda x: F.gelu(x, approximate="tanh"),
+        Activation.gelu_new: gelu_new,
+        Activation.relu: F.relu,
+        Activation.silu: F.silu,
+    }[kind]
+
+
+class RMSNorm(nn.Module):
+    """Zhang & Sennrich 2019, computed in FP32 as Llama does (transformers' LlamaRMSNorm), on every device alike."""
+
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.to(torch.float32)
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(dtype)
+
+
+def make_norm(spec: ModelSpec, dim: int) -> nn.Module:
+    if spec.norm is NormKind.layernorm:
+        return nn.LayerNorm(dim, bias=spec.has_norm_bias)
+    if spec.norm is NormKind.rmsnorm:
+        return RMSNorm(dim)
+    return nn.Identity()
+
+
+class PerHeadNorm(nn.Module):
+    """Normalizes each head over d_head with its own weights, [heads, d_head] (Cohere's QK-norm)."""
+
+    def __init__(self, spec: ModelSpec, heads: int, dh: int) -> None:
+        super().__init__()
+        self.rms = spec.norm is NormKind.rmsnorm
+        self.weight = nn.Parameter(torch.ones(heads, dh))
+        self.bias = nn.Parameter(torch.zeros(heads, dh)) if spec.has_norm_bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dh = x.shape[-1:]
+        y = F.rms_norm(x, dh) if self.rms else F.layer_norm(x, dh)
+        y = y * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding (Su et al. 2021), rotate-half form as in Llama."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, spec: ModelSpec, attention: str = "sdpa") -> None:
+        super().__init__()
+        d, h, kv, dh = spec.d_embed, spec.n_heads, spec.kv_heads, spec.head_dim
+        self.h, self.kv, self.dh, self.attention = h, kv, dh, attention
+        self.q = nn.Linear(d, h * dh, bias=spec.attn_qkv_bias)
+        self.k = nn.Linear(d, kv * dh, bias=spec.attn_qkv_bias)
+        self.v = nn.Linear(d, kv * dh, bias=spec.attn_qkv_bias)
+        self.o = nn.Linear(h * dh, d, bias=spec.attn_out_bias)
+        self.dropout = spec.dropout
+        self.checkpoint_core = False
+        self.q_norm: nn.Module = nn.Identity()
+        self.k_norm: nn.Module = nn.Identity()
+        if spec.qk_norm is QKNorm.shared:
+            self.q_norm, self.k_norm = make_norm(spec, dh), make_norm(spec, dh)
+        elif spec.qk_norm is QKNorm.per_head:
+            self.q_norm, self.k_norm = PerHeadNorm(spec, h, dh), PerHeadNorm(spec, kv, dh)
+
+    def forward(self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        b, s, _ = x.shape
+        q = self.q_norm(self.q(x).view(b, s, self.h, self.dh)).transpose(1, 2)
+        k = self.k_norm(self.k(x).view(b, s, self.kv, self.dh)).transpose(1, 2)
+        v = self.v(x).view(b, s, self.kv, self.dh).transpose(1, 2)
+        if rope is not None:
+            q, k = rotate(q, *rope), rotate(k, *rope)
+        if self.checkpoint_core and self.training:
+            y = checkpoint(self.core, q, k, v, use_reentrant=False)
+        else:
+            y = self.core(q, k, v)
+        return self.o(y.transpose(1, 2).reshape(b, s, self.h * self.dh))
+
+    def core(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """softmax(q·kᵀ/√d_head)·v with a causal mask; [b, heads, s, d_head] in and out."""
+        s = q.shape[2]
+        p = self.dropout if self.training else 0.0
+        if self.attention == "sdpa":
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p, enable_gqa=self.kv != self.h)
+        # eager: the scores and probabilities are materialized (and saved for backward)
+        if self.kv != self.h:
+            k = k.repeat_interleave(self.h // self.kv, dim=1)
+            v = v.repeat_interleave(self.h // self.kv, dim=1)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.dh)
+        mask = torch.ones(s, s, dtype=torch.bool, device=q.device).triu(1)
+        probs = F.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
+        return F.dropout(probs, p) @ v
+
+
+class Mlp(nn.Module):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        d, f = spec.d_embed, spec.d_mlp
+        self.gated = spec.mlp is MlpKind.gated
+        self.act = _act(spec.act)
+        self.gate = nn.Linear(d, f, bias=spec.mlp_bias) if self.gated else None
+        self.up = nn.Linear(d, f, bias=spec.mlp_bias)
+        self.down = nn.Linear(f, d, bias=spec.mlp_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gate is not None:
+            return self.down(self.act(self.gate(x)) * self.up(x))
+        return self.down(self.act(self.up(x)))
+
+
+class MoE(nn.Module):
+    """Top-k routed experts (Shazeer et al. 2017), dropless, with shapes that do not depend on data."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.k, self.n = spec.active_experts, spec.n_experts
+        self.router = nn.Linear(spec.d_embed, spec.n_experts, bias=spec.router_bias)
+        self.experts = nn.ModuleList(Mlp(spec) for _ in range(spec.n_experts))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        t = x.shape[0]
+        weights, chosen = torch.topk(F.softmax(self.router(x), dim=-1, dtype=torch.float32), self.k, dim=-1)
+        weights = (weights / weights.sum(-1, keepdim=True)).to(x.dtype)
+        order = torch.argsort(chosen.flatten(), stable=True)
+        rows = x[order // self.k]
+        if isinstance(chosen, torch._subclasses.fake_tensor.FakeTensor):
+            base, extra = divmod(t * self.k, self.n)
+            sizes = [base + (i < extra) for i in range(self.n)]
+        else:
+            sizes = torch.bincount(chosen.flatten(), minlength=self.n).tolist()
+        out = torch.cat([e(chunk) for e, chunk in zip(self.experts, rows.split(sizes))])
+        out = out * weights.flatten()[order, None]
+        y = torch.zeros_like(x).index_add_(0, order // self.k, out)
+        return y.view(shape)
+
+
+class Block(nn.Module):
+    def __init__(self, spec: ModelSpec, attention: str) -> None:
+        super().__init__()
+        self.parallel = spec.norms_per_layer == 1
+        self.sandwich = spec.norms_per_layer == 4
+        # norms[0] before attention, [1] before the MLP, [2] and [3] after them (Gemma 2's sandwich)
+        n_norms = spec.norms_per_layer if spec.norm is not NormKind.none else 0
+        self.norms = nn.ModuleList(make_norm(spec, spec.d_embed) for _ in range(n_norms))
+        self.attn = Attention(spec, attention)
+        self.mlp: nn.Module = MoE(spec) if spec.is_moe else Mlp(spec)
+        self.dropout = spec.dropout
+
+    def _norm(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        return self.norms[i](x) if i < len(self.norms) else x
+
+    def forward(self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        p = self.dropout if self.training else 0.0
+        if self.parallel:  # Cohere / GPT-J: one norm feeds attention and MLP side by side
+            h = self._norm(0, x)
+            return x + F.dropout(self.attn(h, rope), p) + F.dropout(self.mlp(h), p)
+        a = self.attn(self._norm(0, x), rope)
+        if self.sandwich:
+            a = self._norm(2, a)
+        x = x + F.dropout(a, p)
+        m = self.mlp(self._norm(1, x))
+        if self.sandwich:
+            m = self._norm(3, m)
+        return x + F.dropout(m, p)
+
+
+class Transformer(nn.Module):
+    def __init__(self, spec: ModelSpec, *, attention: str = "sdpa", n_layers: Optional[int] = None) -> None:
+        super().__init__()
+        self.spec = spec
+        d = spec.d_embed
+        self.embed = nn.Embedding(spec.n_vocab, d)
+        self.embed_norm = make_norm(spec, d) if spec.embed_norm else nn.Identity()
+        self.pos = nn.Embedding(spec.n_positions, d) if spec.position is PositionKind.learned and spec.n_positions else None
+        self.blocks = nn.ModuleList(Block(spec, attention) for _ in range(n_layers or spec.n_layers))
+        self.final_norm = make_norm(spec, d) if spec.final_norm else nn.Identity()
+        self.unembed = nn.Linear(d, spec.n_vocab, bias=False)
+        if spec.tied_embeddings:
+            self.unembed.weight = self.embed.weight
+        self.dropout = spec.dropout
+        self.checkpointing = "none"  # "full": recompute each block in backward; "selective": the attention core
+
+    def rope(self, s: int, device: torch.device, dtype: torch.dtype) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+        if self.spec.position is not PositionKind.rotary:
+            return None
+        dh = self.spec.head_dim
+        inv = 1.0 / (10000 ** (torch.arange(0, dh, 2, device=device, dtype=torch.float32) / dh))
+        ang = torch.outer(torch.arange(s, device=device, dtype=torch.float32), inv)
+        ang = torch.cat((ang, ang), dim=-1)
+        return ang.cos().to(dtype), ang.sin().to(dtype)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits, [batch, seq, n_vocab], in the compute dtype."""
+        s = tokens.shape[1]
+        x = self.embed(tokens)
+        if self.pos is not None:
+            x = x + self.pos(torch.arange(s, device=tokens.device))
+        x = F.dropout(self.embed_norm(x), self.dropout if self.training else 0.0)
+        rope = self.rope(s, tokens.device, x.dtype)
+        for block in self.blocks:
+            block.attn.checkpoint_core = self.checkpointing == "selective"
+            if self.checkpointing == "full" and self.training:
+                x = checkpoint(block, x, rope, use_reentrant=False)
+            else:
+                x = block(x, rope)
+        return self.unembed(self.final_norm(x))
+
+    def loss(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Next-token cross-entropy on FP32 logits, as Hugging Face models compute it."""
+        logits = self(tokens)
+        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))

@@ -1,0 +1,102 @@
+"""Rich output for `llm-budget memory`: the breakdown table, a stacked bar, phases and assumptions."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..memory import MemoryReport
+from ..refs import listing, short
+from ..units import MemoryUnit
+
+COLORS = ["cyan", "magenta", "yellow", "green", "blue", "red", "bright_cyan", "bright_magenta", "bright_yellow", "white"]
+
+
+def amount(n: int, unit: MemoryUnit) -> str:
+    return f"{n / unit.bytes:,.2f} {unit.label}"
+
+
+def stacked_bar(parts: list[tuple[str, int]], total: int, *, width: int = 60, capacity: Optional[int] = None) -> Text:
+    """One line of colored blocks, each part's share; with `capacity`, the card's line is drawn as ┃
+    (parts past it overflow to its right) and free memory as ░."""
+    scale = max(total, capacity or 0) or 1
+    cells: list[tuple[str, str]] = []
+    for i, (_, n) in enumerate(parts):
+        k = max(round(n / scale * width), 1 if n else 0)
+        cells += [("█", COLORS[i % len(COLORS)])] * k
+    if capacity:
+        cap = min(round(capacity / scale * width), width)
+        cells += [("░", "dim")] * max(cap - len(cells), 0)
+        cells.insert(cap, ("┃", "bold red"))
+    bar = Text()
+    for ch, style in cells:
+        bar.append(ch, style=style)
+    return bar
+
+
+def legend(parts: list[tuple[str, int]]) -> Text:
+    t = Text()
+    for i, (name, _) in enumerate(parts):
+        t.append("■ ", style=COLORS[i % len(COLORS)])
+        t.append(name + "  ")
+    return t
+
+
+def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False) -> Group:
+    title = {
+        "rule-of-thumb": f"{report.model} at {report.precision.upper()}: the lecture's rule of thumb",
+        "train": f"{report.model}: training step peak, {report.precision} {report.recipe}",
+        "infer": f"{report.model}: serving at {report.precision}",
+    }[report.mode]
+    table = Table(title=title, title_justify="left", show_footer=True)
+    table.add_column("Component", footer="Total" if report.mode != "rule-of-thumb" else "Total to train")
+    table.add_column("Bytes/param", justify="right", footer=_bpp(report.total_bytes, report.params))
+    table.add_column(unit.label, justify="right", footer=amount(report.total_bytes, unit), no_wrap=True)
+    table.add_column("Share", justify="right", footer="100%")
+    if explain:
+        table.add_column("Formula")
+        table.add_column("Source")
+    for line in report.components:
+        row: list[Any] = [
+            line.name,
+            f"{line.bytes_per_param:g}" if line.bytes_per_param is not None else "",
+            amount(line.bytes, unit),
+            f"{100 * line.bytes / report.total_bytes:.1f}%" if report.total_bytes else "",
+        ]
+        if explain:
+            row += [line.formula, short(line.source) if line.source else ""]
+        table.add_row(*row)
+    parts = [(c.name, c.bytes) for c in report.components]
+    out: list[Any] = [table, stacked_bar(parts, report.total_bytes), legend(parts)]
+    if report.mode == "rule-of-thumb":
+        store = report.phases[0].bytes
+        out.append(
+            Text(f"To store: {amount(store, unit)} ({report.components[0].bytes_per_param:g} bytes/param). "
+                 f"To train: {amount(report.total_bytes, unit)} ({report.total_bytes / report.params:g} bytes/param).", style="bold")
+        )
+    if report.convention:
+        out.append(Text(f"Model states: {report.convention}", style="dim"))
+    if report.mode == "train":
+        out.append(Text(f"Peak during: {report.peak_phase}", style="bold"))
+        if explain:
+            phases = Table(title="Live bytes at each point of the step", title_justify="left")
+            phases.add_column("Point")
+            phases.add_column(unit.label, justify="right")
+            for p in report.phases:
+                phases.add_row(p.name, amount(p.bytes, unit))
+            out.append(phases)
+    if explain:
+        out.append(Text("Sources:", style="bold"))
+        for ref in listing([c.source for c in report.components]):
+            out.append(Text(f"  {ref}", style="dim"))
+    out.append(Text("Assumptions:", style="bold"))
+    for a in report.assumptions:
+        out.append(Text(f"  • {a}", style="dim"))
+    return Group(*out)
+
+
+def _bpp(n: int, params: int) -> str:
+    return f"{n / params:.3g}" if params else ""

@@ -1,0 +1,284 @@
+"""The memory accountant against the lecture, the ZeRO paper, vLLM and arithmetic written out here."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from llm_budget.counter import count_params
+from llm_budget.memory import (
+    InferSetup,
+    TrainSetup,
+    inference_memory,
+    kv_cache_bytes,
+    quantized_weight_bytes,
+    rule_of_thumb,
+    training_memory,
+)
+from llm_budget.precision import Precision
+from llm_budget.presets import load_preset
+from llm_budget.spec import ModelSpec
+from llm_budget.tensors import ParamTensor, parameter_tensors
+
+GB = 10**9
+SMALL = ModelSpec(d_embed=256, n_heads=8, n_kv_heads=2, n_layers=4, n_vocab=1000, d_mlp=704, mlp="gated")
+
+
+def states_only(report) -> dict[str, int]:
+    return {c.name: c.bytes for c in report.components}
+
+
+# -- the lecture ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "n, store_gb, train_gb",
+    [(1e9, 4, 24), (175e9, 700, 4_200), (500e9, 2_000, 12_000)],  # lecture: "Computational Challenges"
+)
+def test_lecture_rule_of_thumb(n, store_gb, train_gb):
+    r = rule_of_thumb(int(n))
+    assert r.phases[0].bytes == store_gb * GB
+    assert r.total_bytes == train_gb * GB
+    assert [c.bytes_per_param for c in r.components] == [4, 8, 4, 8]
+
+
+def test_rule_of_thumb_scales_weights_grads_activations_not_adam():
+    r = rule_of_thumb(10**9, Precision.bf16)
+    assert [c.bytes_per_param for c in r.components] == [2, 8, 2, 4]
+    assert r.total_bytes == 16 * GB
+
+
+# -- model states per recipe (CPU accounting: no allocator rounding) --------------------------------
+
+
+def model_state_bytes(spec, **kw) -> int:
+    r = training_memory(spec, TrainSetup(device="cpu", batch=1, seq=8, **kw))
+    s = states_only(r)
+    return s.get("Weights", 0) + s.get("Master weights (FP32)", 0) + s.get("Optimizer states", 0)
+
+
+@pytest.mark.parametrize(
+    "convention, expected",
+    # Rajbhandari et al. 2020 §3.1: 2 + 2 + 12 = 16; Megatron: 2 + 4 + 12 = 18; + FP32 grad copy: 20; autocast 4 + 4 + 8.
+    [("zero", 16), ("megatron", 18), ("grad-copy", 20), ("autocast", 16)],
+)
+def test_mixed_precision_conventions(convention, expected):
+    spec = SMALL
+    n = count_params(spec).total
+    r = training_memory(spec, TrainSetup(device="cpu", batch=1, seq=8, convention=convention, optimizer_impl="fused"))
+    # At the optimizer step every gradient exists: states + gradients + weights = bytes/param × N (+ step counters).
+    step = next(p for p in r.phases if p.name == "optimizer step").bytes
+    tokens = 2 * 1 * 8 * 8  # inputs: ids + targets
+    n_tensors = sum(t.copies for t in parameter_tensors(spec))
+    assert step - tokens - 4 * n_tensors == expected * n
+
+
+def test_pure_bf16_adamw_is_8_bytes_per_param():
+    n = count_params(SMALL).total
+    r = training_memory(SMALL, TrainSetup(device="cpu", precision="bf16", recipe="pure", batch=1, seq=8, optimizer_impl="fused"))
+    s = states_only(r)
+    assert s["Weights"] == 2 * n
+    assert s["Optimizer states"] - 4 * sum(t.copies for t in parameter_tensors(SMALL)) == 4 * n
+
+
+def test_optimizers():
+    tensors = parameter_tensors(SMALL)
+    n = sum(t.total for t in tensors)
+    base = dict(device="cpu", precision="fp32", batch=1, seq=8)
+    sgd = states_only(training_memory(SMALL, TrainSetup(optimizer="sgd", **base)))
+    assert "Optimizer states" not in sgd
+    mom = states_only(training_memory(SMALL, TrainSetup(optimizer="sgd-momentum", **base)))
+    assert mom["Optimizer states"] == 4 * n
+    lion = states_only(training_memory(SMALL, TrainSetup(optimizer="lion", **base)))
+    assert lion["Optimizer states"] == 4 * n
+    # Adafactor: rows + columns per matrix, full size per vector (Shazeer & Stern 2018), FP32.
+    ada = states_only(training_memory(SMALL, TrainSetup(optimizer="adafactor", **base)))
+    expected = sum(t.copies * 4 * (sum(t.shape) if len(t.shape) == 2 else t.numel) for t in tensors)
+    assert ada["Optimizer states"] - 4 * sum(t.copies for t in tensors) == expected
+    # 8-bit AdamW: 1 byte per moment + FP32 absmax per 2048 values for tensors of 4096+ values, else FP32.
+    eight = states_only(training_memory(SMALL, TrainSetup(optimizer="adamw8bit", **base)))
+    expected = sum(
+        t.copies * (2 * (t.numel + 4 * -(-t.numel // 2048)) if t.numel >= 4096 else 8 * t.numel) for t in tensors
+    )
+    assert eight["Optimizer states"] == expected
+
+
+def test_lora_adapters_exact():
+    r = 16
+    rep = training_memory(SMALL, TrainSetup(device="cpu", precision="bf16", lora_rank=r, batch=1, seq=8))
+    d, f, kvd, L = 256, 704, 64, 4
+    # A [r, d_in] + B [d_out, r] for q, k, v, o, gate, up, down in every block (Hu et al. 2021).
+    per_layer = r * ((d + d) + (d + kvd) * 2 + (d + d) + (d + f) * 2 + (f + d))
+    assert rep.trainable_params == L * per_layer
+    assert states_only(rep)["Adapters (FP32)"] == 4 * L * per_layer
+    assert rep.recipe == "lora"
+
+
+def test_qlora_nf4_weights():
+    t = ParamTensor("up", (704, 256), 1, "linear")
+    n = 704 * 256
+    assert quantized_weight_bytes(t, Precision.nf4) == n // 2 + 4 * (n // 64)  # FP32 absmax per 64 (QLoRA)
+    assert quantized_weight_bytes(t, Precision.nf4, double_quant=True) == n // 2 + n // 64 + 4 * -(-(n // 64) // 256)
+    assert quantized_weight_bytes(t, Precision.int8) == n + 4 * 704  # LLM.int8: FP32 absmax per row
+
+
+def test_int8_training_needs_adapters():
+    with pytest.raises(ValidationError, match="cannot be trained directly"):
+        TrainSetup(precision="int8")
+    with pytest.raises(ValidationError, match="needs --lora-rank"):
+        TrainSetup(precision="bf16", recipe="lora")
+
+
+# -- activations: the logits term the peak must not miss --------------------------------------------
+
+
+def test_loss_buffers_dominate_large_vocab():
+    # Llama 3 8B, batch 1 × 8192: 3 FP32 batch × seq × vocab buffers in the cross-entropy's backward.
+    spec = load_preset("llama3-8b")
+    r = training_memory(spec, TrainSetup(batch=1, seq=8192, device="cpu"))
+    ce = next(p for p in r.phases if p.name == "backward: cross-entropy")
+    fwd = next(p for p in r.phases if p.name == "forward: log_softmax")
+    assert ce.bytes - fwd.bytes == 3 * 8192 * 128256 * 4 - (8192 * 128256 * 2 + 2 * 8192 * 128256 * 4)
+
+
+def test_eager_attention_keeps_s_squared():
+    base = dict(device="cpu", batch=1, seq=1024, precision="bf16", recipe="pure")
+    sdpa = training_memory(SMALL, TrainSetup(attention="sdpa", **base)).settings["activations_per_layer_bytes"]
+    eager = training_memory(SMALL, TrainSetup(attention="eager", **base)).settings["activations_per_layer_bytes"]
+    # probabilities (b·h·s²·2) and the boolean mask (s²) replace the log-sum-exp (b·h·s·4); k, v are repeated to 8 heads.
+    s, h = 1024, 8
+    assert eager - sdpa == h * s * s * 2 + s * s - h * s * 4 + 2 * (256 - 64) * s * 2 + 0
+
+
+# -- inference -------------------------------------------------------------------------------------
+
+
+def test_kv_cache_vectors():
+    # vLLM (Kwon et al. 2023 §3): OPT-13B, 2 × 5120 × 40 × 2 bytes = 819,200 bytes (800 KB) per token.
+    opt13 = ModelSpec(d_embed=5120, n_heads=40, n_layers=40, n_vocab=50272, d_mlp=20480)
+    assert kv_cache_bytes(opt13, batch=1, tokens=1, precision=Precision.fp16) == 819_200
+    # Llama 2/3 70B shape: 80 layers × 8 KV heads × 128 × 2 × 2 bytes = 327,680 B/token; 32K tokens = 10 GiB.
+    l70 = load_preset("llama2-70b")
+    assert kv_cache_bytes(l70, batch=1, tokens=1, precision=Precision.bf16) == 327_680
+    assert kv_cache_bytes(l70, batch=1, tokens=32768, precision=Precision.bf16) == 10 * 2**30
+    # Llama 3 8B: 32 × 8 × 128 × 2 × 2 = 128 KiB per token.
+    assert kv_cache_bytes(load_preset("llama3-8b"), batch=1, tokens=1, precision=Precision.bf16) == 128 * 1024
+
+
+def test_sliding_window_caps_the_cache():
+    m = load_preset("mistral-7b")  # 4,096-token window
+    assert kv_cache_bytes(m, batch=1, tokens=32768, precision=Precision.bf16) == kv_cache_bytes(m, batch=1, tokens=4096, precision=Precision.bf16)
+
+
+def test_inference_weights_at_each_precision():
+    spec = load_preset("llama2-7b")
+    n = count_params(spec).total
+    bf16 = inference_memory(spec, InferSetup(precision="bf16", device="cpu"))
+    assert bf16.components[0].bytes == 2 * n
+    fp32 = inference_memory(spec, InferSetup(precision="fp32", device="cpu"))
+    assert fp32.components[0].bytes == 4 * n
+    int8 = inference_memory(spec, InferSetup(precision="int8", device="cpu"))
+    lin = sum(t.total for t in parameter_tensors(spec) if t.kind == "linear" and t.layer)
+    rows = sum(t.shape[0] * t.copies for t in parameter_tensors(spec) if t.kind == "linear" and t.layer)
+    assert int8.components[0].bytes == lin + 4 * rows + 2 * (n - lin)
+
+
+def test_moe_keeps_every_expert_resident():
+    spec = load_preset("mixtral-8x7b")
+    r = inference_memory(spec, InferSetup(precision="bf16", context=4096, device="cpu"))
+    assert r.components[0].bytes == 2 * 46_702_792_704
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+sizes = st.sampled_from([8, 64, 256])
+
+
+@given(st.integers(1, 8), sizes, st.sampled_from(["fp32", "pure", "mixed"]), st.sampled_from(["none", "full"]))
+@settings(max_examples=40, deadline=None)
+def test_totals_are_sums_and_grow_with_batch_and_seq(batch, seq, recipe, ckpt):
+    prec = "fp32" if recipe == "fp32" else "bf16"
+    kw = dict(device="cpu", precision=prec, recipe=None if recipe == "mixed" else recipe, checkpointing=ckpt)
+    a = training_memory(SMALL, TrainSetup(batch=batch, seq=seq, **kw))
+    assert a.total_bytes == sum(c.bytes for c in a.components)
+    assert a.total_bytes == max(p.bytes for p in a.phases)
+    assert training_memory(SMALL, TrainSetup(batch=batch + 1, seq=seq, **kw)).total_bytes > a.total_bytes
+    assert training_memory(SMALL, TrainSetup(batch=batch, seq=seq * 2, **kw)).total_bytes > a.total_bytes
+
+
+@given(st.integers(1, 8), st.sampled_from([128, 1024, 8192]))
+@settings(max_examples=30, deadline=None)
+def test_inference_grows_with_batch_and_context(batch, context):
+    a = inference_memory(SMALL, InferSetup(batch=batch, context=context))
+    assert a.total_bytes == sum(c.bytes for c in a.components)
+    assert inference_memory(SMALL, InferSetup(batch=batch + 1, context=context)).total_bytes > a.total_bytes
+    assert inference_memory(SMALL, InferSetup(batch=batch, context=context * 2)).total_bytes > a.total_bytes
+
+
+@given(st.sampled_from([10**6, 10**9, 7 * 10**9]))
+def test_lower_precision_never_needs_more(n):
+    order = [Precision.fp32, Precision.bf16, Precision.fp8_e4m3]
+    totals = [rule_of_thumb(n, p).total_bytes for p in order]
+    assert totals == sorted(totals, reverse=True)
+    infer = [inference_memory(SMALL, InferSetup(precision=p, context=512)).total_bytes for p in (Precision.fp32, Precision.bf16, Precision.int8, Precision.nf4)]
+    assert infer == sorted(infer, reverse=True)
+    train = [training_memory(SMALL, TrainSetup(precision=p, recipe=r, batch=2, seq=64)).total_bytes for p, r in (("fp32", None), ("bf16", "pure"))]
+    assert train[1] < train[0]
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+
+def _run(*args: str):
+    from typer.testing import CliRunner
+
+    from llm_budget.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_cli_lecture_table():
+    r = _run("memory", "--params", "1e9")
+    assert r.exit_code == 0, r.output
+    assert "To store: 4.00 GB" in r.stdout and "To train: 24.00 GB" in r.stdout
+    r = _run("memory", "--params", "175b", "--precision", "fp32")
+    assert "4,200.00 GB" in r.stdout
+    r = _run("memory", "--params", "1e9", "--units", "gib")
+    assert "22.35 GiB" in r.stdout  # 24e9 / 2^30
+
+
+def test_cli_json_schema():
+    import json
+
+    r = _run("memory", "--preset", "llama3-8b", "--batch", "4", "--seq", "8192", "--checkpointing", "full", "--json")
+    data = json.loads(r.stdout)
+    assert isinstance(data["total_bytes"], int)
+    assert data["total_bytes"] == sum(c["bytes"] for c in data["components"])
+    assert all({"name", "bytes"} <= set(c) for c in data["components"])
+    assert data["assumptions"] and all(isinstance(a, str) for a in data["assumptions"])
+    r = _run("memory", "--preset", "mixtral-8x7b", "--mode", "infer", "--precision", "int8", "--batch", "8", "--context", "32768", "--json")
+    data = json.loads(r.stdout)
+    assert any(c["name"].startswith("KV cache") and c["bytes"] == 8 * 32768 * 2 * 32 * 8 * 128 * 2 for c in data["components"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--preset", "llama2-7b", "--precision", "int8"], "cannot be trained directly"),
+        (["--preset", "llama2-7b", "--optimizer", "adamz"], "--optimizer: unknown value 'adamz'; expected 'adamw'"),
+        (["--preset", "llama2-7b", "--batch", "0"], "--batch must be positive"),
+        (["--preset", "llama2-7b", "--seq", "-5"], "--seq must be positive"),
+        (["--preset", "llama2-7b", "--precision", "fp12"], "unknown precision 'fp12'"),
+        (["--preset", "llama2-7b", "--mode", "serve"], "--mode must be train or infer"),
+        (["--params", "7b", "--preset", "llama2-7b"], "not both"),
+        ([], "give --params N"),
+        (["--preset", "llama2-7b", "--lora-rank", "0"], "--lora-rank must be positive"),
+    ],
+)
+def test_cli_bad_input(args, message):
+    r = _run("memory", *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
