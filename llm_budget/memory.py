@@ -17,6 +17,7 @@ Every line carries its formula and source; the report lists its assumptions.
 from __future__ import annotations
 
 from enum import Enum
+from functools import lru_cache
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
@@ -78,6 +79,28 @@ class LoraTargets(str, Enum):
     attention = "attention"  # q, k, v, o
 
 
+class Parallel(BaseModel):
+    """How one step is spread over GPUs: data parallel dp (ZeRO stage 0-3), tensor parallel tp
+    (optionally with sequence parallelism), pipeline parallel pp."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dp: PositiveInt = 1
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    zero: int = Field(0, ge=0, le=3)
+    sp: bool = False
+    micro_batches: Optional[PositiveInt] = None  # pipeline micro-batches per step (default: pp)
+
+    @property
+    def gpus(self) -> int:
+        return self.dp * self.tp * self.pp
+
+    @property
+    def is_parallel(self) -> bool:
+        return self.gpus > 1
+
+
 class TrainSetup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -94,6 +117,7 @@ class TrainSetup(BaseModel):
     lora_rank: Optional[PositiveInt] = None
     lora_targets: LoraTargets = LoraTargets.all
     n_layers: Optional[PositiveInt] = None  # probe a truncated model (the probe's --layers)
+    parallel: Parallel = Parallel()
 
     @model_validator(mode="after")
     def _check(self) -> "TrainSetup":
@@ -321,8 +345,109 @@ def _norm_backward(spec: ModelSpec, rows: int, in_bytes: int) -> int:
     return 0
 
 
+class _Base:
+    """Everything about one training step that does not depend on how it is sharded (computed once
+    per model and recipe; the fit advisor evaluates many parallel layouts against it)."""
+
+    def __init__(self, spec: ModelSpec, setup: TrainSetup) -> None:
+        dev = self.dev = setup.device
+        self.recipe = recipe = setup.resolved_recipe
+        self.seq = seq = setup.seq or spec.context_window or 2048
+        if setup.n_layers:
+            spec = spec.with_overrides(n_layers=setup.n_layers)
+        self.spec, self.setup = spec, setup
+        self.L = L = spec.n_layers
+        self.tensors = tensors = parameter_tensors(spec)
+        self.n_params = sum(t.total for t in tensors)
+
+        # -- model states per recipe ----------------------------------------------------------
+        p16 = 2 if setup.precision in (Precision.bf16, Precision.fp16) else 4
+        self.frozen_base = frozen = recipe in (Recipe.lora, Recipe.qlora)
+        if recipe is Recipe.mixed and setup.convention is Convention.autocast:
+            flow, c, w, g, master, extra = "autocast", p16, 4, 4, 0, 0
+        elif recipe is Recipe.mixed:
+            flow, c, w = "pure", p16, 2
+            g = 4 if setup.convention is Convention.megatron else 2
+            master, extra = 4, (4 if setup.convention is Convention.grad_copy else 0)
+        elif recipe is Recipe.fp32:
+            flow, c, w, g, master, extra = "pure", 4, 4, 4, 0, 0
+        elif recipe is Recipe.pure:
+            flow, c, w, g, master, extra = "pure", p16, p16, p16, 0, 0
+        else:  # LoRA / QLoRA: the frozen base computes in 16 bits, adapters train in FP32 (PEFT's default)
+            flow, c, w, g, master, extra = "pure", 2, 2, 4, 0, 0
+        self.flow, self.c, self.w_bytes, self.g_bytes, self.master, self.extra_grad = flow, c, w, g, master, extra
+        self.state_width = 4 if recipe in (Recipe.fp32, Recipe.mixed, Recipe.lora, Recipe.qlora) else p16
+
+        def weight_bytes(ts: list[ParamTensor]) -> int:
+            if recipe is Recipe.qlora:
+                return sum(
+                    (quantized_weight_bytes(t, setup.precision) if (t.kind == "linear" and t.layer) else _round(t.numel * 2, dev)) * t.copies
+                    for t in ts
+                )
+            return _tensor_bytes(ts, w, dev)
+
+        self.trainable = trainable = _adapter_tensors(spec, setup) if frozen else tensors
+        self.n_trainable = sum(t.total for t in trainable)
+        emb_names = {"embedding", "position", "embed_norm"}
+        first = [t for t in tensors if not t.layer and t.name in emb_names]
+        last = [t for t in tensors if not t.layer and t.name not in emb_names]
+        # Per part: (block, embedding side, head side) for weights, gradients, master weights, optimizer states.
+        self.weights = (weight_bytes([t for t in tensors if t.layer]) // L, weight_bytes(first), weight_bytes(last))
+        self.adapters = _tensor_bytes(trainable, 4, dev) // L if frozen else 0
+
+        def parts(width: int) -> tuple[int, int, int]:
+            blk = _tensor_bytes([t for t in trainable if t.layer], width, dev) // L
+            emb = _tensor_bytes([t for t in trainable if not t.layer and t.name in emb_names], width, dev)
+            head = _tensor_bytes([t for t in trainable if not t.layer and t.name not in emb_names], width, dev)
+            return blk, emb, head
+
+        self.grads = tuple(a + b for a, b in zip(parts(g), parts(extra)))
+        self.masters = parts(master)
+        _, self.step_tensors = _optimizer_states(trainable, setup, self.state_width)
+
+        def states_of(ts: list[ParamTensor]) -> int:
+            return _optimizer_states(ts, setup, self.state_width)[0]
+
+        self.states = (
+            states_of([t for t in trainable if t.layer]) // L,
+            states_of([t for t in trainable if not t.layer and t.name in emb_names]),
+            states_of([t for t in trainable if not t.layer and t.name not in emb_names]),
+        )
+        self.largest_layer = max((t.numel for t in tensors if t.layer), default=0)
+
+        # -- activations ------------------------------------------------------------------------
+        self.st = st = Step(b=setup.batch, s=seq, flow=flow, c=c, attention=setup.attention, device=dev)  # type: ignore[arg-type]
+        self.per_layer = layer_saved(spec, st)
+        self.head = head_saved(spec, st)
+        self.t = st.t
+        V, d = spec.n_vocab, spec.d_embed
+        self.inputs = _round(self.t * 8, dev) * 2  # token ids and targets (int64)
+        self.logits_c = _round(self.t * V * c, dev)
+        self.f32 = _round(self.t * V * 4, dev)
+        self.loss_scalars = 2 * _round(4, dev)  # the loss and nll_loss's total weight
+        if flow == "autocast":
+            lin = [t for t in tensors if t.kind == "linear"]
+            self.copies = (_tensor_bytes([t for t in lin if t.layer], 2, dev) // L, _tensor_bytes([t for t in lin if not t.layer], 2, dev) + (_round(V * d * 2, dev) if spec.tied_embeddings else 0))
+        else:
+            self.copies = (0, 0)
+
+
+_REPLICATED_UNDER_TP = ("attention norm", "MLP norm", "post-attention norm", "post-MLP norm", "attention input", "MLP: input", "router input", "attention residual dropout", "MLP residual dropout")
+
+
+def _shard_items(items: list[Saved], tp: int, sp: bool, dev: str) -> int:
+    """Bytes of saved tensors on one tensor-parallel rank (Korthikanti et al. 2022 §4.2: the norms, the
+    matmul inputs they feed and the residual dropouts are replicated unless sequence parallelism splits them)."""
+    total = 0
+    for x in items:
+        replicated = x.name.startswith(_REPLICATED_UNDER_TP)
+        div = tp if (sp or not replicated) else 1
+        total += _round(-(-x.bytes // div), dev)
+    return total
+
+
 def training_memory(spec: ModelSpec, setup: TrainSetup = TrainSetup()) -> MemoryReport:
-    """Peak memory of one steady-state training step (second step onward), by component.
+    """Peak memory of one steady-state training step (second step onward), by component, on one GPU.
 
     Model states (Rajbhandari et al. 2020 §3.1; Micikevicius et al. 2018): weights, gradients,
     optimizer states and master weights per the recipe and convention. Activations: the
@@ -330,161 +455,180 @@ def training_memory(spec: ModelSpec, setup: TrainSetup = TrainSetup()) -> Memory
     The peak is the largest of: the loss (forward end plus three batch × seq × vocab FP32
     buffers in the cross-entropy's backward), each block's backward (its temporaries on top
     of the activations still held and the gradients already made), and the optimizer step.
+    With setup.parallel, the numbers are one GPU's: tensor parallelism splits weights and most
+    activations (Shoeybi et al. 2019; Korthikanti et al. 2022), pipeline parallelism gives each
+    stage its share of the blocks with as many micro-batches in flight as stages on the first
+    (1F1B, Narayanan et al. 2021), ZeRO stages 1/2/3 shard optimizer states, gradients and weights
+    over the data-parallel group (Rajbhandari et al. 2020; FSDP: Zhao et al. 2023).
     """
-    dev = setup.device
-    recipe = setup.resolved_recipe
-    seq = setup.seq or spec.context_window or 2048
-    L = setup.n_layers or spec.n_layers
-    if setup.n_layers:
-        spec = spec.with_overrides(n_layers=setup.n_layers)
-    tensors = parameter_tensors(spec)
-    n_params = sum(t.total for t in tensors)
+    base = _base(spec, setup.model_copy(update={"parallel": Parallel()}))
+    return _simulate(base, setup.parallel)
+
+
+@lru_cache(maxsize=256)
+def _base(spec: ModelSpec, setup: TrainSetup) -> _Base:
+    return _Base(spec, setup)
+
+
+def _simulate(b: _Base, par: "Parallel") -> MemoryReport:
+    spec, setup, dev, L = b.spec, b.setup, b.dev, b.L
+    tp, pp, dp, zero = par.tp, par.pp, par.dp, par.zero
+    L_stage = -(-L // pp)
+    in_flight = min(pp, par.micro_batches or pp)
     assumptions: list[str] = []
 
-    # -- model states -------------------------------------------------------------------------
-    p16 = 2 if setup.precision in (Precision.bf16, Precision.fp16) else 4
-    frozen_base = recipe in (Recipe.lora, Recipe.qlora)
-    if recipe is Recipe.mixed and setup.convention is Convention.autocast:
-        flow, c, w_bytes, g_bytes, master, extra_grad = "autocast", p16, 4, 4, 0, 0
-    elif recipe is Recipe.mixed:
-        flow, c, w_bytes = "pure", p16, 2
-        g_bytes = 4 if setup.convention is Convention.megatron else 2
-        master, extra_grad = 4, (4 if setup.convention is Convention.grad_copy else 0)
-    elif recipe is Recipe.fp32:
-        flow, c, w_bytes, g_bytes, master, extra_grad = "pure", 4, 4, 4, 0, 0
-    elif recipe is Recipe.pure:
-        flow, c, w_bytes, g_bytes, master, extra_grad = "pure", p16, p16, p16, 0, 0
-    else:  # LoRA / QLoRA: the frozen base computes in 16 bits
-        flow, c, w_bytes, g_bytes, master, extra_grad = "pure", 2, 2, 0, 0, 0
+    def shard_state(x: int, level: int) -> int:
+        """Model-state bytes on one GPU after tensor parallelism and ZeRO stage `level` over dp."""
+        x = -(-x // tp)
+        return -(-x // dp) if zero >= level else x
 
-    if recipe is Recipe.qlora:
-        weights = sum(
-            (quantized_weight_bytes(t, setup.precision) if (t.kind == "linear" and t.layer) else _round(t.numel * 2, dev)) * t.copies
-            for t in tensors
+    stages = ["single"] if pp == 1 else ["first", "last"]
+    best: Optional[tuple[int, str, dict[str, int], list[Phase]]] = None
+    for stage in stages:
+        has_emb = stage in ("single", "first")
+        has_head = stage in ("single", "last")
+        blocks = L if pp == 1 else L_stage
+        w = shard_state(b.weights[0] * blocks + (b.weights[1] if has_emb else 0) + (b.weights[2] if has_head else 0), 3)
+        if zero >= 3 and dp > 1:
+            # FSDP/ZeRO-3 gathers a block's weights to compute it, and prefetches the next: two blocks, 16-bit.
+            w += 2 * -(-b.weights[0] * 2 // (b.w_bytes * tp))
+        gb = [shard_state(v, 2) for v in b.grads]
+        ms = [shard_state(v, 1) for v in b.masters]
+        ss = [shard_state(v, 1) for v in b.states]
+        grads_total = gb[0] * blocks + (gb[1] if has_emb else 0) + (gb[2] if has_head else 0)
+        static = {
+            "Weights": w,
+            "Optimizer states": ss[0] * blocks + (ss[1] if has_emb else 0) + (ss[2] if has_head else 0) + b.step_tensors // max(tp * pp, 1),
+        }
+        masters = ms[0] * blocks + (ms[1] if has_emb else 0) + (ms[2] if has_head else 0)
+        if masters:
+            static["Master weights (FP32)"] = masters
+        if b.adapters:
+            static["Adapters (FP32)"] = shard_state(b.adapters * blocks, 1)
+
+        # activations on this rank
+        A_layer = _shard_items(b.per_layer, tp, par.sp, dev)
+        if setup.checkpointing is Checkpointing.full:
+            held_layer = _round(-(-b.t * spec.d_embed * b.st.r // (tp if par.sp else 1)), dev)
+        elif setup.checkpointing is Checkpointing.selective:
+            held_layer = A_layer - _shard_items([x for x in b.per_layer if x.name in _SELECTIVE], tp, par.sp, dev)
+        else:
+            held_layer = A_layer
+        layers_held = blocks * (in_flight if stage == "first" else 1) if pp > 1 else L
+        H_emb = _shard_items([x for x in b.head if not x.name.startswith(("unembedding input", "final norm"))], tp, par.sp, dev)
+        H_head = _shard_items([x for x in b.head if x.name.startswith(("unembedding input", "final norm"))], tp, par.sp, dev)
+        H = (H_emb * (in_flight if stage == "first" else 1) if has_emb else 0) + (H_head if has_head else 0)
+        # Under ZeRO-3/FSDP, mixed precision casts the weights when it gathers them (FSDP2's
+        # MixedPrecisionPolicy): there is no autocast cache of full-size copies.
+        copies_layer = -(-b.copies[0] // tp) if zero < 3 else 0
+        copies_head = -(-b.copies[1] // tp) if (has_head and zero < 3) else 0
+        logits_c, f32 = -(-b.logits_c // tp), -(-b.f32 // tp)
+
+        tl = _Timeline()
+        for k, v in static.items():
+            tl.set(k, v)
+        tl.set("Inputs (token ids, targets)", b.inputs)
+        tl.set("Activations (saved for backward)", held_layer * layers_held + H)
+        if copies_layer or copies_head:
+            tl.set("16-bit weight copies (autocast)", copies_layer * blocks + copies_head)
+        if has_head:
+            upcast = f32 if b.c != 4 else 0
+            tl.mark("forward: log_softmax", {"Logits and loss": logits_c + upcast + f32})
+        else:
+            tl.mark("forward: last block")
+        if setup.checkpointing is Checkpointing.full and b.flow == "autocast":
+            tl.set("16-bit weight copies (autocast)", copies_head)  # the autocast cache dies with forward
+        if has_head:
+            tl.mark("backward: cross-entropy", {"Logits and loss": 3 * f32 + b.loss_scalars})
+        g_head = gb[2] + (gb[1] if (spec.tied_embeddings and not b.frozen_base and pp == 1) else 0) if has_head else 0
+        g_embed = (gb[1] if has_emb else 0) - (gb[1] if (spec.tied_embeddings and not b.frozen_base and pp == 1) else 0)
+        if has_head:
+            tl.mark(
+                "backward: unembedding",
+                {"Logits and loss": (f32 + logits_c) if b.c != 4 else f32, "Temporaries": _round(b.t * spec.d_embed * b.c, dev), "Gradients": g_head},
+            )
+            tl.set("Gradients", g_head)
+            tl.mark("backward: final norm", {"Temporaries": _norm_backward(spec, b.t, b.st.r)})
+            tl.set("Activations (saved for backward)", held_layer * layers_held + H - H_head)
+        resid_grad = _round(b.t * spec.d_embed * b.st.r, dev)
+        regions = _block_backward_regions(spec, b.st, b.per_layer, b.trainable, b.g_bytes + b.extra_grad, dev, tp=tp, sp=par.sp, zero_grads=dp if zero >= 2 else 1)
+        full_ckpt = setup.checkpointing is Checkpointing.full
+        recompute = A_layer - held_layer + (copies_layer if full_ckpt else 0)
+        # Live bytes change linearly from block to block (activations freed, gradients made), so the
+        # largest point is in the first or the last block differentiated: evaluate those two.
+        acts0 = tl.live.get("Activations (saved for backward)", 0)
+        grads0 = tl.live.get("Gradients", 0)
+        copies0 = tl.live.get("16-bit weight copies (autocast)", 0)
+        for done in sorted({0, blocks - 1}):
+            i = blocks - 1 - done
+            tl.set("Activations (saved for backward)", acts0 - done * held_layer)
+            tl.set("Gradients", grads0 + done * gb[0])
+            if copies_layer and not full_ckpt:
+                tl.set("16-bit weight copies (autocast)", copies0 - done * copies_layer)
+            for region, (acts, temps, made) in regions.items():
+                tl.mark(
+                    f"backward: block {i}, {region}",
+                    {"Activations (saved for backward)": recompute - acts, "Temporaries": resid_grad + temps, "Gradients": made},
+                )
+        tl.set("16-bit weight copies (autocast)", 0)
+        tl.set("Activations (saved for backward)", 0)
+        if has_emb:
+            emb_tmp = _round(spec.n_vocab * spec.d_embed * b.g_bytes // tp, dev) if (spec.tied_embeddings and not b.frozen_base and pp == 1) else 0
+            tl.mark("backward: embedding", {"Temporaries": resid_grad + emb_tmp, "Gradients": g_embed})
+        tl.set("Gradients", grads_total)
+        opt_tmp = _optimizer_temporaries(b.trainable, setup, b.state_width, dev)
+        if setup.resolved_impl is OptimizerImpl.foreach:
+            opt_tmp = shard_state(opt_tmp, 1) // (pp if pp > 1 else 1)
+        tl.mark("optimizer step", {"Temporaries": opt_tmp})
+        peak, phase, state = tl.best
+        if best is None or peak > best[0]:
+            best = (peak, (f"{stage} pipeline stage: " if pp > 1 else "") + phase, state, tl.points)
+
+    assert best is not None
+    peak, phase, state, points = best
+    if zero >= 3 and b.flow == "autocast":
+        assumptions.append("ZeRO-3 / FSDP: weights are cast to 16 bits as they are gathered (FSDP2's MixedPrecisionPolicy), so there are no autocast copies; two blocks are gathered at a time (prefetch).")
+    if par.is_parallel:
+        assumptions.append(
+            f"One GPU of {par.gpus}: tensor parallel {tp}{' with sequence parallelism' if par.sp else ''}, pipeline {pp}"
+            f" ({L_stage} blocks per stage, {in_flight} micro-batch(es) in flight on the first), data parallel {dp} with ZeRO stage {zero}."
         )
-    else:
-        weights = _tensor_bytes(tensors, w_bytes, dev)
-
-    trainable = _adapter_tensors(spec, setup) if frozen_base else tensors
-    n_trainable = sum(t.total for t in trainable)
-    # Adapters train in FP32 (PEFT casts adapter weights to FP32 by default).
-    adapter_bytes = _tensor_bytes(trainable, 4, dev) if frozen_base else 0
-    if frozen_base:
-        g_bytes = 4
-    grads = _tensor_bytes(trainable, g_bytes, dev) + _tensor_bytes(trainable, extra_grad, dev)
-    masters = _tensor_bytes(trainable, master, dev)
-    state_width = 4 if recipe in (Recipe.fp32, Recipe.mixed, Recipe.lora, Recipe.qlora) else p16
-    states, step_tensors = _optimizer_states(trainable, setup, state_width)
-
-    # -- activations ------------------------------------------------------------------------------
-    st = Step(b=setup.batch, s=seq, flow=flow, c=c, attention=setup.attention, device=dev)  # type: ignore[arg-type]
-    per_layer = layer_saved(spec, st)
-    head = head_saved(spec, st)
-    A_layer = _sum(per_layer, dev)
-    H = _sum(head, dev)
-    t_tokens = st.t
-    V, d = spec.n_vocab, spec.d_embed
-    inputs = _round(t_tokens * 8, dev) * 2  # token ids and targets (int64)
-    logits_c = _round(t_tokens * V * c, dev)
-    f32 = _round(t_tokens * V * 4, dev)
-
     if setup.checkpointing is Checkpointing.full:
-        # Non-reentrant checkpoint: each block keeps only its input (plus the shared rope tables).
-        ckpt_layer = _round(t_tokens * d * st.r, dev)
-        held_layer = ckpt_layer
         assumptions.append("Full activation checkpointing: each block keeps its input; backward recomputes one block at a time.")
     elif setup.checkpointing is Checkpointing.selective:
-        held_layer = A_layer - _selective_savings(spec, st, per_layer, dev)
         assumptions.append("Selective checkpointing: the attention core is recomputed in backward (its s² tensors are not kept).")
-    else:
-        held_layer = A_layer
-
-    # autocast keeps a 16-bit copy of every matmul weight from its first use in forward until its backward.
-    if flow == "autocast":
-        lin = [t for t in tensors if t.kind == "linear"]
-        copies_layer = _tensor_bytes([t for t in lin if t.layer], 2, dev) // max(L, 1)
-        copies_head = _tensor_bytes([t for t in lin if not t.layer], 2, dev)
-        if spec.tied_embeddings:
-            copies_head += _round(V * d * 2, dev)
+    if b.flow == "autocast":
         assumptions.append("torch.autocast: FP32 weights and gradients; each matmul weight is cast to 16 bits once per step and the copy lives until its backward.")
-    else:
-        copies_layer = copies_head = 0
-
-    # -- the step ---------------------------------------------------------------------------------
-    tl = _Timeline()
-    static = {"Weights": weights, "Optimizer states": states + step_tensors}
-    if masters:
-        static["Master weights (FP32)"] = masters
-    if adapter_bytes:
-        static["Adapters (FP32)"] = adapter_bytes
-    for k, v in static.items():
-        tl.set(k, v)
-    tl.set("Inputs (token ids, targets)", inputs)
-
-    # Forward to the loss: every block's saved tensors, the head's, the autocast copies (all alive in
-    # the autocast cache until forward ends), then logits, their FP32 copy and log_softmax's output.
-    tl.set("Activations (saved for backward)", held_layer * L + H)
-    if copies_layer or copies_head:
-        tl.set("16-bit weight copies (autocast)", copies_layer * L + copies_head)
-    upcast = f32 if c != 4 else 0
-    tl.mark("forward: log_softmax", {"Logits and loss": logits_c + upcast + f32})
-    if setup.checkpointing is Checkpointing.full and flow == "autocast":
-        # with checkpointing nothing saves the copies: they die with the autocast cache at forward's end
-        tl.set("16-bit weight copies (autocast)", copies_head)
-    tl.mark("backward: cross-entropy", {"Logits and loss": 3 * f32})
-
-    # Gradients appear as backward reaches each parameter: the head's first (the unembedding's grad
-    # is the tied embedding's), then block by block, the embedding table last.
-    def grad_bytes(ts: list[ParamTensor]) -> int:
-        return _tensor_bytes(ts, g_bytes, dev) + _tensor_bytes(ts, extra_grad, dev)
-
-    emb_names = {"embedding", "position", "embed_norm"}
-    g_head = grad_bytes([t for t in trainable if not t.layer and t.name not in emb_names])
-    if spec.tied_embeddings and not frozen_base:
-        g_head += grad_bytes([t for t in trainable if t.name == "embedding"])
-    g_layer = grad_bytes([t for t in trainable if t.layer]) // L
-    g_embed = grads - g_head - g_layer * L  # what the embedding's backward adds at the very end
-
-    # log_softmax's grad converted to the logits' dtype, then the unembedding's backward.
-    tl.mark(
-        "backward: unembedding",
-        {"Logits and loss": (f32 + logits_c) if c != 4 else f32, "Temporaries": _round(t_tokens * d * c, dev), "Gradients": g_head},
+    assumptions += _train_assumptions(spec, setup, b.recipe, b.flow, b.seq)
+    return MemoryReport(
+        mode="train",
+        model=spec.label,
+        params=b.n_params,
+        trainable_params=b.n_trainable,
+        precision=setup.precision.value,
+        recipe=b.recipe.value,
+        convention=_convention_text(b.recipe, setup, b.w_bytes, b.g_bytes, b.master, b.extra_grad, b.state_width),
+        total_bytes=peak,
+        components=_components(state, b.n_params, _explanations(b)),
+        peak_phase=phase,
+        phases=points,
+        assumptions=assumptions,
+        settings={
+            "batch": setup.batch,
+            "seq": b.seq,
+            "optimizer": setup.optimizer.value,
+            "optimizer_impl": setup.resolved_impl.value,
+            "checkpointing": setup.checkpointing.value,
+            "attention": setup.attention,
+            "device": dev,
+            "activations_per_layer_bytes": _shard_items(b.per_layer, tp, par.sp, dev),
+            "parallel": par.model_dump(),
+        },
     )
-    tl.set("Logits and loss", 0)
-    tl.set("Gradients", g_head)
-    tl.mark("backward: final norm", {"Temporaries": _norm_backward(spec, t_tokens, st.r)})
-    head_tail = _sum([x for x in head if x.name.startswith(("unembedding input", "final norm"))], dev)
-    tl.set("Activations (saved for backward)", held_layer * L + H - head_tail)
 
-    resid_grad = _round(t_tokens * d * st.r, dev)
-    regions = _block_backward_regions(spec, st, per_layer, trainable, g_bytes + extra_grad, dev)
-    full_ckpt = setup.checkpointing is Checkpointing.full
-    # What checkpointing rebuilds for the block being differentiated (and, under autocast, its weight copies).
-    recompute = A_layer - held_layer + (copies_layer if full_ckpt else 0)
-    for i in reversed(range(L)):
-        for region, (acts, temps, grads_made) in regions.items():
-            tl.mark(
-                f"backward: block {i}, {region}",
-                {
-                    "Activations (saved for backward)": recompute - acts,
-                    "Temporaries": resid_grad + temps,
-                    "Gradients": grads_made,
-                },
-            )
-        tl.add("Activations (saved for backward)", -held_layer)
-        tl.add("Gradients", g_layer)
-        if copies_layer and not full_ckpt:
-            tl.add("16-bit weight copies (autocast)", -copies_layer)
-    tl.set("16-bit weight copies (autocast)", 0)
-    tl.set("Activations (saved for backward)", 0)
-    # The embedding's backward builds a dense vocab × d gradient (a temporary when tied: it is added in place).
-    emb_tmp = _round(V * d * g_bytes, dev) if (spec.tied_embeddings and not frozen_base) else 0
-    tl.mark("backward: embedding", {"Temporaries": resid_grad + emb_tmp, "Gradients": g_embed})
-    tl.set("Gradients", grads)
-    tl.mark("optimizer step", {"Temporaries": _optimizer_temporaries(trainable, setup, state_width, dev)})
 
-    peak, phase, state = tl.best
-    counted = count_params(spec)
+def _explanations(b: _Base) -> dict[str, tuple[str, str]]:
+    setup = b.setup
     opt_formula = {
         Optimizer.adamw: ("N × 2 × {w} (first and second moments)", "loshchilov2019"),
         Optimizer.adam: ("N × 2 × {w} (first and second moments)", "kingma2015"),
@@ -494,47 +638,22 @@ def training_memory(spec: ModelSpec, setup: TrainSetup = TrainSetup()) -> Memory
         Optimizer.adafactor: ("Σ (rows + columns) × {w} per matrix, full size per vector", "shazeer2018"),
         Optimizer.lion: ("N × {w} (one momentum)", "chen2023"),
     }[setup.optimizer]
-    explain = {
-        "Weights": (f"N × {w_bytes} bytes ({'quantized base' if recipe is Recipe.qlora else ('FP32' if w_bytes == 4 else setup.precision.value)})", "rajbhandari2020: §3.1"),
+    kind = "quantized base" if b.recipe is Recipe.qlora else ("FP32" if b.w_bytes == 4 else setup.precision.value)
+    return {
+        "Weights": (f"N × {b.w_bytes} bytes ({kind})", "rajbhandari2020: §3.1"),
         "Master weights (FP32)": ("N × 4: FP32 copy the optimizer updates", "micikevicius2018: §3.1"),
         "Adapters (FP32)": (f"Σ r·(d_in + d_out) × 4 over adapted matrices, r = {setup.lora_rank}", "hu2021: §4.1"),
         "16-bit weight copies (autocast)": ("matmul weights × 2, cast in forward and held until their backward", "pytorch-amp"),
-        "Gradients": (f"N × {g_bytes + extra_grad} (made as backward reaches each parameter)", "rajbhandari2020: §3.1"),
-        "Optimizer states": (opt_formula[0].format(w=state_width), opt_formula[1]),
+        "Gradients": (f"N × {b.g_bytes + b.extra_grad} (made as backward reaches each parameter)", "rajbhandari2020: §3.1"),
+        "Optimizer states": (opt_formula[0].format(w=b.state_width), opt_formula[1]),
         "Activations (saved for backward)": (
-            f"per block {A_layer:,} bytes (activations.py inventory) × blocks still held at the peak, + embedding/head",
+            "Σ saved tensors per block (activations.py inventory) × blocks still held at the peak, + embedding/head",
             "korthikanti2022: Table 2 (generalized)",
         ),
         "Logits and loss": ("batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients", "hf-transformers"),
         "Temporaries": ("the working set of the phase at the peak (gradients in flight, norm or optimizer intermediates)", "pytorch-cuda-notes"),
         "Inputs (token ids, targets)": ("2 × batch × seq × 8 (int64)", "hf-transformers"),
     }
-    comps = _components(state, n_params, explain)
-    assumptions += _train_assumptions(spec, setup, recipe, flow, seq)
-    return MemoryReport(
-        mode="train",
-        model=spec.label,
-        params=counted.total,
-        trainable_params=n_trainable,
-        precision=setup.precision.value,
-        recipe=recipe.value,
-        convention=_convention_text(recipe, setup, w_bytes, g_bytes, master, extra_grad, state_width),
-        total_bytes=peak,
-        components=comps,
-        peak_phase=phase,
-        phases=tl.points,
-        assumptions=assumptions,
-        settings={
-            "batch": setup.batch,
-            "seq": seq,
-            "optimizer": setup.optimizer.value,
-            "optimizer_impl": setup.resolved_impl.value,
-            "checkpointing": setup.checkpointing.value,
-            "attention": setup.attention,
-            "device": dev,
-            "activations_per_layer_bytes": A_layer,
-        },
-    )
 
 
 def _components(state: dict[str, int], n_params: int, explain: dict[str, tuple[str, str]]) -> list[MemoryLine]:
@@ -619,7 +738,16 @@ def _optimizer_temporaries(trainable: list[ParamTensor], setup: TrainSetup, widt
 
 
 def _block_backward_regions(
-    spec: ModelSpec, st: Step, per_layer: list[Saved], trainable: list[ParamTensor], g_width: int, dev: str
+    spec: ModelSpec,
+    st: Step,
+    per_layer: list[Saved],
+    trainable: list[ParamTensor],
+    g_width: int,
+    dev: str,
+    *,
+    tp: int = 1,
+    sp: bool = False,
+    zero_grads: int = 1,
 ) -> dict[str, tuple[int, int, int]]:
     """A block's backward in four parts (MLP, its norm, attention, its norm), each as
     (activations already freed, temporaries, gradients already made) relative to the block's start.
@@ -630,21 +758,25 @@ def _block_backward_regions(
     dq, dk, dv; a norm's as in _norm_backward.
     """
     t, c = st.t, st.c
-    freed = {g: sum(_round(x.bytes, dev) for x in per_layer if x.group == g) for g in ("mlp", "mlp_norm", "attn", "attn_norm")}
+    freed = {g: _shard_items([x for x in per_layer if x.group == g], tp, sp, dev) for g in ("mlp", "mlp_norm", "attn", "attn_norm")}
     mlp_names = {"gate", "up", "down", "gate.bias", "up.bias", "down.bias", "router", "router.bias"}
     layer_t = [x for x in trainable if x.layer]
     L = spec.n_layers
-    g_mlp = sum(_round(x.numel * g_width, dev) * x.copies for x in layer_t if x.name in mlp_names) // L
-    g_down = sum(_round(x.numel * g_width, dev) * x.copies for x in layer_t if x.name in ("down", "down.bias")) // L
-    g_all = sum(_round(x.numel * g_width, dev) * x.copies for x in layer_t) // L
+    shard = tp * zero_grads
+
+    def grads_of(names: Optional[set[str]]) -> int:
+        sel = [x for x in layer_t if names is None or x.name in names]
+        return sum(_round(-(-x.numel * g_width // shard), dev) * x.copies for x in sel) // L
+
+    g_mlp, g_down, g_all = grads_of(mlp_names), grads_of({"down", "down.bias"}), grads_of(None)
     rows = t * (spec.active_experts if spec.is_moe else 1)
-    T_mlp = 2 * _round(rows * spec.d_mlp * c, dev)
+    T_mlp = 2 * _round(-(-rows * spec.d_mlp * c // tp), dev)
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
-    T_attn = _round(t * h * dh * c, dev) * 2 + 2 * _round(t * kv * dh * c, dev)
+    T_attn = _round(-(-t * h * dh * c // tp), dev) * 2 + 2 * _round(-(-t * kv * dh * c // tp), dev)
     if st.attention == "eager" or (st.device == "cpu" and spec.dropout > 0):
         hs = st.b * h * st.s * st.s
-        T_attn += 2 * _round(hs * (4 if (st.flow == "autocast" and st.device == "cuda") else c), dev)
-    T_norm = _norm_backward(spec, t, st.r)
+        T_attn += 2 * _round(-(-hs * (4 if (st.flow == "autocast" and st.device == "cuda") else c) // tp), dev)
+    T_norm = _norm_backward(spec, t, st.r) // (tp if sp else 1)
     return {
         # after the down-projection's backward: two hidden-width gradients, only W_down's gradient made
         "MLP": (0, T_mlp, g_down),
@@ -654,10 +786,16 @@ def _block_backward_regions(
     }
 
 
-def _selective_savings(spec: ModelSpec, st: Step, per_layer: list[Saved], dev: str) -> int:
-    core = {"attention probabilities", "causal mask", "attention dropout mask", "dropped probabilities",
-            "k, repeated to all heads", "v, repeated to all heads", "log-sum-exp (FP32)"}
-    return sum(_round(x.bytes, dev) for x in per_layer if x.name in core)
+_SELECTIVE = {
+    "attention probabilities",
+    "causal mask",
+    "attention dropout mask",
+    "dropped probabilities",
+    "k, repeated to all heads",
+    "v, repeated to all heads",
+    "log-sum-exp (FP32)",
+}
+"""What selective recomputation (Korthikanti et al. 2022 §5) does not keep: the attention core's tensors."""
 
 
 def _convention_text(recipe: Recipe, setup: TrainSetup, w: int, g: int, master: int, extra: int, state: int) -> str:
