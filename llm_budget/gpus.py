@@ -52,6 +52,12 @@ class GpuSpec(BaseModel):
     source: str
     memory_source: Optional[str] = None
     notes: Optional[str] = None
+    devices: PositiveInt = Field(1, description="Devices PyTorch sees per package (MI250X: 2 GCDs)")
+
+    @property
+    def device_memory_bytes(self) -> int:
+        """Memory of one device as PyTorch sees it (the package's total / devices)."""
+        return self.memory_bytes // self.devices
 
     @property
     def arch_rank(self) -> int:

@@ -311,7 +311,7 @@ class _Timeline:
     def __init__(self) -> None:
         self.live: dict[str, int] = {}
         self.best: tuple[int, str, dict[str, int]] = (-1, "", {})
-        self.points: list[Phase] = []
+        self.points: list[tuple[str, int]] = []
 
     def set(self, category: str, n: int) -> None:
         self.live[category] = n
@@ -324,7 +324,7 @@ class _Timeline:
         for k, v in (extra or {}).items():
             state[k] = state.get(k, 0) + v
         total = sum(state.values())
-        self.points.append(Phase(name=phase, bytes=total))
+        self.points.append((phase, total))
         if total > self.best[0]:
             self.best = (total, phase, state)
 
@@ -430,6 +430,9 @@ class _Base:
             self.copies = (_tensor_bytes([t for t in lin if t.layer], 2, dev) // L, _tensor_bytes([t for t in lin if not t.layer], 2, dev) + (_round(V * d * 2, dev) if spec.tied_embeddings else 0))
         else:
             self.copies = (0, 0)
+        self.optimizer_temporaries = _optimizer_temporaries(trainable, setup, self.state_width, dev)
+        self.regions_cache: dict[tuple[int, bool, int], dict[str, tuple[int, int, int]]] = {}
+        self.shard_cache: dict[tuple[int, bool], tuple[int, int, int, int]] = {}
 
 
 _REPLICATED_UNDER_TP = ("attention norm", "MLP norm", "post-attention norm", "post-MLP norm", "attention input", "MLP: input", "router input", "attention residual dropout", "MLP residual dropout")
@@ -465,12 +468,18 @@ def training_memory(spec: ModelSpec, setup: TrainSetup = TrainSetup()) -> Memory
     return _simulate(base, setup.parallel)
 
 
+def training_peak(spec: ModelSpec, setup: TrainSetup) -> int:
+    """Just the peak bytes of training_memory (no report): what the fit advisor's search evaluates."""
+    base = _base(spec, setup.model_copy(update={"parallel": Parallel()}))
+    return _simulate(base, setup.parallel, report=False)  # type: ignore[return-value]
+
+
 @lru_cache(maxsize=256)
 def _base(spec: ModelSpec, setup: TrainSetup) -> _Base:
     return _Base(spec, setup)
 
 
-def _simulate(b: _Base, par: "Parallel") -> MemoryReport:
+def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryReport | int":
     spec, setup, dev, L = b.spec, b.setup, b.dev, b.L
     tp, pp, dp, zero = par.tp, par.pp, par.dp, par.zero
     L_stage = -(-L // pp)
@@ -507,16 +516,22 @@ def _simulate(b: _Base, par: "Parallel") -> MemoryReport:
             static["Adapters (FP32)"] = shard_state(b.adapters * blocks, 1)
 
         # activations on this rank
-        A_layer = _shard_items(b.per_layer, tp, par.sp, dev)
+        sk = (tp, par.sp)
+        if sk not in b.shard_cache:
+            b.shard_cache[sk] = (
+                _shard_items(b.per_layer, tp, par.sp, dev),
+                _shard_items([x for x in b.per_layer if x.name in _SELECTIVE], tp, par.sp, dev),
+                _shard_items([x for x in b.head if not x.name.startswith(("unembedding input", "final norm"))], tp, par.sp, dev),
+                _shard_items([x for x in b.head if x.name.startswith(("unembedding input", "final norm"))], tp, par.sp, dev),
+            )
+        A_layer, A_selective, H_emb, H_head = b.shard_cache[sk]
         if setup.checkpointing is Checkpointing.full:
             held_layer = _round(-(-b.t * spec.d_embed * b.st.r // (tp if par.sp else 1)), dev)
         elif setup.checkpointing is Checkpointing.selective:
-            held_layer = A_layer - _shard_items([x for x in b.per_layer if x.name in _SELECTIVE], tp, par.sp, dev)
+            held_layer = A_layer - A_selective
         else:
             held_layer = A_layer
         layers_held = blocks * (in_flight if stage == "first" else 1) if pp > 1 else L
-        H_emb = _shard_items([x for x in b.head if not x.name.startswith(("unembedding input", "final norm"))], tp, par.sp, dev)
-        H_head = _shard_items([x for x in b.head if x.name.startswith(("unembedding input", "final norm"))], tp, par.sp, dev)
         H = (H_emb * (in_flight if stage == "first" else 1) if has_emb else 0) + (H_head if has_head else 0)
         # Under ZeRO-3/FSDP, mixed precision casts the weights when it gathers them (FSDP2's
         # MixedPrecisionPolicy): there is no autocast cache of full-size copies.
@@ -551,7 +566,12 @@ def _simulate(b: _Base, par: "Parallel") -> MemoryReport:
             tl.mark("backward: final norm", {"Temporaries": _norm_backward(spec, b.t, b.st.r)})
             tl.set("Activations (saved for backward)", held_layer * layers_held + H - H_head)
         resid_grad = _round(b.t * spec.d_embed * b.st.r, dev)
-        regions = _block_backward_regions(spec, b.st, b.per_layer, b.trainable, b.g_bytes + b.extra_grad, dev, tp=tp, sp=par.sp, zero_grads=dp if zero >= 2 else 1)
+        key = (tp, par.sp, dp if zero >= 2 else 1)
+        regions = b.regions_cache.get(key)
+        if regions is None:
+            regions = b.regions_cache[key] = _block_backward_regions(
+                spec, b.st, b.per_layer, b.trainable, b.g_bytes + b.extra_grad, dev, tp=tp, sp=par.sp, zero_grads=key[2]
+            )
         full_ckpt = setup.checkpointing is Checkpointing.full
         recompute = A_layer - held_layer + (copies_layer if full_ckpt else 0)
         # Live bytes change linearly from block to block (activations freed, gradients made), so the
@@ -576,7 +596,7 @@ def _simulate(b: _Base, par: "Parallel") -> MemoryReport:
             emb_tmp = _round(spec.n_vocab * spec.d_embed * b.g_bytes // tp, dev) if (spec.tied_embeddings and not b.frozen_base and pp == 1) else 0
             tl.mark("backward: embedding", {"Temporaries": resid_grad + emb_tmp, "Gradients": g_embed})
         tl.set("Gradients", grads_total)
-        opt_tmp = _optimizer_temporaries(b.trainable, setup, b.state_width, dev)
+        opt_tmp = b.optimizer_temporaries
         if setup.resolved_impl is OptimizerImpl.foreach:
             opt_tmp = shard_state(opt_tmp, 1) // (pp if pp > 1 else 1)
         tl.mark("optimizer step", {"Temporaries": opt_tmp})
@@ -586,6 +606,8 @@ def _simulate(b: _Base, par: "Parallel") -> MemoryReport:
 
     assert best is not None
     peak, phase, state, points = best
+    if not report:
+        return peak
     if zero >= 3 and b.flow == "autocast":
         assumptions.append("ZeRO-3 / FSDP: weights are cast to 16 bits as they are gathered (FSDP2's MixedPrecisionPolicy), so there are no autocast copies; two blocks are gathered at a time (prefetch).")
     if par.is_parallel:
@@ -611,7 +633,7 @@ def _simulate(b: _Base, par: "Parallel") -> MemoryReport:
         total_bytes=peak,
         components=_components(state, b.n_params, _explanations(b)),
         peak_phase=phase,
-        phases=points,
+        phases=[Phase(name=n, bytes=v) for n, v in points],
         assumptions=assumptions,
         settings={
             "batch": setup.batch,

@@ -1,0 +1,107 @@
+"""Rich output for `llm-budget fit` and `llm-budget gpus`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..fit import FitReport
+from ..gpus import GpuSpec
+from ..units import MemoryUnit
+from .memory import amount, legend, stacked_bar
+
+
+def fit_view(r: FitReport, *, unit: MemoryUnit) -> Group:
+    u = r.usable
+    out: list[Any] = [
+        Text(f"{r.model} on {r.gpus} × {r.gpu_name}", style="bold"),
+        Text(
+            f"Usable per GPU: {amount(u.usable_bytes, unit)} = {amount(u.total_bytes, unit)} reported by the driver − "
+            f"{amount(u.cuda_context_bytes, unit)} CUDA context − {amount(u.fragmentation_bytes, unit)} fragmentation margin",
+            style="dim",
+        ),
+    ]
+    t = Table(title="Verdicts", title_justify="left")
+    for col, just in (("Mode", "left"), ("Layout", "left"), ("Need / GPU", "right"), ("Usable", "right"), ("Headroom", "right"), ("", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for v in r.verdicts:
+        mark = Text("fits", style="bold green") if v.fits else Text("does not fit", style="bold red")
+        t.add_row(
+            "serve" if v.mode == "infer" else "train",
+            v.layout,
+            amount(v.required_bytes_per_gpu, unit),
+            amount(v.usable_bytes_per_gpu, unit),
+            f"{amount(v.headroom_bytes, unit)} ({v.headroom_pct:+.1f}%)",
+            mark,
+        )
+    out.append(t)
+    for v in r.verdicts:
+        parts = [(n, b) for n, b in v.components if b > 0]
+        out.append(Text(f"{'serve' if v.mode == 'infer' else 'train'}: ", style="bold") + stacked_bar(parts, v.required_bytes_per_gpu, capacity=v.usable_bytes_per_gpu))
+        out.append(legend(parts))
+    if r.plans:
+        p = Table(title=f"Training layouts on the fewest GPUs ({r.gpus_needed}), fastest first", title_justify="left")
+        for col, just in (("GPUs", "right"), ("Layout", "left"), ("Micro-batch", "right"), ("Need / GPU", "right"), ("Headroom", "right"), ("s / 1M tokens", "right")):
+            p.add_column(col, justify=just)  # type: ignore[arg-type]
+        for plan in r.plans:
+            p.add_row(
+                str(plan.gpus),
+                plan.label,
+                str(plan.micro_batch),
+                amount(plan.required_bytes_per_gpu, unit),
+                amount(plan.headroom_bytes, unit),
+                f"{plan.seconds_per_million_tokens:,.1f}" if plan.seconds_per_million_tokens else "",
+            )
+        out.append(p)
+    elif r.mode != "infer":
+        out.append(Text(f"No training layout fits within the GPUs searched.", style="bold red"))
+    limits = []
+    if r.max_batch is not None:
+        limits.append(f"largest micro-batch that trains: {r.max_batch}")
+    if r.max_seq is not None:
+        limits.append(f"longest training sequence: {r.max_seq:,} tokens")
+    if r.max_context is not None:
+        limits.append(f"longest serving context: {r.max_context:,} tokens")
+    if limits:
+        out.append(Text(f"On {r.gpus} GPU(s): " + "; ".join(limits) + ".", style="bold"))
+    if r.changes:
+        c = Table(title="Changes that would make it fit (one at a time)", title_justify="left")
+        for col, just in (("Change", "left"), ("Option", "left"), ("Need / GPU", "right"), ("GPUs", "right"), ("", "left")):
+            c.add_column(col, justify=just)  # type: ignore[arg-type]
+        for ch in r.changes:
+            c.add_row(ch.change, ch.option, amount(ch.required_bytes_per_gpu, unit), str(ch.gpus), Text("fits", style="green") if ch.fits else Text("no", style="red"))
+        out.append(c)
+    for w in r.warnings:
+        out.append(Text(f"warning: {w}", style="yellow"))
+    out.append(Text("Assumptions:", style="bold"))
+    for a in r.assumptions:
+        out.append(Text(f"  • {a}", style="dim"))
+    return Group(*out)
+
+
+def gpus_table(gpus: list[GpuSpec], *, unit: MemoryUnit) -> Table:
+    t = Table(title="GPU catalog (dense peaks; memory as the driver reports it)", title_justify="left")
+    for col, just in (
+        ("Name", "left"), ("Also", "left"), ("GPU", "left"), ("Memory", "right"), ("GB/s", "right"),
+        ("BF16", "right"), ("FP16", "right"), ("FP8", "right"), ("INT8", "right"), ("$/h", "right"),
+    ):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+
+    def tf(x: float | None) -> str:
+        return f"{x:,.0f}" if x else "–"
+
+    for g in gpus:
+        p = g.peak_tflops_dense
+        t.add_row(
+            g.name,
+            ", ".join(g.aliases[:3]),
+            g.display_name,
+            amount(g.memory_bytes, unit),
+            f"{g.bandwidth_gb_s:,.0f}",
+            tf(p.bf16), tf(p.fp16), tf(p.fp8), tf(p.int8),
+            f"{g.price_usd_per_hour:.2f}" if g.price_usd_per_hour else "",
+        )
+    return t

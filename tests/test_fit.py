@@ -1,0 +1,167 @@
+"""The fit advisor, with expectations from arithmetic written here and from datasheets."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from llm_budget.cli import app
+from llm_budget.counter import count_params
+from llm_budget.errors import LLMBudgetError, UnknownNameError
+from llm_budget.fit import advise, usable_memory
+from llm_budget.gpus import gpu_catalog, load_gpu
+from llm_budget.memory import Parallel, TrainSetup, training_memory
+from llm_budget.presets import load_preset
+
+MiB = 2**20
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_usable_memory_subtracts_context_and_fragmentation():
+    # A100 80GB: the driver reports 81920 MiB (nvidia-smi printouts; gpu-and-compute-facts.md §1.2).
+    u = usable_memory(load_gpu("a100-80gb"), cuda_context=512 * MiB, fragmentation=0.05)
+    assert u.total_bytes == 81920 * MiB
+    assert u.usable_bytes == (81920 - 512) * MiB - int((81920 - 512) * MiB * 0.05)
+
+
+def test_gpu_names_people_type():
+    assert load_gpu("a100-80gb").memory_gb_marketed == 80
+    assert load_gpu("V100_32GB").name == "v100-sxm2-32gb"
+    assert load_gpu("h100-sxm").name == "h100-sxm5-80gb"
+    with pytest.raises(UnknownNameError, match="did you mean"):
+        load_gpu("a100-80")
+
+
+def test_catalog_facts():
+    # Datasheet facts the advisor's warnings rely on: V100 has no BF16 or INT8 tensor cores, A100 no FP8.
+    v100, a100, h100 = load_gpu("v100-32gb"), load_gpu("a100-80gb"), load_gpu("h100-sxm")
+    assert v100.peak_tflops("bf16") is None and v100.peak_tflops("int8") is None and v100.peak_tflops("fp16") == 125
+    assert a100.peak_tflops("bf16") == 312 and a100.peak_tflops("fp8") is None
+    assert h100.peak_tflops("fp8") is not None
+    assert not v100.has_flash_attention and a100.has_flash_attention
+    for g in gpu_catalog().values():
+        assert g.source and g.memory_bytes > 0
+
+
+def test_one_billion_fits_on_a100_lecture_rule():
+    r = advise(None, load_gpu("a100-80gb"), n_params=10**9, train=TrainSetup(precision="bf16"))
+    verdict = {v.mode: v for v in r.verdicts}
+    assert verdict["infer"].required_bytes_per_gpu == 2 * 10**9  # bf16 weights
+    assert verdict["train"].required_bytes_per_gpu == 16 * 10**9  # 2 + 8 + 2 + 4 bytes/param
+    assert r.fits and r.gpus_needed == 1
+
+
+def test_70b_at_16_bytes_per_param_needs_zero3_arithmetic():
+    spec = load_preset("llama3-70b")
+    n = count_params(spec).total
+    gpu = load_gpu("a100-80gb")
+    usable = usable_memory(gpu).usable_bytes
+    # Model states at 16 bytes/param (FP32 weights + grads + Adam) cannot fit one card ...
+    assert 16 * n > usable
+    setup = TrainSetup(batch=1, seq=128, checkpointing="full", optimizer_impl="fused")
+    r = advise(spec, gpu, mode="train", gpus=1, train=setup)
+    assert not r.fits
+    # ... and under ZeRO-3 each of k GPUs holds 16·N/k plus small activations: the fewest GPUs in the
+    # search's counts (1, 2, 4, 8, 16, 32 ...) with 16·N/k under the usable memory.
+    bound = math.ceil(16 * n / usable)
+    assert bound == 14
+    assert r.gpus_needed == 16
+    assert all(p.zero == 3 and p.gpus == 16 for p in r.plans)
+
+
+def test_requested_layout_per_gpu_matches_accountant():
+    spec = load_preset("llama2-7b")
+    setup = TrainSetup(batch=1, seq=1024)
+    r = advise(spec, load_gpu("a100-80gb"), mode="train", gpus=8, train=setup)
+    best = min(
+        training_memory(spec, setup.model_copy(update={"parallel": Parallel(dp=8 // (tp * pp), tp=tp, pp=pp, zero=z)})).total_bytes
+        for tp in (1, 2, 4, 8) for pp in (1, 2, 4, 8) if 8 % (tp * pp) == 0
+        for z in ((0, 1, 2, 3) if 8 // (tp * pp) > 1 else (0,))
+    )
+    assert r.required_bytes_per_gpu == best
+
+
+def test_zero_stages_never_increase_per_gpu_memory():
+    spec = load_preset("llama2-7b")
+    base = TrainSetup(batch=1, seq=512, optimizer_impl="fused")
+    needs = [training_memory(spec, base.model_copy(update={"parallel": Parallel(dp=8, zero=z)})).total_bytes for z in (0, 1, 2, 3)]
+    assert needs == sorted(needs, reverse=True) and needs[3] < needs[0]
+    more = [training_memory(spec, base.model_copy(update={"parallel": Parallel(dp=d, zero=3)})).total_bytes for d in (2, 4, 8, 16)]
+    assert more == sorted(more, reverse=True)
+
+
+def test_when_it_does_not_fit_changes_are_ranked_and_real():
+    r = advise(load_preset("llama2-13b"), load_gpu("a100-80gb"), mode="train", gpus=1, train=TrainSetup(batch=4, seq=4096))
+    assert not r.fits and r.changes
+    fitting = [c for c in r.changes if c.fits]
+    assert fitting and r.changes[: len(fitting)] == fitting  # fitting changes first
+    # no single change fits one card here (13B, batch 4 × 4096): more GPUs do, and so do changes together
+    combined = [c for c in r.changes if c.change.startswith("together:")]
+    assert combined and combined[0].fits and combined[0].gpus == 1
+    for c in r.changes:
+        assert c.fits == (c.required_bytes_per_gpu <= r.usable_bytes_per_gpu or c.gpus > 1 or c.option.startswith("--gpu "))
+
+
+def test_max_batch_and_context_are_limits():
+    spec = load_preset("llama2-7b")
+    gpu = load_gpu("a100-80gb")
+    r = advise(spec, gpu, mode="both", gpus=1, train=TrainSetup(batch=1, seq=1024, precision="bf16", recipe="pure", optimizer_impl="fused"))
+    assert r.max_batch and r.max_context
+    usable = r.usable_bytes_per_gpu
+    fits = lambda b: training_memory(spec, TrainSetup(batch=b, seq=1024, precision="bf16", recipe="pure", optimizer_impl="fused")).total_bytes <= usable
+    assert fits(r.max_batch) and not fits(r.max_batch + 1)
+
+
+def test_hardware_truths():
+    r = advise(load_preset("llama2-7b"), load_gpu("v100-32gb"), mode="both", train=TrainSetup(precision="bf16"))
+    assert any("no BF16 tensor cores" in w for w in r.warnings)
+    assert any("FlashAttention" in w for w in r.warnings)
+    with pytest.raises(LLMBudgetError, match="no FP8 tensor cores"):
+        from llm_budget.memory import InferSetup
+
+        advise(load_preset("llama2-7b"), load_gpu("a100-80gb"), mode="infer", infer=InferSetup(precision="fp8-e4m3"))
+
+
+def test_cli_fit_json_and_check():
+    r = run("fit", "--params", "1e9", "--gpu", "a100-80gb", "--precision", "bf16", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["fits"] is True and data["gpus_needed"] == 1
+    assert isinstance(data["usable_bytes_per_gpu"], int) and isinstance(data["required_bytes_per_gpu"], int)
+    assert isinstance(data["plans"], list)
+    r = run("fit", "--preset", "llama3-70b", "--gpu", "a100-80gb", "--gpus", "8", "--mode", "train", "--seq", "4096", "--batch", "1")
+    assert r.exit_code == 0 and "does not fit" in r.stdout
+    r = run("fit", "--preset", "llama3-70b", "--gpu", "a100-80gb", "--mode", "train", "--check")
+    assert r.exit_code == 1
+    r = run("fit", "--preset", "mixtral-8x7b", "--gpu", "v100-32gb", "--mode", "infer", "--precision", "fp16")
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--params", "1e9", "--gpu", "a100-80"], "unknown GPU 'a100-80'; did you mean"),
+        (["--params", "1e9", "--gpu", "a100-80gb", "--gpus", "0"], "--gpus must be positive"),
+        (["--preset", "llama2-7b", "--gpu", "a100-80gb", "--precision", "fp8", "--mode", "infer"], "no FP8 tensor cores"),
+        (["--preset", "llama2-7b", "--gpu", "a100-80gb", "--mode", "fly"], "--mode must be train, infer or both"),
+        (["--gpu", "a100-80gb"], "give a model"),
+    ],
+)
+def test_cli_fit_bad_input(args, message):
+    r = run("fit", *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_gpus():
+    r = run("gpus")
+    assert r.exit_code == 0 and "a100-sxm4-80gb" in r.stdout
+    data = json.loads(run("gpus", "--json").stdout)
+    assert len(data["gpus"]) == len(gpu_catalog())
