@@ -556,12 +556,16 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
         if has_head:
             tl.mark("backward: cross-entropy", {"Logits and loss": 3 * f32 + b.loss_scalars})
         g_head = gb[2] + (gb[1] if (spec.tied_embeddings and not b.frozen_base and pp == 1) else 0) if has_head else 0
-        g_embed = (gb[1] if has_emb else 0) - (gb[1] if (spec.tied_embeddings and not b.frozen_base and pp == 1) else 0)
         if has_head:
-            tl.mark(
-                "backward: unembedding",
-                {"Logits and loss": (f32 + logits_c) if b.c != 4 else f32, "Temporaries": _round(b.t * spec.d_embed * b.c, dev), "Gradients": g_head},
-            )
+            # .float()'s backward has turned the FP32 logits gradient into the logits' dtype; the unembedding's
+            # backward makes the input gradient and the weight gradient (under autocast first in 16 bits).
+            grad16 = _round(spec.n_vocab * spec.d_embed * 2 // tp, dev) if (b.flow == "autocast" and not b.frozen_base) else 0
+            grad_x = _round(b.t * spec.d_embed * b.c, dev)
+            if grad16:  # the 16-bit weight gradient first, then its FP32 cast for the FP32 parameter
+                tl.mark("backward: unembedding", {"Logits and loss": logits_c, "Temporaries": grad_x + grad16})
+                tl.mark("backward: unembedding (FP32 gradient)", {"Temporaries": grad_x + grad16, "Gradients": g_head})
+            else:
+                tl.mark("backward: unembedding", {"Logits and loss": logits_c, "Temporaries": grad_x, "Gradients": g_head})
             tl.set("Gradients", g_head)
             tl.mark("backward: final norm", {"Temporaries": _norm_backward(spec, b.t, b.st.r)})
             tl.set("Activations (saved for backward)", held_layer * layers_held + H - H_head)
@@ -593,8 +597,11 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
         tl.set("16-bit weight copies (autocast)", 0)
         tl.set("Activations (saved for backward)", 0)
         if has_emb:
-            emb_tmp = _round(spec.n_vocab * spec.d_embed * b.g_bytes // tp, dev) if (spec.tied_embeddings and not b.frozen_base and pp == 1) else 0
-            tl.mark("backward: embedding", {"Temporaries": resid_grad + emb_tmp, "Gradients": g_embed})
+            # embedding_dense_backward builds a dense vocab × d gradient; a tied table already has one (from the
+            # unembedding), and AccumulateGrad adds the two out of place: three vocab × d tensors for a moment.
+            tied_acc = spec.tied_embeddings and not b.frozen_base and pp == 1
+            emb_tmp = 2 * _round(spec.n_vocab * spec.d_embed * b.g_bytes // tp, dev) if tied_acc else 0
+            tl.mark("backward: embedding", {"Temporaries": resid_grad + emb_tmp, "Gradients": grads_total - tl.live.get("Gradients", 0)})
         tl.set("Gradients", grads_total)
         opt_tmp = b.optimizer_temporaries
         if setup.resolved_impl is OptimizerImpl.foreach:
@@ -602,10 +609,20 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
         tl.mark("optimizer step", {"Temporaries": opt_tmp})
         peak, phase, state = tl.best
         if best is None or peak > best[0]:
-            best = (peak, (f"{stage} pipeline stage: " if pp > 1 else "") + phase, state, tl.points)
+            held_copies = copies_layer * blocks if setup.checkpointing is not Checkpointing.full else 0
+            forward_end = held_layer * layers_held + H + held_copies + copies_head
+            if has_head:
+                forward_end += f32 + b.loss_scalars
+            totals = {
+                "weight_bytes": w,
+                "optimizer_state_bytes": static["Optimizer states"],
+                "gradient_bytes": grads_total,
+                "forward_end_bytes": forward_end,
+            }
+            best = (peak, (f"{stage} pipeline stage: " if pp > 1 else "") + phase, state, tl.points, totals)
 
     assert best is not None
-    peak, phase, state, points = best
+    peak, phase, state, points, totals = best
     if not report:
         return peak
     if zero >= 3 and b.flow == "autocast":
@@ -645,6 +662,7 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
             "device": dev,
             "activations_per_layer_bytes": _shard_items(b.per_layer, tp, par.sp, dev),
             "parallel": par.model_dump(),
+            **totals,
         },
     )
 
@@ -896,6 +914,49 @@ def kv_cache_bytes(spec: ModelSpec, *, batch: int, tokens: int, precision: Preci
     return 2 * spec.n_layers * spec.kv_heads * spec.head_dim * bytes_for(batch * held, precision)
 
 
+def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> int:
+    """Tensors one block's forward holds at once during a prefill without gradients, above the weights and cache.
+
+    Without autograd every intermediate dies as soon as the next op has read it, so the peak is the
+    largest set of simultaneously live tensors in one block: the caller's residual x, the block's
+    residual h, the normed input, and the part's own temporaries:
+      RMSNorm in FP32: the FP32 copy and x², then x·rsqrt (2 FP32 tensors of t × d);
+      attention: q, k, v, and rope's products on q (three q-sized tensors) or the SDPA output;
+      gated MLP: act(gate), up and their product (3 × t × d_mlp); a fused activation: 2 ×;
+      GPT-2's elementwise tanh GELU: the input, 0.5·x and two intermediates of the chain (4 ×);
+      MoE: the routed rows and the other experts' outputs while the last expert runs its MLP on
+      its share (t·k / n_experts rows), or the concatenated and weighted outputs after it;
+    then the last position's logits, in the compute dtype and upcast to FP32.
+    Source: pope2022: §2 (the prefill is one forward pass); the terms follow the probe's reference model.
+    """
+    t = batch * prompt
+    d, h, kv, dh = spec.d_embed, spec.n_heads, spec.kv_heads, spec.head_dim
+    qd, kd = h * dh, kv * dh
+    resid = 2 * t * d * c
+    normed = t * d * c
+    norm = t * d * 8 if spec.norm is NormKind.rmsnorm else 0
+    rope = 3 * t * qd * c if spec.position.value == "rotary" else t * qd * c
+    attn = normed + t * (qd + 2 * kd) * c + rope
+    if spec.mlp is MlpKind.gated:
+        width = 3
+    elif spec.act.value == "gelu_new":
+        width = 4
+    else:
+        width = 2
+    if spec.is_moe:
+        rows, E = t * spec.active_experts, spec.n_experts
+        share = -(-rows // E)
+        # the last expert's MLP while the routed rows and the other experts' outputs wait, or the gather
+        # after them: rows, the concatenated outputs, their weighted copy and the output buffer
+        during = rows * d * c + (rows - share) * d * c + width * share * spec.d_mlp * c
+        after = 3 * rows * d * c + t * d * c
+        mlp = normed + max(during, after)
+    else:
+        mlp = normed + width * t * spec.d_mlp * c
+    logits = batch * spec.n_vocab * (c + 4)
+    return resid + max(norm, attn, mlp) + logits
+
+
 def inference_memory(spec: ModelSpec, setup: InferSetup = InferSetup()) -> MemoryReport:
     """Serving memory: weights (quantization scales included), the KV cache, and the prefill workspace.
 
@@ -921,12 +982,7 @@ def inference_memory(spec: ModelSpec, setup: InferSetup = InferSetup()) -> Memor
     context = setup.context or spec.context_window or 2048
     prompt = setup.prompt or context
     kv = kv_cache_bytes(spec, batch=setup.batch, tokens=context, precision=kv_p)
-    t = setup.batch * prompt
-    d, f = spec.d_embed, spec.d_mlp * (spec.active_experts if spec.is_moe else 1)
-    norm_tmp = 2 * t * d * 4 if spec.norm is NormKind.rmsnorm else t * d * 4
-    mlp_live = (3 if spec.mlp is MlpKind.gated else 2) * t * f * c
-    attn_live = t * (spec.n_heads + 2 * spec.kv_heads) * spec.head_dim * c + t * spec.n_heads * spec.head_dim * c
-    workspace = 2 * t * d * c + max(norm_tmp, mlp_live, attn_live) + setup.batch * spec.n_vocab * (4 + c)
+    workspace = prefill_workspace(spec, batch=setup.batch, prompt=prompt, c=c)
     comps = [
         MemoryLine(
             name="Weights" + (f" ({p.value}, scales included)" if quantized else f" ({p.value})"),

@@ -210,6 +210,7 @@ def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> S
             return start, fwd, grads
 
         start, _, _ = one_step()  # creates the optimizer states
+        opt.zero_grad(set_to_none=True)
         m.states = meter.now() - start
         meter.reset_peak()
         _, m.forward, m.gradients = one_step()
@@ -217,4 +218,67 @@ def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> S
         if path == "cuda":
             m.reserved = torch.cuda.max_memory_reserved()
         del model, opt, params
+    return m
+
+
+@dataclass
+class InferMeasurement:
+    path: str
+    device: str
+    weights: int = 0
+    kv_cache: int = 0
+    prefill_peak: int = 0  # total live at the prefill's peak (weights and cache included)
+    decode_peak: int = 0
+    reserved: Optional[int] = None
+    oom: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def measure_inference(spec: ModelSpec, setup: "InferSetup", *, path: str, decode_steps: int = 4) -> InferMeasurement:
+    """Load the weights, preallocate the KV cache for the context, prefill the prompt, decode a few tokens."""
+    from ..memory import InferSetup  # noqa: F401  (type)
+
+    device = "cuda" if path == "cuda" else "cpu"
+    dtype = DTYPES.get(setup.precision)
+    if dtype is None:
+        raise ValueError(f"the probe serves fp32, fp16 and bf16 weights, not {setup.precision.value}")
+    kv_dtype = DTYPES.get(setup.kv_precision or setup.precision, dtype)
+    context = setup.context or spec.context_window or 2048
+    prompt = setup.prompt or max(context - decode_steps, 1)
+    m = InferMeasurement(path=path, device=torch.cuda.get_device_name() if path == "cuda" else "cpu")
+    if path == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    with _mode(path) as tracker:
+        meter = _Meter(path, tracker)
+        before = meter.now()
+        old = torch.get_default_dtype()
+        torch.set_default_dtype(dtype)
+        try:
+            with torch.device(device):
+                model = Transformer(spec, attention="sdpa").eval()
+        finally:
+            torch.set_default_dtype(old)
+        if tracker is not None:
+            tracker.track(list(model.parameters()))
+        m.weights = meter.now() - before
+        tokens = torch.randint(0, spec.n_vocab, (setup.batch, prompt), device=device)
+        if tracker is not None:
+            tracker.track([tokens])
+        with tracker if tracker is not None else contextlib.nullcontext():
+            start = meter.now()
+            cache = model.new_cache(setup.batch, context, kv_dtype, device)
+            m.kv_cache = meter.now() - start
+            meter.reset_peak()
+            logits = model.step(tokens, cache)
+            m.prefill_peak = meter.peak()
+            meter.reset_peak()
+            for _ in range(decode_steps):
+                nxt = logits.argmax(-1) if path != "fake" else torch.zeros(setup.batch, 1, dtype=torch.long, device=device)
+                logits = model.step(nxt, cache)
+            m.decode_peak = meter.peak()
+        if path == "cuda":
+            m.reserved = torch.cuda.max_memory_reserved()
+        del model, cache, logits
     return m

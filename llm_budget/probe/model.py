@@ -100,13 +100,22 @@ class Attention(nn.Module):
         elif spec.qk_norm is QKNorm.per_head:
             self.q_norm, self.k_norm = PerHeadNorm(spec, h, dh), PerHeadNorm(spec, kv, dh)
 
-    def forward(self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]], cache: Optional["LayerCache"] = None
+    ) -> torch.Tensor:
         b, s, _ = x.shape
         q = self.q_norm(self.q(x).view(b, s, self.h, self.dh)).transpose(1, 2)
         k = self.k_norm(self.k(x).view(b, s, self.kv, self.dh)).transpose(1, 2)
         v = self.v(x).view(b, s, self.kv, self.dh).transpose(1, 2)
         if rope is not None:
             q, k = rotate(q, *rope), rotate(k, *rope)
+        if cache is not None:  # inference: append to the preallocated cache, attend over everything so far
+            start = cache.length
+            cache.k[:, :, start : start + s] = k
+            cache.v[:, :, start : start + s] = v
+            k, v = cache.k[:, :, : start + s], cache.v[:, :, : start + s]
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=start == 0 and s > 1, enable_gqa=self.kv != self.h)
+            return self.o(y.transpose(1, 2).reshape(b, s, self.h * self.dh))
         if self.checkpoint_core and self.training:
             y = checkpoint(self.core, q, k, v, use_reentrant=False)
         else:
@@ -127,6 +136,16 @@ class Attention(nn.Module):
         mask = torch.ones(s, s, dtype=torch.bool, device=q.device).triu(1)
         probs = F.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
         return F.dropout(probs, p) @ v
+
+
+class LayerCache:
+    """One layer's keys and values, preallocated for `max_len` positions (a static cache: its bytes are
+    exactly 2 · batch · kv_heads · max_len · d_head · bytes, the accountant's KV-cache formula)."""
+
+    def __init__(self, b: int, kv: int, max_len: int, dh: int, dtype: torch.dtype, device: torch.device | str) -> None:
+        self.k = torch.zeros(b, kv, max_len, dh, dtype=dtype, device=device)
+        self.v = torch.zeros(b, kv, max_len, dh, dtype=dtype, device=device)
+        self.length = 0
 
 
 class Mlp(nn.Module):
@@ -188,19 +207,19 @@ class Block(nn.Module):
     def _norm(self, i: int, x: torch.Tensor) -> torch.Tensor:
         return self.norms[i](x) if i < len(self.norms) else x
 
-    def forward(self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]], cache: Optional[LayerCache] = None
+    ) -> torch.Tensor:
         p = self.dropout if self.training else 0.0
         if self.parallel:  # Cohere / GPT-J: one norm feeds attention and MLP side by side
             h = self._norm(0, x)
-            return x + F.dropout(self.attn(h, rope), p) + F.dropout(self.mlp(h), p)
-        a = self.attn(self._norm(0, x), rope)
+            return x + F.dropout(self.attn(h, rope, cache), p) + F.dropout(self.mlp(h), p)
+        # Written as transformers' decoder layers are: the attention output dies with the residual add,
+        # so only the block's input (held by the caller), the residual and the normed input stay live.
+        x = x + F.dropout(self._norm(2, self.attn(self._norm(0, x), rope, cache)) if self.sandwich else self.attn(self._norm(0, x), rope, cache), p)
         if self.sandwich:
-            a = self._norm(2, a)
-        x = x + F.dropout(a, p)
-        m = self.mlp(self._norm(1, x))
-        if self.sandwich:
-            m = self._norm(3, m)
-        return x + F.dropout(m, p)
+            return x + F.dropout(self._norm(3, self.mlp(self._norm(1, x))), p)
+        return x + F.dropout(self.mlp(self._norm(1, x)), p)
 
 
 class Transformer(nn.Module):
@@ -243,6 +262,29 @@ class Transformer(nn.Module):
             else:
                 x = block(x, rope)
         return self.unembed(self.final_norm(x))
+
+    def new_cache(self, batch: int, max_len: int, dtype: torch.dtype, device: torch.device | str) -> list[LayerCache]:
+        spec = self.spec
+        return [LayerCache(batch, spec.kv_heads, max_len, spec.head_dim, dtype, device) for _ in self.blocks]
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor, cache: list[LayerCache]) -> torch.Tensor:
+        """Inference: run `tokens` (a prompt, or one new token per sequence) through the model, appending to
+        the cache; FP32 logits of the last position only, as generate() keeps them."""
+        s = tokens.shape[1]
+        start = cache[0].length
+        x = self.embed(tokens)
+        if self.pos is not None:
+            x = x + self.pos(torch.arange(start, start + s, device=tokens.device))
+        x = self.embed_norm(x)
+        rope = self.rope(start + s, tokens.device, x.dtype)
+        if rope is not None:
+            rope = (rope[0][start:], rope[1][start:])
+        for block, layer_cache in zip(self.blocks, cache):
+            x = block(x, rope, layer_cache)
+        for layer_cache in cache:
+            layer_cache.length += s
+        return self.unembed(self.final_norm(x[:, -1:])).float()
 
     def loss(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Next-token cross-entropy on FP32 logits, as Hugging Face models compute it."""

@@ -1,0 +1,126 @@
+"""The probe: the reference model, the measurement paths, the command, and the accuracy gate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from llm_budget.cli import app  # noqa: E402
+from llm_budget.counter import count_params  # noqa: E402
+from llm_budget.memory import InferSetup, TrainSetup  # noqa: E402
+from llm_budget.presets import all_presets, load_preset  # noqa: E402
+from llm_budget.probe.matrix import inference_cases, training_cases  # noqa: E402
+from llm_budget.probe.measure import measure_training_step  # noqa: E402
+from llm_budget.probe.model import Transformer  # noqa: E402
+from llm_budget.probe.run import probe_inference, probe_training  # noqa: E402
+from llm_budget.spec import ModelSpec  # noqa: E402
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+@pytest.mark.parametrize("spec", all_presets(), ids=lambda s: s.name)
+def test_reference_model_has_the_counted_parameters(spec):
+    with torch.device("meta"):
+        model = Transformer(spec)
+    assert sum(p.numel() for p in model.parameters()) == count_params(spec).total
+
+
+TRAIN = list(training_cases("cpu"))
+INFER = list(inference_cases("cpu"))
+
+
+@pytest.mark.parametrize("i", range(0, len(TRAIN), 9))
+def test_accuracy_gate_training(i):
+    """A slice of the calibration matrix, every run: exact model states and forward bytes, peaks within 5%."""
+    name, spec, setup = TRAIN[i]
+    report = probe_training(spec, setup, path="fake")
+    assert report.passed, (name, [(r.component, r.error) for r in report.rows])
+
+
+@pytest.mark.parametrize("i", range(0, len(INFER), 3))
+def test_accuracy_gate_inference(i):
+    name, spec, setup = INFER[i]
+    report = probe_inference(spec, setup, path="fake")
+    assert report.passed, (name, [(r.component, r.error) for r in report.rows])
+
+
+def test_fake_and_real_cpu_agree_byte_for_byte():
+    spec = ModelSpec(d_embed=128, n_heads=4, n_kv_heads=2, n_layers=2, n_vocab=500, d_mlp=352, mlp="gated")
+    setup = TrainSetup(precision="bf16", batch=2, seq=32, device="cpu")
+    fake = measure_training_step(spec, setup, path="fake")
+    real = measure_training_step(spec, setup, path="cpu")
+    assert (fake.weights, fake.states, fake.forward, fake.gradients, fake.peak) == (
+        real.weights, real.states, real.forward, real.gradients, real.peak,
+    )
+
+
+def test_moe_routing_has_static_shapes_under_fake_tensors():
+    spec = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=100, d_mlp=96, mlp="gated", n_experts=4, n_active_experts=2)
+    report = probe_training(spec, TrainSetup(precision="fp32", batch=2, seq=16, device="cpu"), path="fake")
+    assert report.passed
+
+
+def test_layers_extrapolation_equals_the_full_measurement():
+    spec = ModelSpec(d_embed=128, n_heads=4, n_layers=6, n_vocab=500, d_mlp=352, mlp="gated")
+    setup = TrainSetup(precision="bf16", recipe="pure", batch=2, seq=64, device="cpu")
+    full = probe_training(spec, setup, path="fake")
+    part = probe_training(spec, setup, path="fake", layers=2)
+    assert part.extrapolated and part.layers_probed == 2
+    assert [r.measured_bytes for r in part.rows] == [r.measured_bytes for r in full.rows]
+
+
+def test_cli_probe_fake_json():
+    r = run("probe", "--fake", "--preset", "gpt2-124m", "--mode", "train", "--batch", "2", "--seq", "128", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["path"] == "fake" and isinstance(data["device"], str)
+    for row in data["rows"]:
+        assert {"component", "estimate_bytes", "measured_bytes", "error"} <= set(row)
+    r = run("probe", "--fake", "--preset", "llama3-70b", "--layers", "1", "--mode", "both", "--batch", "1", "--seq", "256", "--context", "512")
+    assert r.exit_code == 0, r.output
+    assert "extrapolated" in r.stdout
+
+
+def test_cli_tolerance_gate_exits_1():
+    # The estimate is not byte-exact for this peak (the backward's temporaries are modeled), so a zero
+    # tolerance must fail it: the command is a real gate.
+    args = ["probe", "--fake", "--mode", "train", "--d-embed", "256", "--n-heads", "8", "--n-kv-heads", "2", "--n-layers", "4",
+            "--n-vocab", "1000", "--d-mlp", "704", "--mlp", "gated", "--batch", "2", "--seq", "64"]
+    assert run(*args).exit_code == 0
+    assert run(*args, "--tolerance", "0").exit_code == 1
+
+
+def test_cli_refuses_real_allocation_of_a_huge_model():
+    r = run("probe", "--device", "cpu", "--preset", "llama3-70b", "--mode", "train")
+    assert r.exit_code == 2 and "use --fake" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_without_torch_says_how_to_install():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from typer.testing import CliRunner\n"
+        "from llm_budget.cli import app\n"
+        "r = CliRunner().invoke(app, ['probe', '--fake'])\n"
+        "print(r.exit_code); print(r.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    code_line, message = out.stdout.split("\n", 1)
+    assert code_line == "2" and "pip install 'llm-budget[probe]'" in message
+
+
+def test_inference_probe_matches_kv_formula_exactly():
+    spec = load_preset("llama3-8b")
+    r = probe_inference(spec, InferSetup(precision="bf16", batch=2, context=4096), path="fake")
+    kv = next(x for x in r.rows if x.component == "KV cache")
+    assert kv.measured_bytes == 2 * 32 * 8 * 128 * 2 * 2 * 4096  # 2 · layers · kv heads · d_head · bytes · batch · tokens
