@@ -46,6 +46,7 @@ class Step(NamedTuple):
     c: int  # bytes of the compute dtype (2 for bf16/fp16, 4 for fp32)
     attention: AttentionKind = "sdpa"
     device: Device = "cuda"
+    impl: Literal["hf", "reference"] = "reference"  # Hugging Face transformers, or the probe's reference model
 
     @property
     def t(self) -> int:
@@ -133,6 +134,10 @@ def _mlp(spec: ModelSpec, st: Step, rows: int, in_bytes: int, tag: str, *, input
     return out
 
 
+def _hf_gpt2(spec: ModelSpec, st: Step) -> bool:
+    return st.impl == "hf" and spec.family == "gpt2"
+
+
 def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
     """From q, k, v to the out-projection's input (which is saved here too)."""
     t, b, s, c = st.t, st.b, st.s, st.c
@@ -164,7 +169,14 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
             Saved("attention dropout noise (FP32)", hs * 4, "dropout saves its scaled noise"),
             Saved("dropped probabilities (FP32)", hs * 4, "probs @ v saves them"),
             Saved("attention output (contiguous copy)", t * qd * c, "the out-projection saves the re-laid-out heads"),
-        ]
+        ] + (
+            # transformers' GPT-2 at FP32, one sequence: the math path keeps v as a view into the fused q,k,v output
+            [Saved("fused q, k, v output (v's storage)", 2 * t * qd * 4, "v is a view of c_attn's output")]
+            if _hf_gpt2(spec, st) and c == 4 and b == 1
+            else []
+        )
+    if st.impl == "hf":
+        return _hf_eager(spec, st)
     # Eager attention: the s² scores are materialized and kept (Korthikanti et al.'s 5·a·s/h term).
     softmax_bytes = 4 if (st.flow == "autocast" and st.device == "cuda") else c
     hs = b * h * s * s
@@ -183,13 +195,44 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
     return out
 
 
+def _hf_eager(spec: ModelSpec, st: Step) -> list[Saved]:
+    """transformers' eager attention. The causal mask is a float tensor added to the scores (nothing saved).
+    Llama-style models run softmax(dtype=float32): FP32 probabilities, and a 16-bit copy for probs @ v when
+    computing in 16 bits. GPT-2 adds an FP32 mask, which under autocast promotes the scores to FP32."""
+    t, b, s, c = st.t, st.b, st.s, st.c
+    h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
+    qd = h * dh
+    hs = b * h * s * s
+    rep = kv != h
+    out = [
+        Saved("q (attention input)", t * qd * c, "q @ kᵀ saves q"),
+        Saved("k, repeated to all heads" if rep else "k", t * qd * c, "q @ kᵀ saves kᵀ (repeat_kv)"),
+        Saved("v, repeated to all heads" if rep else "v", t * qd * c, "probs @ v saves v"),
+    ]
+    if _hf_gpt2(spec, st):
+        probs = 4 if st.flow == "autocast" else c  # the FP32 mask (CPU) or autocast's FP32 softmax (CUDA)
+        out.append(Saved("attention probabilities", hs * probs, "softmax saves its output"))
+        copy_bytes = c
+    else:
+        out.append(Saved("attention probabilities (FP32)", hs * 4, "softmax(dtype=float32) saves its output"))
+        if c == 2:
+            out.append(Saved("attention probabilities, 16-bit copy", hs * 2, "probs @ v saves the 16-bit copy"))
+        copy_bytes = c
+    out.append(Saved("attention output (contiguous copy)", t * qd * c, "the out-projection saves the re-laid-out heads"))
+    if spec.dropout > 0:
+        out.append(Saved("attention dropout mask", _dropout_mask(st, hs, copy_bytes), "dropout keeps its mask"))
+        out.append(Saved("dropped probabilities", hs * copy_bytes, "probs @ v saves the dropped probabilities"))
+    return out
+
+
 def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool = False) -> list[Saved]:
     """Saved tensors from the normed input through the attention output projection."""
     t, c = st.t, st.c
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
     out: list[Saved] = []
     if not input_counted:
-        out += _matmul_inputs(st, "attention input", t * spec.d_embed, in_bytes, 3)
+        # transformers' GPT-2 computes q, k, v with one fused matmul (c_attn): one cast under autocast
+        out += _matmul_inputs(st, "attention input", t * spec.d_embed, in_bytes, 1 if _hf_gpt2(spec, st) else 3)
     if spec.qk_norm is not QKNorm.none and spec.norm is not NormKind.none:
         per_head = spec.qk_norm is QKNorm.per_head
         out += _norm(spec, st, dh, t * h, "q-norm", c, separate_weight=per_head)
@@ -209,6 +252,8 @@ def _moe(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
         Saved("top-k weights and their sum", rows * 4 + t * 4, "the renormalizing division saves both"),
         Saved("token order (int64 ×3)", 3 * rows * 8, "gather, scatter and weight indexing save their indices"),
     ]
+    if st.impl == "hf":
+        return out + _hf_experts(spec, st, in_bytes)
     if st.flow == "autocast" and in_bytes != c:
         out += _mlp(spec, st, rows, in_bytes, "experts")  # each expert casts its rows: copies counted there
     else:
@@ -220,6 +265,33 @@ def _moe(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
         Saved("weighted expert outputs", rows * h * max(c, r), "index_add_ saves its source"),
     ]
     return out
+
+
+def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
+    """transformers' MoE experts (grouped_mm over the sorted rows, then a gather and a sum). grouped_mm has no
+    autocast rule: under autocast the experts run in FP32 on FP32 rows."""
+    t, c, r, h, E, k, f = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts, spec.d_mlp
+    rows = t * k
+    offsets = Saved("grouped_mm offsets (int32)", 4 * E, "grouped_mm saves the group offsets")
+    if st.flow == "autocast":
+        return [
+            Saved("routed rows (FP32)", rows * h * 4, "grouped_mm saves its input"),
+            Saved("gate and up outputs (FP32)", rows * 2 * f * 4, "act(gate) · up saves them"),
+            Saved("act output (FP32)", rows * f * 4, "act(gate) · up saves both factors"),
+            Saved("down-projection input (FP32)", rows * f * 4, "grouped_mm saves its input"),
+            Saved("expert outputs (FP32)", rows * h * 4, "· routing weight saves the outputs"),
+            Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights"),
+            offsets,
+        ]
+    return (
+        [Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save the sorted rows")]
+        + _mlp(spec, st, rows, in_bytes, "experts", input_counted=True)
+        + [
+            Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
+            Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights (kept in FP32)"),
+            offsets,
+        ]
+    )
 
 
 def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
@@ -255,6 +327,10 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     the final norm and the unembedding's input. (The loss is accounted for by the step.)"""
     t, r, d = st.t, st.r, spec.d_embed
     out: list[Saved] = []
+    if st.impl == "hf":
+        # transformers pads the labels with -100 and shifts them: nll_loss keeps the shifted int64 copy
+        # (the padded (1, s+1) storage itself for a single sequence).
+        out.append(Saved("shifted labels (int64)", 8 * (st.s + 1) if st.b == 1 else 8 * t, "nll_loss saves its targets"))
     if spec.position is PositionKind.learned:
         out.append(Saved("position ids", st.s * 8, "the position embedding saves its indices"))
     if spec.embed_norm:

@@ -28,7 +28,7 @@ from .errors import LLMBudgetError
 from .precision import Precision, bytes_for
 from .refs import cite
 from .spec import MlpKind, ModelSpec, NormKind
-from .tensors import ParamTensor, parameter_tensors
+from .tensors import ParamTensor, buffer_bytes, parameter_tensors, tensor_count
 
 CUDA_ROUND = 512  # the CUDA caching allocator rounds every block up to 512 bytes (CUDACachingAllocator.cpp kMinBlockSize)
 
@@ -48,6 +48,7 @@ class Convention(str, Enum):
     zero = "zero"  # ZeRO paper: 16-bit weights 2 + 16-bit grads 2 + FP32 master 4 + Adam 8 = 16
     megatron = "megatron"  # Megatron-LM: 16-bit weights 2 + FP32 grads 4 + FP32 master 4 + Adam 8 = 18
     grad_copy = "grad-copy"  # 2 + 2 + FP32 gradient copy 4 + master 4 + Adam 8 = 20
+    fsdp = "fsdp"  # FSDP2 MixedPrecisionPolicy: FP32 sharded weights 4 + FP32 grads 4 + Adam 8; compute in 16 bits
 
 
 class Optimizer(str, Enum):
@@ -118,6 +119,7 @@ class TrainSetup(BaseModel):
     lora_targets: LoraTargets = LoraTargets.all
     n_layers: Optional[PositiveInt] = None  # probe a truncated model (the probe's --layers)
     parallel: Parallel = Parallel()
+    implementation: Literal["hf", "reference"] = "hf"  # Hugging Face transformers, or the probe's reference model
 
     @model_validator(mode="after")
     def _check(self) -> "TrainSetup":
@@ -365,6 +367,8 @@ class _Base:
         self.frozen_base = frozen = recipe in (Recipe.lora, Recipe.qlora)
         if recipe is Recipe.mixed and setup.convention is Convention.autocast:
             flow, c, w, g, master, extra = "autocast", p16, 4, 4, 0, 0
+        elif recipe is Recipe.mixed and setup.convention is Convention.fsdp:
+            flow, c, w, g, master, extra = "pure", p16, 4, 4, 0, 0
         elif recipe is Recipe.mixed:
             flow, c, w = "pure", p16, 2
             g = 4 if setup.convention is Convention.megatron else 2
@@ -392,7 +396,8 @@ class _Base:
         first = [t for t in tensors if not t.layer and t.name in emb_names]
         last = [t for t in tensors if not t.layer and t.name not in emb_names]
         # Per part: (block, embedding side, head side) for weights, gradients, master weights, optimizer states.
-        self.weights = (weight_bytes([t for t in tensors if t.layer]) // L, weight_bytes(first), weight_bytes(last))
+        # (the rotary tables transformers keeps as buffers are counted with the head)
+        self.weights = (weight_bytes([t for t in tensors if t.layer]) // L, weight_bytes(first), weight_bytes(last) + buffer_bytes(spec, setup.implementation))
         self.adapters = _tensor_bytes(trainable, 4, dev) // L if frozen else 0
 
         def parts(width: int) -> tuple[int, int, int]:
@@ -404,6 +409,8 @@ class _Base:
         self.grads = tuple(a + b for a, b in zip(parts(g), parts(extra)))
         self.masters = parts(master)
         _, self.step_tensors = _optimizer_states(trainable, setup, self.state_width)
+        if self.step_tensors and not frozen:
+            self.step_tensors = 4 * tensor_count(spec, setup.implementation)
 
         def states_of(ts: list[ParamTensor]) -> int:
             return _optimizer_states(ts, setup, self.state_width)[0]
@@ -416,7 +423,7 @@ class _Base:
         self.largest_layer = max((t.numel for t in tensors if t.layer), default=0)
 
         # -- activations ------------------------------------------------------------------------
-        self.st = st = Step(b=setup.batch, s=seq, flow=flow, c=c, attention=setup.attention, device=dev)  # type: ignore[arg-type]
+        self.st = st = Step(b=setup.batch, s=seq, flow=flow, c=c, attention=setup.attention, device=dev, impl=setup.implementation)  # type: ignore[arg-type]
         self.per_layer = layer_saved(spec, st)
         self.head = head_saved(spec, st)
         self.t = st.t
@@ -426,11 +433,17 @@ class _Base:
         self.f32 = _round(self.t * V * 4, dev)
         self.loss_scalars = 2 * _round(4, dev)  # the loss and nll_loss's total weight
         if flow == "autocast":
-            lin = [t for t in tensors if t.kind == "linear"]
+            # transformers runs MoE experts through grouped_mm, which autocast leaves in FP32: no copies
+            hf_experts = setup.implementation == "hf" and spec.is_moe
+            lin = [t for t in tensors if t.kind == "linear" and not (hf_experts and t.expert)]
             self.copies = (_tensor_bytes([t for t in lin if t.layer], 2, dev) // L, _tensor_bytes([t for t in lin if not t.layer], 2, dev) + (_round(V * d * 2, dev) if spec.tied_embeddings else 0))
         else:
             self.copies = (0, 0)
         self.optimizer_temporaries = _optimizer_temporaries(trainable, setup, self.state_width, dev)
+        if setup.implementation == "hf" and spec.is_moe and not frozen and self.optimizer_temporaries and setup.resolved_impl is OptimizerImpl.loop:
+            # transformers stores a layer's experts as one [E, 2·d_mlp, d] gate_up tensor: the largest tensor
+            fused = spec.n_experts * 2 * spec.d_mlp * spec.d_embed
+            self.optimizer_temporaries = max(self.optimizer_temporaries, 2 * _round(fused * self.state_width, dev))
         self.regions_cache: dict[tuple[int, bool, int], dict[str, tuple[int, int, int]]] = {}
         self.shard_cache: dict[tuple[int, bool], tuple[int, int, int, int]] = {}
 
@@ -464,14 +477,21 @@ def training_memory(spec: ModelSpec, setup: TrainSetup = TrainSetup()) -> Memory
     (1F1B, Narayanan et al. 2021), ZeRO stages 1/2/3 shard optimizer states, gradients and weights
     over the data-parallel group (Rajbhandari et al. 2020; FSDP: Zhao et al. 2023).
     """
-    base = _base(spec, setup.model_copy(update={"parallel": Parallel()}))
-    return _simulate(base, setup.parallel)
+    return _simulate(_base(spec, _base_setup(setup)), setup.parallel)  # type: ignore[return-value]
 
 
 def training_peak(spec: ModelSpec, setup: TrainSetup) -> int:
     """Just the peak bytes of training_memory (no report): what the fit advisor's search evaluates."""
-    base = _base(spec, setup.model_copy(update={"parallel": Parallel()}))
-    return _simulate(base, setup.parallel, report=False)  # type: ignore[return-value]
+    return _simulate(_base(spec, _base_setup(setup)), setup.parallel, report=False)  # type: ignore[return-value]
+
+
+def _base_setup(setup: TrainSetup) -> TrainSetup:
+    """The sharding-independent part of a setup. Under ZeRO-3/FSDP, mixed precision is FSDP's own policy
+    (weights cast as they are gathered, compute in 16 bits), not torch.autocast."""
+    update: dict[str, object] = {"parallel": Parallel()}
+    if setup.parallel.zero >= 3 and setup.resolved_recipe is Recipe.mixed and setup.convention is Convention.autocast:
+        update["convention"] = Convention.fsdp
+    return setup.model_copy(update=update)
 
 
 @lru_cache(maxsize=256)
@@ -498,9 +518,16 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
         has_head = stage in ("single", "last")
         blocks = L if pp == 1 else L_stage
         w = shard_state(b.weights[0] * blocks + (b.weights[1] if has_emb else 0) + (b.weights[2] if has_head else 0), 3)
+        gathered = rs_block = 0
         if zero >= 3 and dp > 1:
-            # FSDP/ZeRO-3 gathers a block's weights to compute it, and prefetches the next: two blocks, 16-bit.
-            w += 2 * -(-b.weights[0] * 2 // (b.w_bytes * tp))
+            # FSDP/ZeRO-3 gathers a block's weights to compute it and prefetches the next (two blocks, in the
+            # compute dtype); FSDP2 keeps the root unit (embeddings, final norm, unembedding) gathered from
+            # forward to backward; each block's gradients are reduce-scattered from a full-size FP32 buffer.
+            block_c = -(-b.weights[0] * b.c // (b.w_bytes * tp))
+            root_c = -(-((b.weights[1] if has_emb else 0) + (b.weights[2] if has_head else 0)) * b.c // (b.w_bytes * tp))
+            gathered = 2 * block_c + root_c
+            rs_block = -(-b.weights[0] * 4 // (b.w_bytes * tp))
+            w += gathered
         gb = [shard_state(v, 2) for v in b.grads]
         ms = [shard_state(v, 1) for v in b.masters]
         ss = [shard_state(v, 1) for v in b.states]
@@ -592,7 +619,7 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
             for region, (acts, temps, made) in regions.items():
                 tl.mark(
                     f"backward: block {i}, {region}",
-                    {"Activations (saved for backward)": recompute - acts, "Temporaries": resid_grad + temps, "Gradients": made},
+                    {"Activations (saved for backward)": recompute - acts, "Temporaries": resid_grad + temps + rs_block, "Gradients": made},
                 )
         tl.set("16-bit weight copies (autocast)", 0)
         tl.set("Activations (saved for backward)", 0)
@@ -614,6 +641,7 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
             if has_head:
                 forward_end += f32 + b.loss_scalars
             totals = {
+                "gathered_bytes": gathered,
                 "weight_bytes": w,
                 "optimizer_state_bytes": static["Optimizer states"],
                 "gradient_bytes": grads_total,
@@ -625,8 +653,8 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
     peak, phase, state, points, totals = best
     if not report:
         return peak
-    if zero >= 3 and b.flow == "autocast":
-        assumptions.append("ZeRO-3 / FSDP: weights are cast to 16 bits as they are gathered (FSDP2's MixedPrecisionPolicy), so there are no autocast copies; two blocks are gathered at a time (prefetch).")
+    if setup.convention is Convention.fsdp or (zero >= 3 and b.recipe is Recipe.mixed):
+        assumptions.append("ZeRO-3 / FSDP mixed precision (FSDP2's MixedPrecisionPolicy): FP32 sharded weights cast to 16 bits as they are gathered, 16-bit compute (no autocast copies), gradients reduced in FP32; two blocks gathered at a time (prefetch).")
     if par.is_parallel:
         assumptions.append(
             f"One GPU of {par.gpus}: tensor parallel {tp}{' with sequence parallelism' if par.sp else ''}, pipeline {pp}"
@@ -844,9 +872,11 @@ def _convention_text(recipe: Recipe, setup: TrainSetup, w: int, g: int, master: 
     states = f"{k}×{state}" if k is not None else setup.optimizer.value
     if recipe is Recipe.mixed and setup.convention is Convention.autocast:
         return f"autocast: FP32 weights 4 + FP32 gradients 4 + optimizer {states} (+2 transient 16-bit weight copies); Hugging Face's 18 bytes/param"
+    if recipe is Recipe.mixed and setup.convention is Convention.fsdp:
+        return f"fsdp: FP32 sharded weights 4 + FP32 gradients 4 + optimizer {states}; 16-bit compute on gathered weights"
     if recipe is Recipe.mixed:
         parts = f"16-bit weights {w} + gradients {g}" + (f" + FP32 gradient copy {extra}" if extra else "") + f" + FP32 master {master} + optimizer {states}"
-        label = {Convention.zero: "ZeRO paper's 16", Convention.megatron: "Megatron-LM's 18", Convention.grad_copy: "20 with an FP32 gradient copy"}[setup.convention]
+        label = {Convention.zero: "ZeRO paper's 16", Convention.megatron: "Megatron-LM's 18", Convention.grad_copy: "20 with an FP32 gradient copy"}.get(setup.convention, "")
         return f"{setup.convention.value}: {parts} ({label} bytes/param with Adam)"
     if recipe is Recipe.fp32:
         return f"FP32: weights 4 + gradients 4 + optimizer {states}"

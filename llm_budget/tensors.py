@@ -106,3 +106,29 @@ def total_params(tensors: list[ParamTensor]) -> int:
 def layer_params(tensors: list[ParamTensor], n_layers: int) -> int:
     """Parameters of one transformer block (all its experts included)."""
     return sum(t.total for t in tensors if t.layer) // n_layers
+
+
+def tensor_count(spec: ModelSpec, implementation: str = "reference") -> int:
+    """How many parameter tensors a model has (PyTorch optimizers keep a step counter per tensor).
+
+    transformers fuses some: GPT-2's q, k, v are one c_attn weight and bias (4 fewer tensors per block);
+    a MoE layer's experts are one gate_up and one down tensor (2 instead of 3 per expert, or 6 with biases).
+    """
+    n = sum(t.copies for t in parameter_tensors(spec))
+    if implementation != "hf":
+        return n
+    L = spec.n_layers
+    if spec.family == "gpt2":
+        n -= 4 * L
+    if spec.is_moe:
+        per_expert = (3 if spec.mlp is MlpKind.gated else 2) * (2 if spec.mlp_bias else 1)
+        n -= L * (spec.n_experts * per_expert - (4 if spec.mlp_bias else 2))
+    return n
+
+
+def buffer_bytes(spec: ModelSpec, implementation: str = "reference") -> int:
+    """Non-parameter tensors a model holds: transformers' rotary embedding keeps inv_freq and
+    original_inv_freq (d_head / 2 FP32 values each)."""
+    if implementation == "hf" and spec.position is PositionKind.rotary:
+        return 2 * (spec.head_dim // 2) * 4
+    return 0

@@ -52,7 +52,7 @@ def predicted(spec: ModelSpec, setup: TrainSetup) -> tuple[int, int]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_saved_tensors_match_pytorch_exactly(case, recipe, attention):
     spec = ModelSpec(**CASES[case])
-    kw = dict(RECIPES[recipe], batch=B, seq=S, attention=attention, device="cpu", optimizer="sgd")
+    kw = dict(RECIPES[recipe], batch=B, seq=S, attention=attention, device="cpu", optimizer="sgd", implementation="reference")
     one = forward_bytes(spec, TrainSetup(n_layers=1, **kw))
     three = forward_bytes(spec, TrainSetup(n_layers=3, **kw))
     per_block, rest = (three - one) // 2, one - (three - one) // 2
@@ -87,7 +87,7 @@ GRID = [
 def test_peak_within_5_percent(case, i):
     """The training-step peak (timeline of the accountant) against the fake-tensor measurement."""
     spec = ModelSpec(**CASES[case])
-    setup = TrainSetup(device="cpu", **GRID[i])
+    setup = TrainSetup(device="cpu", implementation="reference", **GRID[i])
     est = training_memory(spec, setup).total_bytes
     meas = measure_training_step(spec, setup, path="fake").peak
     assert abs(est - meas) / meas < 0.05, (est, meas)

@@ -67,7 +67,7 @@ def model_state_bytes(spec, **kw) -> int:
 def test_mixed_precision_conventions(convention, expected):
     spec = SMALL
     n = count_params(spec).total
-    r = training_memory(spec, TrainSetup(device="cpu", batch=1, seq=8, convention=convention, optimizer_impl="fused"))
+    r = training_memory(spec, TrainSetup(device="cpu", batch=1, seq=8, convention=convention, optimizer_impl="fused", implementation="reference"))
     # At the optimizer step every gradient exists: states + gradients + weights = bytes/param × N (+ step counters).
     step = next(p for p in r.phases if p.name == "optimizer step").bytes
     tokens = 2 * 1 * 8 * 8  # inputs: ids + targets
@@ -77,7 +77,7 @@ def test_mixed_precision_conventions(convention, expected):
 
 def test_pure_bf16_adamw_is_8_bytes_per_param():
     n = count_params(SMALL).total
-    r = training_memory(SMALL, TrainSetup(device="cpu", precision="bf16", recipe="pure", batch=1, seq=8, optimizer_impl="fused"))
+    r = training_memory(SMALL, TrainSetup(device="cpu", precision="bf16", recipe="pure", batch=1, seq=8, optimizer_impl="fused", implementation="reference"))
     s = states_only(r)
     assert s["Weights"] == 2 * n
     assert s["Optimizer states"] - 4 * sum(t.copies for t in parameter_tensors(SMALL)) == 4 * n
@@ -86,7 +86,7 @@ def test_pure_bf16_adamw_is_8_bytes_per_param():
 def test_optimizers():
     tensors = parameter_tensors(SMALL)
     n = sum(t.total for t in tensors)
-    base = dict(device="cpu", precision="fp32", batch=1, seq=8)
+    base = dict(device="cpu", precision="fp32", batch=1, seq=8, implementation="reference")
     sgd = states_only(training_memory(SMALL, TrainSetup(optimizer="sgd", **base)))
     assert "Optimizer states" not in sgd
     mom = states_only(training_memory(SMALL, TrainSetup(optimizer="sgd-momentum", **base)))
@@ -145,12 +145,17 @@ def test_loss_buffers_dominate_large_vocab():
 
 
 def test_eager_attention_keeps_s_squared():
-    base = dict(device="cpu", batch=1, seq=1024, precision="bf16", recipe="pure")
-    sdpa = training_memory(SMALL, TrainSetup(attention="sdpa", **base)).settings["activations_per_layer_bytes"]
-    eager = training_memory(SMALL, TrainSetup(attention="eager", **base)).settings["activations_per_layer_bytes"]
-    # probabilities (b·h·s²·2) and the boolean mask (s²) replace the log-sum-exp (b·h·s·4); k, v are repeated to 8 heads.
     s, h = 1024, 8
-    assert eager - sdpa == h * s * s * 2 + s * s - h * s * 4 + 2 * (256 - 64) * s * 2 + 0
+    for impl in ("reference", "hf"):
+        base = dict(device="cpu", batch=1, seq=s, precision="bf16", recipe="pure", implementation=impl)
+        sdpa = training_memory(SMALL, TrainSetup(attention="sdpa", **base)).settings["activations_per_layer_bytes"]
+        eager = training_memory(SMALL, TrainSetup(attention="eager", **base)).settings["activations_per_layer_bytes"]
+        # k and v are repeated to all 8 heads; the log-sum-exp (b·h·s·4) goes; the probabilities come:
+        common = 2 * (256 - 64) * s * 2 - h * s * 4
+        if impl == "reference":  # 16-bit probabilities, and masked_fill's boolean s × s mask
+            assert eager - sdpa == common + h * s * s * 2 + s * s
+        else:  # transformers: softmax(dtype=float32) keeps FP32 probabilities and probs @ v a 16-bit copy
+            assert eager - sdpa == common + h * s * s * (4 + 2)
 
 
 # -- inference -------------------------------------------------------------------------------------

@@ -40,11 +40,11 @@ TRAIN = list(training_cases("cpu"))
 INFER = list(inference_cases("cpu"))
 
 
-@pytest.mark.parametrize("i", range(0, len(TRAIN), 9))
+@pytest.mark.parametrize("i", range(0, len(TRAIN), 13))
 def test_accuracy_gate_training(i):
     """A slice of the calibration matrix, every run: exact model states and forward bytes, peaks within 5%."""
-    name, spec, setup = TRAIN[i]
-    report = probe_training(spec, setup, path="fake")
+    name, spec, setup, cfg = TRAIN[i]
+    report = probe_training(spec, setup, path="fake", hf_config=cfg)
     assert report.passed, (name, [(r.component, r.error) for r in report.rows])
 
 
@@ -124,3 +124,15 @@ def test_inference_probe_matches_kv_formula_exactly():
     r = probe_inference(spec, InferSetup(precision="bf16", batch=2, context=4096), path="fake")
     kv = next(x for x in r.rows if x.component == "KV cache")
     assert kv.measured_bytes == 2 * 32 * 8 * 128 * 2 * 2 * 4096  # 2 · layers · kv heads · d_head · bytes · batch · tokens
+
+
+def test_cli_probe_transformers_model(tmp_path):
+    pytest.importorskip("transformers")
+    from llm_budget.probe.hf import SMALL_CONFIGS
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(SMALL_CONFIGS["hf-llama-gqa"]))
+    r = run("probe", "--fake", "--hf-model", str(cfg), "--mode", "train", "--batch", "2", "--seq", "128", "--attention", "eager", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["settings"]["implementation"] == "hf" and data["passed"]

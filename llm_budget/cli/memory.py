@@ -41,6 +41,7 @@ def memory(
     context: Annotated[Optional[str], Opt("--context", help="Inference: tokens per sequence in the KV cache (default: context window).")] = None,
     prompt: Annotated[Optional[str], Opt("--prompt", help="Inference: prefill length processed at once (default: --context).")] = None,
     kv_precision: Annotated[Optional[str], Opt("--kv-precision", help="Inference: KV-cache precision (default: the compute precision).")] = None,
+    implementation: Annotated[str, Opt("--implementation", help="hf (Hugging Face transformers' ops, the default) | reference (the probe's own model)")] = "hf",
     device: Annotated[str, Opt("--device", help="cuda (allocator rounding, FP32 norm statistics) | cpu (the probe's fake path)")] = "cuda",
     units: Annotated[MemoryUnit, Opt("--units", help="gb (10^9 bytes, the lecture's) | gib (2^30, what PyTorch prints)", case_sensitive=False)] = MemoryUnit.gb,
     json: JsonOpt = False,
@@ -77,6 +78,7 @@ def memory(
                     device=device,
                     lora_rank=parse_count(lora_rank, what="--lora-rank") if lora_rank else None,
                     lora_targets=lora_targets,
+                    implementation=implementation,
                 )
                 report = training_memory(model, setup)
             elif mode == "infer":

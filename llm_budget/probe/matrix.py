@@ -1,6 +1,8 @@
 """The calibration matrix: architectures × recipes × optimizers × batch × sequence × checkpointing × attention.
 
-`llm-budget probe --matrix` runs it (on CUDA when there is one, else under fake tensors) and
+Architectures: the reference model's GPT-2 style, Llama style with GQA and a top-2 MoE, and the same three
+from transformers (GPT2LMHeadModel, LlamaForCausalLM, MixtralForCausalLM) built small from their real
+configuration classes. `llm-budget probe --matrix` runs it (on CUDA when there is one, else under fake tensors) and
 writes every report; tests/test_probe.py runs a slice of it in CI as the accuracy gate, and
 probe-results/ keeps the committed results.
 """
@@ -8,7 +10,7 @@ probe-results/ keeps the committed results.
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from typing import Iterator, Optional
 
 from ..memory import InferSetup, TrainSetup
 from ..spec import ModelSpec
@@ -34,12 +36,26 @@ CHECKPOINTING = ["none", "full"]
 ATTENTION = ["sdpa", "eager"]
 
 
-def training_cases(device: str = "cpu") -> Iterator[tuple[str, ModelSpec, TrainSetup]]:
-    for (arch, spec), (rname, recipe), opt, (b, s), ckpt, att in itertools.product(
-        ARCHITECTURES.items(), RECIPES.items(), OPTIMIZERS, SHAPES, CHECKPOINTING, ATTENTION
+def architectures(with_transformers: bool = True) -> dict[str, tuple[ModelSpec, Optional[dict]]]:
+    """Ours (spec, None), and transformers' GPT-2, Llama (GQA) and Mixtral built small from their real
+    configuration classes (spec, config) when transformers is installed."""
+    out: dict[str, tuple[ModelSpec, Optional[dict]]] = {k: (v, None) for k, v in ARCHITECTURES.items()}
+    if with_transformers:
+        try:
+            from .hf import SMALL_CONFIGS, spec_of
+
+            out.update({k: (spec_of(cfg), cfg) for k, cfg in SMALL_CONFIGS.items()})
+        except Exception:  # transformers missing: the reference model's matrix only
+            pass
+    return out
+
+
+def training_cases(device: str = "cpu", *, with_transformers: bool = True) -> Iterator[tuple[str, ModelSpec, TrainSetup, Optional[dict]]]:
+    for (arch, (spec, cfg)), (rname, recipe), opt, (b, s), ckpt, att in itertools.product(
+        architectures(with_transformers).items(), RECIPES.items(), OPTIMIZERS, SHAPES, CHECKPOINTING, ATTENTION
     ):
         setup = TrainSetup(**recipe, optimizer=opt, batch=b, seq=s, checkpointing=ckpt, attention=att, device=device)  # type: ignore[arg-type]
-        yield f"{arch} {rname} {opt} b{b}×s{s} ckpt={ckpt} {att}", spec, setup
+        yield f"{arch} {rname} {opt} b{b}×s{s} ckpt={ckpt} {att}", spec, setup, cfg
 
 
 def inference_cases(device: str = "cpu") -> Iterator[tuple[str, ModelSpec, InferSetup]]:

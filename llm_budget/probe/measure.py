@@ -39,13 +39,21 @@ DTYPES = {Precision.fp32: torch.float32, Precision.bf16: torch.bfloat16, Precisi
 
 
 class LiveBytes(TorchDispatchMode):
-    """Live tensor storage created under this mode (plus registered tensors); tracks the peak."""
+    """Live tensor storage created under this mode (plus registered tensors); tracks the peak.
+
+    Storages are counted once, at their size, until their last reference dies (weakref). Storage
+    resizes (FSDP2 frees and re-gathers unsharded parameters with UntypedStorage.resize_, which a
+    dispatch mode does not see) are followed by wrapping resize_ while the mode is active, as
+    torch.distributed._tools.mem_tracker.MemTracker does.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.live = 0
         self.peak = 0
         self._sizes: dict[int, int] = {}
+        self._orig_resize = None
+        self._depth = 0
 
     def track(self, tensors: Any) -> None:
         for t in tensors:
@@ -53,6 +61,8 @@ class LiveBytes(TorchDispatchMode):
                 self._add(t)
 
     def _add(self, t: torch.Tensor) -> None:
+        if hasattr(t, "to_local") and type(t).__name__ == "DTensor":
+            t = t.to_local()  # type: ignore[attr-defined]
         storage = t.untyped_storage()
         key = storage._cdata
         if key in self._sizes:
@@ -66,8 +76,38 @@ class LiveBytes(TorchDispatchMode):
     def _free(self, key: int) -> None:
         self.live -= self._sizes.pop(key, 0)
 
+    def _resized(self, storage: torch.UntypedStorage) -> None:
+        key = storage._cdata
+        if key in self._sizes:
+            n = storage.nbytes()
+            self.live += n - self._sizes[key]
+            self._sizes[key] = n
+            self.peak = max(self.peak, self.live)
+
     def reset_peak(self) -> None:
         self.peak = self.live
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self._depth += 1
+        if self._orig_resize is None:
+            orig = torch.UntypedStorage.resize_
+            tracker = self
+
+            def resize_(st, size):  # type: ignore[no-untyped-def]
+                out = orig(st, size)
+                tracker._resized(st)
+                return out
+
+            self._orig_resize = orig
+            torch.UntypedStorage.resize_ = resize_  # type: ignore[method-assign]
+        return super().__enter__()
+
+    def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+        self._depth -= 1
+        if self._depth == 0 and self._orig_resize is not None:
+            torch.UntypedStorage.resize_ = self._orig_resize  # type: ignore[method-assign]
+            self._orig_resize = None
+        return super().__exit__(*exc)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         out = func(*args, **(kwargs or {}))

@@ -79,20 +79,35 @@ def choose_path(fake: bool, device: Optional[str]) -> Path:
     raise RuntimeError(f"unknown device {device!r}: use cuda, cpu or --fake")
 
 
-def probe_training(spec: ModelSpec, setup: TrainSetup, *, path: Path, tolerance: float = 0.05, layers: Optional[int] = None) -> ProbeReport:
-    """Measure a training step (of `layers` blocks, extrapolated to the full depth) and compare."""
+def probe_training(
+    spec: ModelSpec,
+    setup: TrainSetup,
+    *,
+    path: Path,
+    tolerance: float = 0.05,
+    layers: Optional[int] = None,
+    hf_config: Optional[dict] = None,
+) -> ProbeReport:
+    """Measure a training step (of `layers` blocks, extrapolated to the full depth) and compare.
+
+    With hf_config, the measured model is transformers' own, built from that config.json, and the
+    estimate is the accountant's for transformers (implementation "hf"); else the reference model's.
+    """
     dev = "cuda" if path == "cuda" else "cpu"
-    est_setup = setup.model_copy(update={"device": dev})
+    impl = "hf" if hf_config is not None else "reference"
+    est_setup = setup.model_copy(update={"device": dev, "implementation": impl})
     est = training_memory(spec, est_setup)
     notes: list[str] = []
     L = spec.n_layers
     if layers and layers < L:
-        a = _measure_train(spec, est_setup.model_copy(update={"n_layers": layers}), path)
-        b = _measure_train(spec, est_setup.model_copy(update={"n_layers": layers + 1}), path)
+        a = _measure_train(spec, est_setup.model_copy(update={"n_layers": layers}), path, hf_config)
+        b = _measure_train(spec, est_setup.model_copy(update={"n_layers": layers + 1}), path, hf_config)
         meas = _extrapolate(a, b, layers, L)
         notes.append(f"Measured {layers} and {layers + 1} blocks; the full {L} are extrapolated per block (the difference × {L - layers}).")
     else:
-        meas = _measure_train(spec, est_setup, path)
+        meas = _measure_train(spec, est_setup, path, hf_config)
+    if hf_config is not None:
+        notes.append("The model is Hugging Face transformers' own implementation, built from its config.")
     parts = _parts(est)
     s = est.settings
     n_tensors = sum(t.copies for t in parameter_tensors(spec))
@@ -113,7 +128,7 @@ def probe_training(spec: ModelSpec, setup: TrainSetup, *, path: Path, tolerance:
         path=path,
         torch_version=torch.__version__,
         model=spec.label,
-        settings={**{k: v for k, v in s.items() if not k.endswith("_bytes")}, "recipe": est.recipe, "precision": est.precision, "peak_phase": est.peak_phase},
+        settings={**{k: v for k, v in s.items() if not k.endswith("_bytes")}, "recipe": est.recipe, "precision": est.precision, "peak_phase": est.peak_phase, "implementation": impl},
         layers_probed=layers or L,
         layers_total=L,
         extrapolated=bool(layers and layers < L),
@@ -123,8 +138,12 @@ def probe_training(spec: ModelSpec, setup: TrainSetup, *, path: Path, tolerance:
     )
 
 
-def _measure_train(spec: ModelSpec, setup: TrainSetup, path: Path) -> StepMeasurement:
+def _measure_train(spec: ModelSpec, setup: TrainSetup, path: Path, hf_config: Optional[dict] = None) -> StepMeasurement:
     try:
+        if hf_config is not None:
+            from .hf import measure_hf_step
+
+            return measure_hf_step(hf_config, setup, path=path)
         return measure_training_step(spec, setup, path=path)
     except torch.OutOfMemoryError as e:  # CUDA only
         _release()

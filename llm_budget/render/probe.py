@@ -23,7 +23,8 @@ def probe_view(r: ProbeReport) -> Group:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for row in r.rows:
         err = "" if row.error is None else f"{100 * row.error:+.2f}%"
-        rule = f"exact (±{row.allowance_bytes:,} B)" if row.component in ("weights", "optimizer states", "gradients", "KV cache") else f"±{100 * row.tolerance:g}%"
+        exact = row.component in ("weights", "optimizer states", "gradients", "KV cache") and row.tolerance == 0
+        rule = f"exact (±{row.allowance_bytes:,} B)" if exact else f"±{100 * row.tolerance:g}%"
         ok = Text("ok", style="green") if row.ok else Text("OFF" if row.measured_bytes is not None else "OOM", style="bold red")
         t.add_row(row.component, _gib(row.estimate_bytes), _gib(row.measured_bytes), err, Text.assemble(ok, f" {rule}"))
     out: list[Any] = [head, t]

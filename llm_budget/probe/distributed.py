@@ -1,0 +1,166 @@
+"""The probe under FSDP2: shard the reference model with `fully_shard`, measure one rank, compare with ZeRO-3.
+
+Run it under torchrun (`torchrun --nproc-per-node 8 -m llm_budget probe --preset llama3-8b --fsdp`),
+or spawn ranks yourself and call `probe_fsdp` in each (tests/test_distributed.py runs 2 CPU ranks
+over gloo). Each block is one FSDP unit, and so is the root (embeddings, final norm, unembedding);
+mixed precision is FSDP2's MixedPrecisionPolicy (16-bit compute, FP32 sharded weights, gradients
+reduced in FP32), which the accountant calls the `fsdp` convention.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+
+from ..errors import LLMBudgetError
+from ..memory import Convention, Parallel, Recipe, TrainSetup, training_memory
+from ..spec import ModelSpec
+from ..tensors import parameter_tensors
+from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, build_model, make_optimizer
+from .run import ProbeReport, ProbeRow, _row
+
+
+def shard_model(model: torch.nn.Module, setup: TrainSetup) -> None:
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    mp = None
+    if setup.resolved_recipe is Recipe.mixed:
+        mp = MixedPrecisionPolicy(param_dtype=DTYPES[setup.precision], reduce_dtype=torch.float32)
+    kw = {"mp_policy": mp} if mp is not None else {}
+    for block in model.blocks:  # type: ignore[attr-defined]
+        fully_shard(block, **kw)
+    fully_shard(model, **kw)
+
+
+def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
+    """Two steps of the sharded model on this rank; the second is measured (like measure_training_step)."""
+    cuda = torch.cuda.is_available() and dist.get_backend() == "nccl"
+    path = "cuda" if cuda else "cpu"
+    device = f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"
+    tracker = None if cuda else LiveBytes()
+    meter = _Meter(path, tracker)
+    m = StepMeasurement(path=path, device=torch.cuda.get_device_name() if cuda else "cpu")
+    if cuda:
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    seq = setup.seq or spec.context_window or 2048
+    with tracker if tracker is not None else contextlib.nullcontext():
+        before = meter.now()
+        torch.manual_seed(0)
+        model = build_model(spec, setup.model_copy(update={"recipe": Recipe.fp32 if setup.resolved_recipe is Recipe.mixed else setup.recipe}), device, setup.attention)
+        shard_model(model, setup)
+        m.weights = meter.now() - before
+        opt = make_optimizer(model, setup)
+        g = torch.Generator(device=device).manual_seed(dist.get_rank())
+        tokens = torch.randint(0, spec.n_vocab, (setup.batch, seq), device=device, generator=g)
+        targets = torch.randint(0, spec.n_vocab, (setup.batch, seq), device=device, generator=g)
+
+        def one_step() -> tuple[int, int, int]:
+            opt.zero_grad(set_to_none=True)
+            start = meter.now()
+            loss = model.loss(tokens, targets)  # type: ignore[operator]
+            fwd = meter.now() - start
+            loss.backward()
+            del loss
+            dist.barrier()  # let the asynchronous reduce-scatters finish and free their buffers
+            grads = meter.now() - start
+            opt.step()
+            return start, fwd, grads
+
+        start, _, _ = one_step()
+        opt.zero_grad(set_to_none=True)
+        m.states = meter.now() - start
+        meter.reset_peak()
+        _, m.forward, m.gradients = one_step()
+        m.peak = meter.peak()
+        if cuda:
+            m.reserved = torch.cuda.max_memory_reserved()
+        del model, opt
+    return m
+
+
+DEFAULT_TOLERANCE = 0.10
+"""Sharded layouts are estimated (padding, gathered units, reduce-scatter buffers): every row within 10%."""
+
+
+def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT_TOLERANCE) -> ProbeReport:
+    """One rank's measurement against the accountant's ZeRO-3 estimate for the same world size."""
+    if not dist.is_available() or not dist.is_initialized():
+        raise LLMBudgetError("--fsdp needs a process group: run under torchrun (torchrun --nproc-per-node N -m llm_budget probe --fsdp …)")
+    world = dist.get_world_size()
+    meas = measure_fsdp_step(spec, setup)
+    convention = Convention.fsdp if setup.resolved_recipe is Recipe.mixed else setup.convention
+    est = training_memory(spec, setup.model_copy(update={"parallel": Parallel(dp=world, zero=3), "device": meas.path, "convention": convention, "implementation": "reference"}))
+    s = est.settings
+    n_tensors = sum(t.copies for t in parameter_tensors(spec))
+    allowance = 512 * n_tensors if meas.path == "cuda" else 0
+    rows: list[ProbeRow] = [
+        _row("train", "weights", int(s["weight_bytes"]) - _gathered(est), meas.weights, tolerance),
+        _row("train", "optimizer states", int(s["optimizer_state_bytes"]), meas.states, tolerance),
+        _row("train", "gradients", int(s["gradient_bytes"]), meas.gradients, tolerance),
+        _row("train", "peak", est.total_bytes, meas.peak, tolerance),
+    ]
+    rows = [
+        r.model_copy(update={"tolerance": tolerance, "ok": r.measured_bytes is not None and abs(r.error or 0) <= tolerance})
+        for r in rows
+    ]
+    _ = allowance
+    return ProbeReport(
+        device=meas.device,
+        path=meas.path,  # type: ignore[arg-type]
+        torch_version=torch.__version__,
+        model=spec.label,
+        settings={"world_size": world, "rank": dist.get_rank(), "fsdp": "fully_shard per block + root", "estimate": "ZeRO-3", "recipe": est.recipe, "convention": convention.value},
+        layers_probed=spec.n_layers,
+        layers_total=spec.n_layers,
+        rows=rows,
+        passed=all(r.ok for r in rows),
+        notes=[f"Rank {dist.get_rank()} of {world}. Sharded rows are compared within ±{100 * tolerance:g}% (FSDP2 pads each tensor's first dimension to the world size)."],
+    )
+
+
+def _gathered(report) -> int:  # type: ignore[no-untyped-def]
+    """The estimate's gathered-blocks allowance, which is not resident after the step (weights row)."""
+    return int(report.settings.get("gathered_bytes", 0))
+
+
+def probe_fsdp_cli(spec: ModelSpec, *, precision: str, batch: int, seq: int, as_json: bool, tolerance: Optional[float]) -> None:
+    """Entry point for `llm-budget probe --fsdp` under torchrun: every rank measures, rank 0 prints."""
+    if "RANK" not in os.environ and not (dist.is_available() and dist.is_initialized()):
+        raise LLMBudgetError("--fsdp needs a process group: run under torchrun (torchrun --nproc-per-node N -m llm_budget probe --fsdp …)")
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend)
+    setup = TrainSetup(precision=precision, batch=batch, seq=seq, device="cuda" if torch.cuda.is_available() else "cpu")  # type: ignore[arg-type]
+    report = probe_fsdp(spec, setup, tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance)
+    reports: list[Optional[ProbeReport]] = [None] * dist.get_world_size()
+    dist.all_gather_object(reports, report)
+    if dist.get_rank() == 0:
+        from .. import render
+        from ..cli._options import emit_json
+
+        if as_json:
+            import json
+
+            emit_json(json.dumps({"reports": [r.model_dump(mode="json") for r in reports if r]}, indent=2))
+        else:
+            from ..render.probe import probe_view
+
+            for r in reports:
+                if r is not None:
+                    render.console().print(probe_view(r))
+    passed = all(r.passed for r in reports if r is not None)
+    dist.barrier()
+    dist.destroy_process_group()
+    if not passed:
+        import typer
+
+        raise typer.Exit(code=1)

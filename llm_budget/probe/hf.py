@@ -1,0 +1,173 @@
+"""The probe on a Hugging Face `transformers` model: an implementation llm-budget did not write.
+
+The model is built from a config.json (transformers is an optional dependency of the probe, never of
+the estimators) and trained for two steps like the reference model: `model(input_ids, labels=labels,
+use_cache=False).loss` (transformers upcasts the logits to FP32 and keeps shifted labels), AdamW or SGD.
+
+Under fake tensors transformers believes it is being traced and takes another path than a real run:
+`masking_utils.find_packed_sequence_indices` returns an index tensor, which makes `create_causal_mask`
+materialize a (b, 1, s, s) mask and SDPA repeat K/V for grouped-query attention. A real run with an
+unpacked batch gets None there, so the probe patches it to return None (fake and real CPU runs then agree
+byte for byte). torch's fake kernel for `_grouped_mm` (MoE experts) accepts only bf16, while the CPU kernel
+runs FP32 and FP16 too: for unscaled same-dtype inputs the check is lifted and the kernel's own output
+shape returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from ..errors import LLMBudgetError
+from ..memory import Recipe, TrainSetup
+from ..spec import ModelSpec
+from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, make_optimizer
+
+# Small models built from the real configuration classes (the probe matrix's transformers side).
+SMALL_CONFIGS: dict[str, dict[str, Any]] = {
+    "hf-gpt2": dict(model_type="gpt2", n_embd=256, n_head=8, n_layer=4, n_inner=704, vocab_size=8000, n_positions=2048,
+                    resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1),
+    "hf-llama-gqa": dict(model_type="llama", hidden_size=256, num_attention_heads=8, num_key_value_heads=2, num_hidden_layers=4,
+                         intermediate_size=704, vocab_size=8000, max_position_embeddings=2048),
+    "hf-mixtral": dict(model_type="mixtral", hidden_size=256, num_attention_heads=8, num_key_value_heads=2, num_hidden_layers=4,
+                       intermediate_size=704, vocab_size=8000, max_position_embeddings=2048, num_local_experts=4, num_experts_per_tok=2),
+}
+
+
+def _transformers():  # type: ignore[no-untyped-def]
+    try:
+        import transformers
+    except ImportError:
+        raise LLMBudgetError("probing a Hugging Face model needs transformers: pip install transformers") from None
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    from ..hfconfig import read_hf_config
+
+    return read_hf_config(path)
+
+
+def spec_of(config: dict[str, Any], n_layers: int | None = None) -> ModelSpec:
+    """The ModelSpec of the config as transformers completes it (its defaults included)."""
+    from ..hfconfig import spec_fields_from_hf
+    from ..presets import spec_from_mapping
+
+    full = _config(config).to_dict()
+    spec = spec_from_mapping(spec_fields_from_hf(full), f"{config.get('model_type')} config")
+    return spec.with_overrides(n_layers=n_layers) if n_layers else spec
+
+
+def _config(config: dict[str, Any], n_layers: int | None = None):  # type: ignore[no-untyped-def]
+    t = _transformers()
+    d = dict(config)
+    model_type = d.pop("model_type")
+    for key in ("torch_dtype", "dtype", "architectures", "_name_or_path", "transformers_version"):
+        d.pop(key, None)
+    if n_layers:
+        d["n_layer" if model_type == "gpt2" else "num_hidden_layers"] = n_layers
+    return t.AutoConfig.for_model(model_type, **d)
+
+
+@contextlib.contextmanager
+def real_run_paths() -> Iterator[None]:
+    """Make transformers take the path of a real, unpacked run under fake tensors (see the module docstring)."""
+    _transformers()
+    from transformers import masking_utils
+
+    orig_find = masking_utils.find_packed_sequence_indices
+    masking_utils.find_packed_sequence_indices = lambda position_ids: None
+    import torch._meta_registrations as meta
+
+    orig_gmm = getattr(meta, "_meta_grouped_mm_common", None)
+    if orig_gmm is not None:
+
+        def grouped_mm(mat_a, mat_b, scale_a=None, scale_b=None, offs=None, bias=None, scale_result=None, out_dtype=None, use_fast_accum=False):  # type: ignore[no-untyped-def]
+            if scale_a is None and scale_b is None and mat_a.dtype == mat_b.dtype and mat_a.dtype in (torch.float32, torch.float16):
+                return meta._create_grouped_mm_output_tensor(mat_a, mat_b, offs, out_dtype)
+            return orig_gmm(mat_a, mat_b, scale_a=scale_a, scale_b=scale_b, offs=offs, bias=bias, scale_result=scale_result,
+                            out_dtype=out_dtype, use_fast_accum=use_fast_accum)
+
+        meta._meta_grouped_mm_common = grouped_mm
+    try:
+        yield
+    finally:
+        masking_utils.find_packed_sequence_indices = orig_find
+        if orig_gmm is not None:
+            meta._meta_grouped_mm_common = orig_gmm
+
+
+def measure_hf_step(config: dict[str, Any], setup: TrainSetup, *, path: str) -> StepMeasurement:
+    """Two training steps of the transformers model; the second is measured (like measure_training_step)."""
+    t = _transformers()
+    device = "cuda" if path == "cuda" else "cpu"
+    amp = setup.resolved_recipe is Recipe.mixed
+    dtype = DTYPES.get(setup.precision, torch.bfloat16)
+    storage = dtype if setup.resolved_recipe is Recipe.pure else torch.float32
+    cfg = _config(config, setup.n_layers)
+    seq = setup.seq or 2048
+    m = StepMeasurement(path=path, device=torch.cuda.get_device_name() if path == "cuda" else "cpu")
+    fake = contextlib.nullcontext()
+    if path == "fake":
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        fake = FakeTensorMode()  # type: ignore[assignment]
+    if path == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    tracker = None if path == "cuda" else LiveBytes()
+    meter = _Meter(path, tracker)
+    with fake, real_run_paths():
+        before = meter.now()
+        with torch.device(device):
+            model = t.AutoModelForCausalLM.from_config(cfg, attn_implementation=setup.attention, dtype=storage)
+        model.train()
+        if setup.checkpointing.value == "full":
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        elif setup.checkpointing.value != "none":
+            raise LLMBudgetError("transformers models checkpoint whole blocks: use --checkpointing full or none")
+        params = list(model.parameters())
+        if tracker is not None:
+            tracker.track(params)
+            tracker.track(list(model.buffers()))
+        m.weights = meter.now() - before
+        opt = make_optimizer(model, setup)
+        ids = torch.randint(0, cfg.vocab_size, (setup.batch, seq), device=device)
+        labels = torch.randint(0, cfg.vocab_size, (setup.batch, seq), device=device)
+        if tracker is not None:
+            tracker.track([ids, labels])
+
+        def one_step() -> tuple[int, int, int]:
+            opt.zero_grad(set_to_none=True)
+            start = meter.now()
+            with tracker if tracker is not None else contextlib.nullcontext():
+                with torch.autocast(device, dtype=dtype) if amp else contextlib.nullcontext():
+                    loss = model(input_ids=ids, labels=labels, use_cache=False).loss
+                fwd = meter.now() - start
+                loss.backward()
+                del loss
+                grads = meter.now() - start
+                opt.step()
+            return start, fwd, grads
+
+        start, _, _ = one_step()
+        opt.zero_grad(set_to_none=True)
+        m.states = meter.now() - start
+        meter.reset_peak()
+        _, m.forward, m.gradients = one_step()
+        m.peak = meter.peak()
+        if path == "cuda":
+            m.reserved = torch.cuda.max_memory_reserved()
+        del model, opt, params
+    return m
+
+
+def config_from_file(path: str) -> dict[str, Any]:
+    cfg = read_config(path)
+    json.dumps(cfg)  # plain JSON
+    return cfg
