@@ -34,10 +34,13 @@ from .precision import Precision
 from .spec import ModelSpec
 from .units import MiB
 
-DEFAULT_CUDA_CONTEXT = 512 * MiB
-"""CUDA context + library workspaces per process. Measured 274 MiB (lazy module loading) to 636 MiB
-(eager) in pytorch/pytorch#86509; "around 400MB" with CUDA ≥ 11.7 (pytorch/pytorch#109888); cuBLAS
-and NCCL add their workspaces. 512 MiB covers a current lazy-loading stack."""
+DEFAULT_CUDA_CONTEXT = 1280 * MiB
+"""What PyTorch cannot use of the total nvidia-smi reports. Two parts: the driver keeps some memory out of
+cudaMemGetInfo's total (out-of-memory messages print 79.15 GiB total capacity on an A100 80GB whose
+nvidia-smi total is 80 GiB, 79.11 GiB on an H100 80GB (79.65), 14.75 GiB on a T4 (15.00): 0.25-0.9 GiB;
+see tests/test_oom.py's messages), and the CUDA context with its libraries takes 274 MiB (lazy module
+loading) to 636 MiB (eager) (pytorch/pytorch#86509; "around 400MB", #109888), cuBLAS and NCCL
+workspaces on top. 1.25 GiB covers both on current cards; --cuda-context sets it."""
 
 DEFAULT_FRAGMENTATION = 0.05
 """Share of the remaining memory kept back for the caching allocator's fragmentation (reserved but not

@@ -239,7 +239,9 @@ class OomReport(BaseModel):
     headline: str
     findings: list[str] = Field(default_factory=list)
     recommendations: list[Recommendation] = Field(default_factory=list)
-    suggestions: list[FitSuggestion] = Field(default_factory=list, description="Changes that would fit this card (--preset; not yet)")
+    suggestions: list[FitSuggestion] = Field(default_factory=list, description="With a model (--preset …): changes that would fit this card")
+    model_need_bytes: Optional[int] = Field(None, description="With a model: the accountant's need per GPU for the given setup")
+    model_usable_bytes: Optional[int] = Field(None, description="With a model: what PyTorch can use on this card (total capacity − memory outside PyTorch − fragmentation margin)")
     pytorch_hint: Optional[str] = Field(None, description="The setting PyTorch's own message suggested")
     message: str = Field(description="The message as read (whitespace collapsed)")
     messages_found: int = Field(description="Out-of-memory messages in the input; the last readable one is explained")
@@ -727,3 +729,24 @@ def recommendations(r: OomReport, *, env: str = "PYTORCH_CUDA_ALLOC_CONF") -> li
     # one entry per title, first occurrence wins
     seen: set[str] = set()
     return [x for x in out if not (x.title in seen or seen.add(x.title))]  # type: ignore[func-returns-value]
+
+
+def with_model_advice(report: OomReport, spec, *, mode: str, train, infer, gpus: int = 1, fragmentation: float = 0.05):  # type: ignore[no-untyped-def]
+    """Attach the fit advisor's verdict and changes for `spec` on the card of this message.
+
+    The card is the catalog GPU the capacity matches (its speeds and features), sized as PyTorch saw it:
+    the printed total capacity, minus what was outside PyTorch (the CUDA context, libraries; printed, or
+    the fit advisor's default), minus the fragmentation margin.
+    """
+    from .fit import DEFAULT_CUDA_CONTEXT, advise
+    from .gpus import gpu_catalog
+
+    if not report.gpu_candidates:
+        raise LLMBudgetError("the capacity in this message matches no GPU in the catalog; run llm-budget fit --gpu NAME instead")
+    base = gpu_catalog()[report.gpu_candidates[0].name]
+    card = base.model_copy(update={"memory_bytes": report.total_capacity_bytes * base.devices})
+    outside = report.this_process_non_pytorch_bytes if report.this_process_non_pytorch_bytes is not None else DEFAULT_CUDA_CONTEXT
+    fit = advise(spec, card, mode=mode, gpus=gpus, train=train, infer=infer, cuda_context=max(outside, 0), fragmentation=fragmentation)  # type: ignore[arg-type]
+    need = fit.required_bytes_per_gpu
+    changes = [FitSuggestion.model_validate(c.model_dump()) for c in fit.changes]
+    return report.model_copy(update={"suggestions": changes, "model_need_bytes": need, "model_usable_bytes": fit.usable_bytes_per_gpu})

@@ -488,3 +488,20 @@ def test_oom_command_does_not_import_torch():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert '"diagnosis": "full"' in r.stdout
+
+
+def test_oom_with_a_model_says_what_would_fit():
+    from typer.testing import CliRunner
+
+    from llm_budget.cli import app
+
+    r = CliRunner().invoke(app, ["oom", LECTURE, "--preset", "gpt2-355m",
+                                 "--batch", "8", "--seq", "1024", "--json"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    # the card PyTorch saw: 15.78 GiB total, of which the message leaves 14.80 reserved + 38.44 MiB free to this process
+    assert data["model_need_bytes"] > data["model_usable_bytes"]
+    assert data["model_usable_bytes"] < 15.78 * 2**30
+    assert any(s["fits"] for s in data["suggestions"])
+    assert all(s["fits"] == (s["required_bytes_per_gpu"] <= data["model_usable_bytes"]) or s["option"].startswith("--gpu")
+               for s in data["suggestions"])

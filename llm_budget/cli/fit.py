@@ -39,7 +39,7 @@ def fit(
     kv_precision: Annotated[Optional[str], Opt("--kv-precision", help="Serving: KV-cache precision.")] = None,
     gpus_per_node: Annotated[str, Opt("--gpus-per-node", help="Tensor parallelism stays within a node.")] = "8",
     max_gpus: Annotated[str, Opt("--max-gpus", help="Largest cluster the layout search considers.")] = "1024",
-    cuda_context: Annotated[str, Opt("--cuda-context", help="MiB per GPU kept for the CUDA context and libraries.")] = "512",
+    cuda_context: Annotated[str, Opt("--cuda-context", help="MiB per GPU PyTorch cannot use: the driver's share and the CUDA context.")] = "1280",
     fragmentation: Annotated[str, Opt("--fragmentation", help="Share of the rest kept back for allocator fragmentation.")] = "0.05",
     check: Annotated[bool, Opt("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
     units: Annotated[MemoryUnit, Opt("--units", help="gb | gib", case_sensitive=False)] = MemoryUnit.gb,

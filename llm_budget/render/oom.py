@@ -190,6 +190,10 @@ def oom_view(r: OomReport, *, explain: bool = False) -> Group:
                 t.append(f" Source: {describe(rec.source)}", style="dim italic")
             grid.add_row(f"{i}.", t)
         lines.append(grid)
+    if r.model_need_bytes is not None and r.model_usable_bytes is not None:
+        verdict = "does not fit" if r.model_need_bytes > r.model_usable_bytes else "fits on paper (look at fragmentation and what else holds memory)"
+        lines.append(Text(f"The model's estimated need: {format_size(r.model_need_bytes)} per GPU; PyTorch can use about "
+                          f"{format_size(r.model_usable_bytes)} of this card: {verdict}.", style="bold"))
     if r.suggestions:
         s = Table(title="Changes that would fit this card", title_justify="left")
         s.add_column("Change")
