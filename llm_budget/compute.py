@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict
 from .counter import count_params
 from .errors import LLMBudgetError
 from .gpus import GpuSpec
+from .precision import ALIASES as STORAGE_ALIASES
 from .refs import cite
 from .spec import ModelSpec
 
@@ -51,18 +52,6 @@ SECONDS_PER_HOUR = 3600
 SECONDS_PER_DAY = 86400
 
 COMPUTE_PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8", "int8")
-_PRECISION_ALIASES = {
-    "float32": "fp32",
-    "float16": "fp16",
-    "half": "fp16",
-    "bfloat16": "bf16",
-    "fp8-e4m3": "fp8",
-    "fp8_e4m3": "fp8",
-    "e4m3": "fp8",
-    "fp8-e5m2": "fp8",
-    "fp8_e5m2": "fp8",
-    "e5m2": "fp8",
-}
 _STORAGE_BITS = {"fp32": 32, "tf32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8}
 """Bits a weight or KV-cache value takes at a compute precision (TF32 math reads FP32 tensors)."""
 
@@ -269,7 +258,9 @@ class PeakChoice(Frozen):
 def parse_compute_precision(text: str) -> str:
     """'bf16', 'bfloat16', 'fp8-e4m3' … -> one of COMPUTE_PRECISIONS (the keys of the GPU catalog)."""
     key = text.strip().lower()
-    key = _PRECISION_ALIASES.get(key, key)
+    if key in STORAGE_ALIASES:  # the storage names (bfloat16, e4m3 …); both FP8 formats run on the FP8 tensor cores
+        key = STORAGE_ALIASES[key].value
+        key = "fp8" if key.startswith("fp8") else key
     if key not in COMPUTE_PRECISIONS:
         raise LLMBudgetError(f"unknown compute precision '{text}'; known: {', '.join(COMPUTE_PRECISIONS)}")
     return key

@@ -583,6 +583,20 @@ def encode_float(p: Precision, x: Fraction, *, negative: bool = False, saturate:
     )
 
 
+def _coded(precision: str, scheme: str, label: str, bits: str, code: int, x: Fraction, stored: Fraction, *,
+           status: Status, note: str, source: str, scale: Optional[Fraction] = None,
+           absmax: Optional[Fraction] = None) -> Encoding:
+    """An integer-coded value (integers, absmax, NF4): the code's bits, no sign/exponent/fraction fields."""
+    abs_err, rel = _errors(x, stored)
+    return Encoding(
+        precision=precision, scheme=scheme, label=label, bits=bits, bits_grouped=bits, sign=None, exponent=None,
+        fraction=None, code=code, stored_value=exact_decimal(stored), stored_fraction=fraction_str(stored),
+        abs_error=abs_err, relative_error=rel, scale=None if scale is None else _float(scale),
+        scale_fraction=None if scale is None else fraction_str(scale),
+        absmax=None if absmax is None else exact_decimal(absmax), status=status, note=note, source=source,
+    )
+
+
 def encode_int(p: Precision, x: Fraction) -> Encoding:
     """Plain integer quantization: q = round(x) (ties to even), clamped to the two's-complement
     range; stored value q (jacob2018 with scale 1 and zero point 0)."""
@@ -590,35 +604,13 @@ def encode_int(p: Precision, x: Fraction) -> Encoding:
     r = round(x)
     q = min(max(r, lo), hi)
     stored = Fraction(q)
-    abs_err, rel = _errors(x, stored)
     if r != q:
         status: Status = "clamped"
         note = f"round({exact_decimal(x)}) = {exact_decimal(Fraction(r))} is outside {lo}..{hi}: clamped to {q}"
     else:
         status = _status_of(x, stored)
         note = "exact" if status == "exact" else "round to nearest integer, ties to even"
-    bits = _twos(q, FORMATS[p].bits)
-    return Encoding(
-        precision=p.value,
-        scheme="integer",
-        label=p.label,
-        bits=bits,
-        bits_grouped=bits,
-        sign=None,
-        exponent=None,
-        fraction=None,
-        code=q,
-        stored_value=exact_decimal(stored),
-        stored_fraction=fraction_str(stored),
-        abs_error=abs_err,
-        relative_error=rel,
-        scale=None,
-        scale_fraction=None,
-        absmax=None,
-        status=status,
-        note=note,
-        source=_INT_SOURCE,
-    )
+    return _coded(p.value, "integer", p.label, _twos(q, FORMATS[p].bits), q, x, stored, status=status, note=note, source=_INT_SOURCE)
 
 
 def encode_absmax(p: Precision, x: Fraction, absmax: Fraction) -> Encoding:
@@ -643,29 +635,8 @@ def encode_absmax(p: Precision, x: Fraction, absmax: Fraction) -> Encoding:
         else:
             status = _status_of(x, stored)
             note = f"q = round(x · {qmax}/absmax) = {q}; stored q · absmax/{qmax}"
-    abs_err, rel = _errors(x, stored)
-    bits = _twos(q, bits_n)
-    return Encoding(
-        precision=p.value,
-        scheme="absmax",
-        label=f"{p.label} absmax",
-        bits=bits,
-        bits_grouped=bits,
-        sign=None,
-        exponent=None,
-        fraction=None,
-        code=q,
-        stored_value=exact_decimal(stored),
-        stored_fraction=fraction_str(stored),
-        abs_error=abs_err,
-        relative_error=rel,
-        scale=None if scale is None else _float(scale),
-        scale_fraction=None if scale is None else fraction_str(scale),
-        absmax=exact_decimal(absmax),
-        status=status,
-        note=note,
-        source=_ABSMAX_SOURCE,
-    )
+    return _coded(p.value, "absmax", f"{p.label} absmax", _twos(q, bits_n), q, x, stored, status=status, note=note,
+                  source=_ABSMAX_SOURCE, scale=scale, absmax=absmax)
 
 
 def nf4_index(y: Fraction) -> int:
@@ -696,29 +667,8 @@ def encode_nf4(x: Fraction, absmax: Fraction) -> Encoding:
     if absmax and abs(x) > absmax:
         status = "clamped"
         note += " (|x| > absmax: clipped to ±absmax)"
-    abs_err, rel = _errors(x, stored)
-    bits = format(idx, "04b")
-    return Encoding(
-        precision=Precision.nf4.value,
-        scheme="nf4",
-        label=Precision.nf4.label,
-        bits=bits,
-        bits_grouped=bits,
-        sign=None,
-        exponent=None,
-        fraction=None,
-        code=idx,
-        stored_value=exact_decimal(stored),
-        stored_fraction=fraction_str(stored),
-        abs_error=abs_err,
-        relative_error=rel,
-        scale=None if scale is None else _float(scale),
-        scale_fraction=None if scale is None else fraction_str(scale),
-        absmax=exact_decimal(absmax),
-        status=status,
-        note=note,
-        source=NF4_SOURCE,
-    )
+    return _coded(Precision.nf4.value, "nf4", Precision.nf4.label, format(idx, "04b"), idx, x, stored, status=status,
+                  note=note, source=NF4_SOURCE, scale=scale, absmax=absmax)
 
 
 def encode_number(text: str, *, absmax: Optional[str] = None, saturate: bool = False) -> NumberEncodings:

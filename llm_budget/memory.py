@@ -560,6 +560,10 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
             held_layer = A_layer
         layers_held = blocks * (in_flight if stage == "first" else 1) if pp > 1 else L
         H = (H_emb * (in_flight if stage == "first" else 1) if has_emb else 0) + (H_head if has_head else 0)
+        if setup.checkpointing is Checkpointing.full and setup.implementation == "hf" and setup.attention == "eager":
+            # transformers' eager attention takes a float (b, 1, s, s) causal mask in the residual dtype, built once per
+            # forward; non-reentrant checkpoints save every block's inputs, this mask included, until block 0's backward.
+            H += _round(b.st.b * b.st.s * b.st.s * b.st.r, dev) * (in_flight if pp > 1 and stage == "first" else 1)
         # Under ZeRO-3/FSDP, mixed precision casts the weights when it gathers them (FSDP2's
         # MixedPrecisionPolicy): there is no autocast cache of full-size copies.
         copies_layer = -(-b.copies[0] // tp) if zero < 3 else 0

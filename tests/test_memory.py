@@ -288,3 +288,21 @@ def test_cli_bad_input(args, message):
     assert r.exit_code == 2, r.output
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("precision, recipe, mask_bytes", [("fp32", None, 4), ("bf16", None, 4), ("bf16", "pure", 2)])
+def test_hf_eager_checkpoints_keep_the_causal_mask(precision, recipe, mask_bytes):
+    """transformers builds one float (b, 1, s, s) causal mask per forward for eager attention, in the residual dtype
+    (FP32 under autocast); non-reentrant checkpoints save it as an input of every block, so it outlives the forward
+    once. SDPA gets no mask (is_causal), and without checkpointing nothing saves it."""
+    spec = load_preset("llama2-7b")
+    b, s = 2, 1024
+
+    def forward_end(attention: str, ckpt: str) -> int:
+        setup = TrainSetup(precision=precision, recipe=recipe, batch=b, seq=s, attention=attention, checkpointing=ckpt, device="cpu")
+        return training_memory(spec, setup).settings["forward_end_bytes"]
+
+    assert forward_end("eager", "full") - forward_end("sdpa", "full") == b * s * s * mask_bytes
+    ref = TrainSetup(precision=precision, recipe=recipe, batch=b, seq=s, attention="eager", checkpointing="full", device="cpu", implementation="reference")
+    ref_sdpa = ref.model_copy(update={"attention": "sdpa"})
+    assert training_memory(spec, ref).settings["forward_end_bytes"] == training_memory(spec, ref_sdpa).settings["forward_end_bytes"]

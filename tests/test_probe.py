@@ -83,7 +83,7 @@ def test_layers_extrapolation_equals_the_full_measurement():
 def test_cli_probe_fake_json():
     r = run("probe", "--fake", "--preset", "gpt2-124m", "--mode", "train", "--batch", "2", "--seq", "128", "--json")
     assert r.exit_code == 0, r.output
-    data = json.loads(r.stdout)
+    (data,) = json.loads(r.stdout)["reports"]
     assert data["path"] == "fake" and isinstance(data["device"], str)
     for row in data["rows"]:
         assert {"component", "estimate_bytes", "measured_bytes", "error"} <= set(row)
@@ -134,5 +134,5 @@ def test_cli_probe_transformers_model(tmp_path):
     cfg.write_text(json.dumps(SMALL_CONFIGS["hf-llama-gqa"]))
     r = run("probe", "--fake", "--hf-model", str(cfg), "--mode", "train", "--batch", "2", "--seq", "128", "--attention", "eager", "--json")
     assert r.exit_code == 0, r.output
-    data = json.loads(r.stdout)
+    (data,) = json.loads(r.stdout)["reports"]
     assert data["settings"]["implementation"] == "hf" and data["passed"]

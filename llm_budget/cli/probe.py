@@ -139,7 +139,7 @@ def _emit(reports, out: Optional[str], as_json: bool) -> None:  # type: ignore[n
         with open(out, "w", encoding="utf-8") as f:
             _json.dump({"reports": payload}, f, indent=2)
     if as_json:
-        emit_json(_json.dumps(payload[0] if len(payload) == 1 else {"reports": payload}, indent=2))
+        emit_json(_json.dumps({"reports": payload}, indent=2))
         return
     from ..render import console
     from ..render.probe import probe_view

@@ -21,7 +21,7 @@ from ..errors import LLMBudgetError
 from ..memory import Convention, Parallel, Recipe, TrainSetup, training_memory
 from ..spec import ModelSpec
 from ..tensors import parameter_tensors
-from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, build_model, make_optimizer
+from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, build_model, make_optimizer, measure_two_steps
 from .run import ProbeReport, ProbeRow, _row
 
 
@@ -61,26 +61,11 @@ def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
         tokens = torch.randint(0, spec.n_vocab, (setup.batch, seq), device=device, generator=g)
         targets = torch.randint(0, spec.n_vocab, (setup.batch, seq), device=device, generator=g)
 
-        def one_step() -> tuple[int, int, int]:
-            opt.zero_grad(set_to_none=True)
-            start = meter.now()
-            loss = model.loss(tokens, targets)  # type: ignore[operator]
-            fwd = meter.now() - start
-            loss.backward()
-            del loss
-            dist.barrier()  # let the asynchronous reduce-scatters finish and free their buffers
-            grads = meter.now() - start
-            opt.step()
-            return start, fwd, grads
+        def forward() -> torch.Tensor:
+            return model.loss(tokens, targets)  # type: ignore[operator,no-any-return]
 
-        start, _, _ = one_step()
-        opt.zero_grad(set_to_none=True)
-        m.states = meter.now() - start
-        meter.reset_peak()
-        _, m.forward, m.gradients = one_step()
-        m.peak = meter.peak()
-        if cuda:
-            m.reserved = torch.cuda.max_memory_reserved()
+        # the barrier lets the asynchronous reduce-scatters finish and free their buffers
+        measure_two_steps(m, meter, opt, forward, after_backward=dist.barrier, cuda=cuda)
         del model, opt
     return m
 

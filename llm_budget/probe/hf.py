@@ -25,7 +25,7 @@ import torch
 from ..errors import LLMBudgetError
 from ..memory import Recipe, TrainSetup
 from ..spec import ModelSpec
-from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, make_optimizer
+from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, make_optimizer, measure_two_steps
 
 # Small models built from the real configuration classes (the probe matrix's transformers side).
 SMALL_CONFIGS: dict[str, dict[str, Any]] = {
@@ -142,27 +142,11 @@ def measure_hf_step(config: dict[str, Any], setup: TrainSetup, *, path: str) -> 
         if tracker is not None:
             tracker.track([ids, labels])
 
-        def one_step() -> tuple[int, int, int]:
-            opt.zero_grad(set_to_none=True)
-            start = meter.now()
-            with tracker if tracker is not None else contextlib.nullcontext():
-                with torch.autocast(device, dtype=dtype) if amp else contextlib.nullcontext():
-                    loss = model(input_ids=ids, labels=labels, use_cache=False).loss
-                fwd = meter.now() - start
-                loss.backward()
-                del loss
-                grads = meter.now() - start
-                opt.step()
-            return start, fwd, grads
+        def forward() -> torch.Tensor:
+            with torch.autocast(device, dtype=dtype) if amp else contextlib.nullcontext():
+                return model(input_ids=ids, labels=labels, use_cache=False).loss
 
-        start, _, _ = one_step()
-        opt.zero_grad(set_to_none=True)
-        m.states = meter.now() - start
-        meter.reset_peak()
-        _, m.forward, m.gradients = one_step()
-        m.peak = meter.peak()
-        if path == "cuda":
-            m.reserved = torch.cuda.max_memory_reserved()
+        measure_two_steps(m, meter, opt, forward, tracker=tracker, cuda=path == "cuda")
         del model, opt, params
     return m
 

@@ -24,7 +24,7 @@ import contextlib
 import gc
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -210,6 +210,40 @@ def _mode(path: str) -> Iterator[Optional[LiveBytes]]:
         yield tracker
 
 
+def measure_two_steps(m: StepMeasurement, meter: "_Meter", opt: torch.optim.Optimizer, forward: Callable[[], torch.Tensor], *,
+                      tracker: Optional["LiveBytes"] = None, after_backward: Optional[Callable[[], None]] = None,
+                      cuda: bool = False) -> None:
+    """The probe's protocol for a training step, shared by every model it measures.
+
+    Step 1 creates the optimizer states (their bytes: what step 1 leaves behind once its gradients are
+    set to None). Step 2 is the steady state that is measured: the live bytes after the forward
+    (saved activations, the loss's buffers, autocast's weight copies), after the backward (plus the
+    gradients), and the peak over the whole step, optimizer step included. `forward` returns the loss.
+    """
+    def one_step() -> tuple[int, int, int]:
+        opt.zero_grad(set_to_none=True)
+        start = meter.now()
+        with tracker if tracker is not None else contextlib.nullcontext():
+            loss = forward()
+            fwd = meter.now() - start
+            loss.backward()
+            del loss
+            if after_backward is not None:
+                after_backward()
+            grads = meter.now() - start
+            opt.step()
+        return start, fwd, grads
+
+    start, _, _ = one_step()
+    opt.zero_grad(set_to_none=True)
+    m.states = meter.now() - start
+    meter.reset_peak()
+    _, m.forward, m.gradients = one_step()
+    m.peak = meter.peak()
+    if cuda:
+        m.reserved = torch.cuda.max_memory_reserved()
+
+
 def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> StepMeasurement:
     """Run two training steps and measure the second. `path` is "cuda", "cpu" or "fake"."""
     device = "cuda" if path == "cuda" else "cpu"
@@ -236,27 +270,11 @@ def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> S
             tracker.track([tokens, targets])
         ctx = (lambda: torch.autocast(device, dtype=dtype)) if amp else contextlib.nullcontext
 
-        def one_step() -> tuple[int, int, int]:
-            opt.zero_grad(set_to_none=True)
-            start = meter.now()
-            with tracker if tracker is not None else contextlib.nullcontext():
-                with ctx():
-                    loss = model.loss(tokens, targets)
-                fwd = meter.now() - start
-                loss.backward()
-                del loss
-                grads = meter.now() - start
-                opt.step()
-            return start, fwd, grads
+        def forward() -> torch.Tensor:
+            with ctx():
+                return model.loss(tokens, targets)
 
-        start, _, _ = one_step()  # creates the optimizer states
-        opt.zero_grad(set_to_none=True)
-        m.states = meter.now() - start
-        meter.reset_peak()
-        _, m.forward, m.gradients = one_step()
-        m.peak = meter.peak()
-        if path == "cuda":
-            m.reserved = torch.cuda.max_memory_reserved()
+        measure_two_steps(m, meter, opt, forward, tracker=tracker, cuda=path == "cuda")
         del model, opt, params
     return m
 
