@@ -23,7 +23,6 @@ uses the Epoch law (whose minimum agrees with it).
 from __future__ import annotations
 
 import math
-from enum import Enum
 from typing import Literal, NamedTuple, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -43,12 +42,6 @@ FitName = Literal["approach1", "approach3", "epoch"]
 FITS: tuple[FitName, ...] = ("approach1", "approach3", "epoch")
 
 
-class Fit(str, Enum):
-    """`--fit` choices (the CLI passes `.value`)."""
-
-    approach1 = "approach1"  # Hoffmann et al. 2022 Table 3: D = 20·N, N and D ∝ C^0.5
-    approach3 = "approach3"  # Hoffmann et al. 2022 §3.3: the parametric loss, rounded constants
-    epoch = "epoch"  # Besiroglu et al. 2024: the parametric loss refitted
 TOKENS_PER_PARAM = 20.0
 """Chinchilla's rule of thumb: Table 3's compute-optimal rows have 20.0-21.6 tokens per parameter."""
 

@@ -19,16 +19,17 @@ def test_fsdp_two_cpu_ranks(precision):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "llm_budget", "probe", "--fsdp", *MODEL, "--precision", precision, "--batch", "2", "--seq", "64", "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 0, out.stderr[:3000]
     data = json.loads(out.stdout[out.stdout.index("{"):])
     reports = data["reports"]
     assert len(reports) == 2 and {r["settings"]["rank"] for r in reports} == {0, 1}
     for r in reports:
         rows = {row["component"]: row for row in r["rows"]}
-        # Sharded model states: half of the model's on each rank (to FSDP2's padding). The gradient reading
-        # can catch an asynchronous reduce-scatter buffer not yet freed, so it is held to 10% like the peak.
+        # Sharded model states: half of the model's on each rank (to FSDP2's padding); the gradients are read
+        # once the reduce-scatters have settled. The peak moves with when the asynchronous collectives free
+        # their buffers (-5.4% ... +0.7% seen), so it is held to 10%.
         assert abs(rows["weights"]["error"]) < 1e-4 and rows["optimizer states"]["error"] == 0
-        assert abs(rows["gradients"]["error"]) <= 0.10
+        assert abs(rows["gradients"]["error"]) < 1e-3
         assert abs(rows["peak"]["error"]) <= 0.10
         assert r["passed"]
 

@@ -16,6 +16,10 @@ def test_cli_does_not_import_torch():
         "    assert not e.code, e.code\n"
         "heavy = sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
+        "# nor the other commands' models: each command imports its arithmetic when it runs\n"
+        "others = sorted(m for m in ('llm_budget.scaling', 'llm_budget.compute', 'llm_budget.memory', 'llm_budget.fit',\n"
+        "                            'llm_budget.gpus', 'llm_budget.oom', 'llm_budget.dtypes') if m in sys.modules)\n"
+        "assert not others, others\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

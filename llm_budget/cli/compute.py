@@ -8,7 +8,7 @@ import typer
 
 from ..errors import LLMBudgetError
 from ..spec import ModelSpec
-from . import app
+from ._app import app
 from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 _T, _H, _I = "Training", "Hardware", "Inference"

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import LLMBudgetError
-from . import app
+from ._app import app
 from ._options import ExplainOpt, JsonOpt, emit_json, user_errors
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ..errors import LLMBudgetError
 from ..spec import ModelSpec
 from ..units import MemoryUnit, MiB, parse_count, parse_decimal
-from . import app
+from ._app import app
 from ._options import JsonOpt, emit_json, user_errors, with_model
 
 Opt = typer.Option

@@ -10,7 +10,7 @@ import typer
 from ..errors import LLMBudgetError
 from ..spec import ModelSpec
 from ..units import parse_count
-from . import app
+from ._app import app
 from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..counter import count_params
 from ..spec import ModelSpec
-from . import app
+from ._app import app
 from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 

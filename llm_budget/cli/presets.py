@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import app
+from ._app import app
 from ._options import JsonOpt, emit_json, user_errors
 
 presets_app = typer.Typer(help="List the shipped model presets, or show one.", no_args_is_help=False)

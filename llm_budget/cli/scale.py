@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..scaling import Fit
+from ..fits import Fit
 from ..spec import ModelSpec
-from . import app
+from ._app import app
 from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 _B = "Budget (one of: --flops; --gpu --gpus --days; --budget-usd --gpu)"
