@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..memory import CUDA_ROUND, InferSetup, MemoryReport, TrainSetup, inference_memory, training_memory
 from ..spec import ModelSpec
 from ..tensors import parameter_tensors
+from ..units import GiB
 from .measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
 
 Path = Literal["cuda", "cpu", "fake"]
@@ -213,7 +214,7 @@ def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance
         layers_total=spec.n_layers,
         rows=rows,
         passed=all(r.ok for r in rows),
-        notes=notes + [f"Decode peak measured: {m.decode_peak / 2**30:,.3f} GiB (one new token per sequence)."] if ok_m else notes,
+        notes=notes + [f"Decode peak measured: {m.decode_peak / GiB:,.3f} GiB (one new token per sequence)."] if ok_m else notes,
     )
 
 

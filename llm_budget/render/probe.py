@@ -8,11 +8,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..probe.run import ProbeReport
+from ..probe.run import EXACT, ProbeReport
+from ..units import GiB
 
 
 def _gib(n: int | None) -> str:
-    return "OOM" if n is None else f"{n / 2**30:,.3f} GiB"
+    return "OOM" if n is None else f"{n / GiB:,.3f} GiB"
 
 
 def probe_view(r: ProbeReport) -> Group:
@@ -23,7 +24,7 @@ def probe_view(r: ProbeReport) -> Group:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for row in r.rows:
         err = "" if row.error is None else f"{100 * row.error:+.2f}%"
-        exact = row.component in ("weights", "optimizer states", "gradients", "KV cache") and row.tolerance == 0
+        exact = row.component in EXACT and row.tolerance == 0
         rule = f"exact (±{row.allowance_bytes:,} B)" if exact else f"±{100 * row.tolerance:g}%"
         ok = Text("ok", style="green") if row.ok else Text("OFF" if row.measured_bytes is not None else "OOM", style="bold red")
         t.add_row(row.component, _gib(row.estimate_bytes), _gib(row.measured_bytes), err, Text.assemble(ok, f" {rule}"))
