@@ -16,10 +16,10 @@ import time
 
 
 def main() -> int:
-    from llm_budget.fit import advise
-    from llm_budget.gpus import load_gpu
-    from llm_budget.memory import TrainSetup
-    from llm_budget.presets import load_preset
+    from llm_budget.fit.advisor import advise
+    from llm_budget.hardware.gpus import load_gpu
+    from llm_budget.memory.training import TrainSetup
+    from llm_budget.model.presets import load_preset
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -35,7 +35,7 @@ def main() -> int:
         spec, card = load_preset(name), load_gpu(gpu)
         times = []
         for i in range(args.runs):
-            from llm_budget.memory import _base
+            from llm_budget.memory.training import _base
 
             _base.cache_clear()  # every run from scratch
             t = time.perf_counter()

@@ -13,10 +13,10 @@ __version__ = "0.1.0"
 __all__ = ["ModelSpec", "ParamCount", "count_params", "__version__"]
 
 if TYPE_CHECKING:
-    from .counter import ParamCount, count_params
-    from .spec import ModelSpec
+    from llm_budget.model.counter import ParamCount, count_params
+    from llm_budget.model.spec import ModelSpec
 
-_LAZY = {"ModelSpec": "spec", "ParamCount": "counter", "count_params": "counter"}
+_LAZY = {"ModelSpec": "model.spec", "ParamCount": "model.counter", "count_params": "model.counter"}
 
 
 def __getattr__(name: str) -> Any:

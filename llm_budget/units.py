@@ -15,7 +15,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 
-from .errors import LLMBudgetError
+from llm_budget.errors import LLMBudgetError
 
 KB = 10**3
 MB = 10**6

@@ -7,11 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from llm_budget.activations import Step, head_saved, layer_saved  # noqa: E402
-from llm_budget.memory import TrainSetup, training_memory  # noqa: E402
+from llm_budget.memory.activations import Step, head_saved, layer_saved  # noqa: E402
+from llm_budget.memory.training import TrainSetup, training_memory  # noqa: E402
 from llm_budget.probe.measure import measure_training_step  # noqa: E402
-from llm_budget.spec import ModelSpec  # noqa: E402
-from llm_budget.tensors import parameter_tensors  # noqa: E402
+from llm_budget.model.spec import ModelSpec  # noqa: E402
+from llm_budget.model.inventory import parameter_tensors  # noqa: E402
 
 BASE = dict(d_embed=256, n_heads=8, n_layers=4, n_vocab=1000, d_mlp=704)
 CASES = {
@@ -62,8 +62,8 @@ def test_saved_tensors_match_pytorch_exactly(case, recipe, attention):
 
 
 def test_inventory_sums_match_counter_for_every_preset():
-    from llm_budget.counter import count_params
-    from llm_budget.presets import all_presets
+    from llm_budget.model.counter import count_params
+    from llm_budget.model.presets import all_presets
 
     for spec in all_presets():
         assert sum(t.total for t in parameter_tensors(spec)) == count_params(spec).total, spec.name

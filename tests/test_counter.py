@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_budget.counter import count_params
-from llm_budget.spec import ModelSpec
+from llm_budget.model.counter import count_params
+from llm_budget.model.spec import ModelSpec
 
 # The lecture's slide "High Number of Parameters" (3Blue1Brown's GPT-3 tally), row by row.
 LECTURE_GPT3 = {

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from llm_budget.counter import count_params
+from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hfconfig import MAPPERS
-from llm_budget.presets import load_hf_config, load_preset
+from llm_budget.model.hfconfig import MAPPERS
+from llm_budget.model.presets import load_hf_config, load_preset
 
 from conftest import HF_CONFIGS, transformers_param_count
 

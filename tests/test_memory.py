@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from llm_budget.counter import count_params
-from llm_budget.memory import (
+from llm_budget.model.counter import count_params
+from llm_budget.memory.training import (
     InferSetup,
     TrainSetup,
     inference_memory,
@@ -17,10 +17,10 @@ from llm_budget.memory import (
     rule_of_thumb,
     training_memory,
 )
-from llm_budget.precision import Precision
-from llm_budget.presets import load_preset
-from llm_budget.spec import ModelSpec
-from llm_budget.tensors import ParamTensor, parameter_tensors
+from llm_budget.hardware.precision import Precision
+from llm_budget.model.presets import load_preset
+from llm_budget.model.spec import ModelSpec
+from llm_budget.model.inventory import ParamTensor, parameter_tensors
 
 GB = 10**9
 SMALL = ModelSpec(d_embed=256, n_heads=8, n_kv_heads=2, n_layers=4, n_vocab=1000, d_mlp=704, mlp="gated")

@@ -46,7 +46,7 @@ def test_installed_wheel_finds_presets(wheel: Path, tmp_path: Path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(target), str(wheel)], check=True)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target), "PYTHONNOUSERSITE": "1", "COLUMNS": "200"}
     r = subprocess.run(
-        [sys.executable, "-c", "import llm_budget, llm_budget.presets as p; print(llm_budget.__file__); print(p.presets_dir())"],
+        [sys.executable, "-c", "import llm_budget, llm_budget.model.presets as p; print(llm_budget.__file__); print(p.presets_dir())"],
         capture_output=True, text=True, cwd=tmp_path, env=env,
     )
     assert r.returncode == 0, r.stderr

@@ -1,7 +1,7 @@
 """Every source a formula cites is registered, so --explain can always name it."""
 
-from llm_budget.counter import count_params
-from llm_budget.presets import all_presets
+from llm_budget.model.counter import count_params
+from llm_budget.model.presets import all_presets
 from llm_budget.refs import REFERENCES, cite, describe
 
 

@@ -46,8 +46,8 @@ def test_estimation_commands_do_not_import_torch(argv, expected):
 
 def test_params_imports_neither_torch_nor_the_other_commands():
     # the console script registers only the command it runs; each command imports its arithmetic when it runs
-    others = ("llm_budget.scaling", "llm_budget.compute", "llm_budget.memory", "llm_budget.fit",
-              "llm_budget.gpus", "llm_budget.oom", "llm_budget.dtypes")
+    others = ("llm_budget.compute", "llm_budget.memory", "llm_budget.fit",
+              "llm_budget.hardware", "llm_budget.oom", "llm_budget.dtypes")
     out = _run_console_script(["params", "--preset", "gpt3-175b", "--json"], also_absent=others)
     assert '"total": 175181291520' in out  # Brown et al. 2020 / the lecture's table
 

@@ -31,7 +31,7 @@ def main() -> None:
     """The console script: register the command named on the command line (all of them for --help or a typo), run it."""
     import sys
 
-    from ._app import app
+    from llm_budget.cli._app import app
 
     first = sys.argv[1] if len(sys.argv) > 1 else None
     _register_commands(first if first and not first.startswith("-") else None)
@@ -41,7 +41,7 @@ def main() -> None:
 def __getattr__(name: str) -> object:
     """`llm_budget.cli.app`: the app with every command registered."""
     if name == "app":
-        from ._app import app
+        from llm_budget.cli._app import app
 
         _register_commands()
         return app

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from pydantic import ValidationError
 
-from ..errors import LLMBudgetError, SpecError
-from ..spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
-from ..units import parse_count
+from llm_budget.errors import LLMBudgetError, SpecError
+from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+from llm_budget.units import parse_count
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (schema in the README) instead of a table.")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the formula and source behind every number.")]
@@ -38,7 +38,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except LLMBudgetError as e:
             raise fail(str(e)) from None
         except ValidationError as e:
-            from ..presets import describe_validation_error
+            from llm_budget.model.presets import describe_validation_error
 
             raise fail(describe_validation_error(e, "input")) from None
 
@@ -142,7 +142,7 @@ def build_spec(values: dict[str, Any], *, required: bool = True) -> Optional[Mod
     Options override preset fields and the result is validated again (never model_copy).
     Returns None when no model was given and `required` is false.
     """
-    from ..presets import describe_validation_error, load_hf_config, resolve
+    from llm_budget.model.presets import describe_validation_error, load_hf_config, resolve
 
     preset, hf_config = values.pop("preset", None), values.pop("hf_config", None)
     if preset and hf_config:

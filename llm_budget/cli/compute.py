@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import LLMBudgetError
-from ..spec import ModelSpec
-from ._app import app
-from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+from llm_budget.errors import LLMBudgetError
+from llm_budget.model.spec import ModelSpec
+from llm_budget.cli._app import app
+from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 _T, _H, _I = "Training", "Hardware", "Inference"
 
@@ -46,9 +46,9 @@ def compute(
     `llm-budget compute --params 1e9 --tokens 20b --gpu v100-32gb --vs a100-80gb`;
     `llm-budget compute --preset llama2-7b --tokens 2t --gpu a100-80gb --gpu-hours 184320`.
     """
-    from ..compute import DEFAULT_BATCH_SIZES, estimate_compute, model_size
-    from ..gpus import load_gpu
-    from ..units import parse_count, parse_decimal
+    from llm_budget.compute.estimate import DEFAULT_BATCH_SIZES, estimate_compute, model_size
+    from llm_budget.hardware.gpus import load_gpu
+    from llm_budget.units import parse_count, parse_decimal
 
     def num(text: Optional[str], what: str) -> Optional[float]:
         return None if text is None else float(parse_decimal(text, what=what))
@@ -73,8 +73,8 @@ def compute(
     if json:
         emit_json(result.model_dump_json(indent=2))
     else:
-        from ..render import console
-        from ..render.compute import compute_report
+        from llm_budget.render import console
+        from llm_budget.render.compute import compute_report
 
         console().print(compute_report(result, explain=explain))
 

@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import LLMBudgetError
-from ._app import app
-from ._options import ExplainOpt, JsonOpt, emit_json, user_errors
+from llm_budget.errors import LLMBudgetError
+from llm_budget.cli._app import app
+from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors
 
 
 # ignore_unknown_options: a negative number (`llm-budget dtype -3.5`) is an argument, not an option.
@@ -35,7 +35,7 @@ def dtype(
     Examples: `llm-budget dtype`; `llm-budget dtype 3.141592` (the lecture's FP32/FP16/BF16 bits);
     `llm-budget dtype 3.141592 --absmax 10`; `llm-budget dtype -70000 --saturate`.
     """
-    from ..dtypes import dtype_table, encode_number
+    from llm_budget.dtypes.encoding import dtype_table, encode_number
 
     if number is None:
         if absmax is not None or saturate:
@@ -44,8 +44,8 @@ def dtype(
         if json:
             emit_json(table.model_dump_json(indent=2))
         else:
-            from ..render import console
-            from ..render.dtype import range_table
+            from llm_budget.render import console
+            from llm_budget.render.dtype import range_table
 
             console().print(range_table(table, explain=explain))
         return
@@ -53,7 +53,7 @@ def dtype(
     if json:
         emit_json(result.model_dump_json(indent=2))
     else:
-        from ..render import console
-        from ..render.dtype import encodings_table
+        from llm_budget.render import console
+        from llm_budget.render.dtype import encodings_table
 
         console().print(encodings_table(result, explain=explain))

@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from ..errors import LLMBudgetError
-from ..spec import ModelSpec
-from ..units import MemoryUnit, MiB, parse_count, parse_decimal
-from ._app import app
-from ._options import JsonOpt, emit_json, user_errors, with_model
+from llm_budget.errors import LLMBudgetError
+from llm_budget.model.spec import ModelSpec
+from llm_budget.units import MemoryUnit, MiB, parse_count, parse_decimal
+from llm_budget.cli._app import app
+from llm_budget.cli._options import JsonOpt, emit_json, user_errors, with_model
 
 Opt = typer.Option
 
@@ -49,10 +49,10 @@ def fit(
 
     Example: `llm-budget fit --preset llama3-70b --gpu a100-80gb --gpus 8 --mode train --seq 4096 --batch 1`.
     """
-    from ..fit import advise
-    from ..gpus import load_gpu
-    from ..memory import InferSetup, TrainSetup
-    from ..precision import Precision, parse_precision
+    from llm_budget.fit.advisor import advise
+    from llm_budget.hardware.gpus import load_gpu
+    from llm_budget.memory.training import InferSetup, TrainSetup
+    from llm_budget.hardware.precision import Precision, parse_precision
 
     card = load_gpu(gpu)
     if mode not in ("train", "infer", "both"):
@@ -85,7 +85,7 @@ def fit(
             context=parse_count(context, what="--context") if context else None,
         )
     except ValidationError as e:
-        from .memory import _setup_error
+        from llm_budget.cli.memory import _setup_error
 
         raise LLMBudgetError(_setup_error(e)) from None
     if mode != "infer" and prec in (Precision.int8, Precision.int4, Precision.nf4) and not lora_rank:
@@ -107,8 +107,8 @@ def fit(
     if json:
         emit_json(report.model_dump_json(indent=2))
     else:
-        from ..render import console
-        from ..render.fit import fit_view
+        from llm_budget.render import console
+        from llm_budget.render.fit import fit_view
 
         console().print(fit_view(report, unit=units))
     if check and not report.fits:
@@ -122,7 +122,7 @@ def gpus(
     json: JsonOpt = False,
 ) -> None:
     """The GPU catalog: memory as the driver reports it, bandwidth, dense peak per precision, price."""
-    from ..gpus import gpu_catalog
+    from llm_budget.hardware.gpus import gpu_catalog
 
     catalog = list(gpu_catalog().values())
     if json:
@@ -130,7 +130,7 @@ def gpus(
 
         emit_json(_json.dumps({"gpus": [g.model_dump(mode="json") for g in catalog]}, indent=2))
         return
-    from ..render import console
-    from ..render.fit import gpus_table
+    from llm_budget.render import console
+    from llm_budget.render.fit import gpus_table
 
     console().print(gpus_table(catalog, unit=units))

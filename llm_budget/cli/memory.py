@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from ..errors import LLMBudgetError
-from ..spec import ModelSpec
-from ..units import MemoryUnit, parse_count
-from ._app import app
-from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+from llm_budget.errors import LLMBudgetError
+from llm_budget.model.spec import ModelSpec
+from llm_budget.units import MemoryUnit, parse_count
+from llm_budget.cli._app import app
+from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 Opt = typer.Option
 
@@ -52,8 +52,8 @@ def memory(
     `llm-budget memory --params 1e9` prints the lecture's table (4 GB to store, 24 GB to train at FP32);
     with a model (--preset, --hf-config or sizes) it accounts a real PyTorch training step or a serving workload.
     """
-    from ..memory import InferSetup, TrainSetup, inference_memory, rule_of_thumb, training_memory
-    from ..precision import Precision, parse_precision
+    from llm_budget.memory.training import InferSetup, TrainSetup, inference_memory, rule_of_thumb, training_memory
+    from llm_budget.hardware.precision import Precision, parse_precision
 
     prec = parse_precision(precision) if precision else None
     if model is None:
@@ -100,8 +100,8 @@ def memory(
     if json:
         emit_json(report.model_dump_json(indent=2))
         return
-    from ..render import console
-    from ..render.memory import memory_view
+    from llm_budget.render import console
+    from llm_budget.render.memory import memory_view
 
     console().print(memory_view(report, unit=units, explain=explain))
 

@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import LLMBudgetError
-from ..spec import ModelSpec
-from ..units import parse_count
-from ._app import app
-from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+from llm_budget.errors import LLMBudgetError
+from llm_budget.model.spec import ModelSpec
+from llm_budget.units import parse_count
+from llm_budget.cli._app import app
+from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 
 def _read_stdin() -> str:
@@ -58,15 +58,15 @@ def oom(
     `llm-budget oom < train.log --json`; with a model (`--preset llama2-7b --batch 8 --seq 2048`), the
     accountant's need on that card and the changes that would make it fit.
     """
-    from ..oom import explain_oom
+    from llm_budget.oom.explain import explain_oom
 
     text = _read_stdin() if message is None or message == "-" else message
     report = explain_oom(text)
     if model is not None:
         from pydantic import ValidationError
 
-        from ..memory import InferSetup, TrainSetup
-        from ..oom import with_model_advice
+        from llm_budget.memory.training import InferSetup, TrainSetup
+        from llm_budget.oom.explain import with_model_advice
 
         if mode not in ("train", "infer"):
             raise LLMBudgetError(f"--mode must be train or infer, not '{mode}'")
@@ -76,14 +76,14 @@ def oom(
             infer = InferSetup(precision=precision, batch=parse_count(batch, what="--batch"),
                                context=parse_count(context, what="--context") if context else None)
         except ValidationError as e:
-            from .memory import _setup_error
+            from llm_budget.cli.memory import _setup_error
 
             raise LLMBudgetError(_setup_error(e)) from None
         report = with_model_advice(report, model, mode=mode, train=train, infer=infer)
     if json:
         emit_json(report.model_dump_json(indent=2))
         return
-    from ..render import console
-    from ..render.oom import oom_view
+    from llm_budget.render import console
+    from llm_budget.render.oom import oom_view
 
     console().print(oom_view(report, explain=explain))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 
-from ..counter import count_params
-from ..spec import ModelSpec
-from ._app import app
-from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+from llm_budget.model.counter import count_params
+from llm_budget.model.spec import ModelSpec
+from llm_budget.cli._app import app
+from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 
 @app.command()
@@ -20,11 +20,11 @@ def params(model: ModelSpec, json: JsonOpt = False, explain: ExplainOpt = False)
     """
     count = count_params(model)
     if json:
-        from ..serialize import params_json
+        from llm_budget.render.as_json import params_json
 
         emit_json(params_json(model, count))
     else:
-        from ..render import console
-        from ..render.params import params_table
+        from llm_budget.render import console
+        from llm_budget.render.params import params_table
 
         console().print(params_table(model, count, explain=explain))

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ._app import app
-from ._options import JsonOpt, emit_json, user_errors
+from llm_budget.cli._app import app
+from llm_budget.cli._options import JsonOpt, emit_json, user_errors
 
 presets_app = typer.Typer(help="List the shipped model presets, or show one.", no_args_is_help=False)
 app.add_typer(presets_app, name="presets")
@@ -19,17 +19,17 @@ def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
     """List every preset with its exact parameter count, and the lecture's closed models (unpublished)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..counter import count_params
-    from ..presets import all_presets, closed_models
+    from llm_budget.model.counter import count_params
+    from llm_budget.model.presets import all_presets, closed_models
     rows = [(s, count_params(s)) for s in all_presets()]
     closed = list(closed_models().values())
     if json:
-        from ..serialize import presets_json
+        from llm_budget.render.as_json import presets_json
 
         emit_json(presets_json(rows, closed))
     else:
-        from ..render import console
-        from ..render.params import presets_table
+        from llm_budget.render import console
+        from llm_budget.render.params import presets_table
 
         console().print(presets_table(rows, closed))
 
@@ -41,9 +41,9 @@ def show(
     json: JsonOpt = False,
 ) -> None:
     """Print one preset's fields (the resolved ModelSpec)."""
-    from ..presets import resolve
-    from ..render import console
-    from ..render.params import preset_detail
+    from llm_budget.model.presets import resolve
+    from llm_budget.render import console
+    from llm_budget.render.params import preset_detail
 
     spec = resolve(name)
     if json:

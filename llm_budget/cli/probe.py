@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from ..errors import LLMBudgetError
-from ..spec import ModelSpec
-from ..units import parse_count
-from ._app import app
-from ._options import JsonOpt, emit_json, user_errors, with_model
+from llm_budget.errors import LLMBudgetError
+from llm_budget.model.spec import ModelSpec
+from llm_budget.units import parse_count
+from llm_budget.cli._app import app
+from llm_budget.cli._options import JsonOpt, emit_json, user_errors, with_model
 
 Opt = typer.Option
 
@@ -57,12 +57,12 @@ def probe(
     --fake (the same tally under fake tensors: nothing is allocated). Exit 1 when a row is off.
     """
     torch = _torch()
-    from ..memory import InferSetup, TrainSetup
-    from ..presets import load_preset
-    from ..probe.run import ProbeReport, choose_path, probe_inference, probe_training
+    from llm_budget.memory.training import InferSetup, TrainSetup
+    from llm_budget.model.presets import load_preset
+    from llm_budget.probe.run import ProbeReport, choose_path, probe_inference, probe_training
 
     if fsdp:
-        from ..probe.distributed import probe_fsdp_cli
+        from llm_budget.probe.distributed import probe_fsdp_cli
 
         probe_fsdp_cli(model or load_preset(DEFAULT_MODEL), precision=precision, batch=parse_count(batch, what="--batch"),
                        seq=parse_count(seq, what="--seq"), as_json=json, tolerance=tolerance)
@@ -81,7 +81,7 @@ def probe(
     if hf_model and mode == "infer":
         raise LLMBudgetError("serving is probed on the reference model: drop --hf-model, or use --mode train")
     if hf_model:
-        from ..probe.hf import read_config, spec_of
+        from llm_budget.probe.hf import read_config, spec_of
 
         hf_config = read_config(hf_model)
         spec = spec_of(hf_config)
@@ -98,11 +98,11 @@ def probe(
         )
         infer = InferSetup(precision=precision, batch=parse_count(batch, what="--batch"), context=parse_count(context, what="--context"))
     except ValidationError as e:
-        from .memory import _setup_error
+        from llm_budget.cli.memory import _setup_error
 
         raise LLMBudgetError(_setup_error(e)) from None
     if path == "cpu":
-        from ..memory import training_memory
+        from llm_budget.memory.training import training_memory
 
         need = training_memory(spec, train.model_copy(update={"device": "cpu", "n_layers": n_layers})).total_bytes
         limit = _ram_limit()
@@ -141,8 +141,8 @@ def _emit(reports, out: Optional[str], as_json: bool) -> None:  # type: ignore[n
     if as_json:
         emit_json(_json.dumps({"reports": payload}, indent=2))
         return
-    from ..render import console
-    from ..render.probe import probe_view
+    from llm_budget.render import console
+    from llm_budget.render.probe import probe_view
 
     for r in reports:
         console().print(probe_view(r))
@@ -153,8 +153,8 @@ def _run_matrix(path: str, out: Optional[str], tolerance: float, as_json: bool) 
 
     from rich.progress import Progress
 
-    from ..probe.matrix import inference_cases, training_cases
-    from ..probe.run import probe_inference, probe_training, summarize
+    from llm_budget.probe.matrix import inference_cases, training_cases
+    from llm_budget.probe.run import probe_inference, probe_training, summarize
 
     dev = "cuda" if path == "cuda" else "cpu"
     train_cases = list(training_cases(dev))
@@ -187,8 +187,8 @@ def _run_matrix(path: str, out: Optional[str], tolerance: float, as_json: bool) 
     if as_json:
         emit_json(_json.dumps({k: v for k, v in data.items() if k != "reports"}, indent=2))
     else:
-        from ..render import console
-        from ..render.probe import matrix_view
+        from llm_budget.render import console
+        from llm_budget.render.probe import matrix_view
 
         console().print(matrix_view(data))
     if data["passed"] != data["cases"]:

@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..fits import Fit
-from ..spec import ModelSpec
-from ._app import app
-from ._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+from llm_budget.compute.fits import Fit
+from llm_budget.model.spec import ModelSpec
+from llm_budget.cli._app import app
+from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
 _B = "Budget (one of: --flops; --gpu --gpus --days; --budget-usd --gpu)"
 
@@ -49,10 +49,10 @@ def scale(
     Examples: `llm-budget scale --flops 5.76e23`; `llm-budget scale --gpu a100-80gb --gpus 1024 --days 30 --mfu 0.4`;
     `llm-budget scale --budget-usd 1e6 --gpu h100-sxm`; `llm-budget scale --params 7b --flops 1e23`.
     """
-    from ..compute import model_size
-    from ..gpus import load_gpu
-    from ..scaling import make_budget, plan_scale
-    from ..units import parse_count, parse_decimal
+    from llm_budget.compute.estimate import model_size
+    from llm_budget.hardware.gpus import load_gpu
+    from llm_budget.compute.scaling import make_budget, plan_scale
+    from llm_budget.units import parse_count, parse_decimal
 
     def num(text: Optional[str], what: str) -> Optional[float]:
         return None if text is None else float(parse_decimal(text, what=what))
@@ -74,7 +74,7 @@ def scale(
     if json:
         emit_json(plan.model_dump_json(indent=2))
     else:
-        from ..render import console
-        from ..render.scale import scale_report
+        from llm_budget.render import console
+        from llm_budget.render.scale import scale_report
 
         console().print(scale_report(plan, explain=explain))

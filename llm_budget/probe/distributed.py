@@ -19,11 +19,11 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 
-from ..errors import LLMBudgetError
-from ..memory import Convention, Parallel, Recipe, TrainSetup, training_memory
-from ..spec import ModelSpec
-from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, build_model, make_optimizer, measure_two_steps
-from .run import ProbeReport, ProbeRow, _row
+from llm_budget.errors import LLMBudgetError
+from llm_budget.memory.training import Convention, Parallel, Recipe, TrainSetup, training_memory
+from llm_budget.model.spec import ModelSpec
+from llm_budget.probe.measure import DTYPES, LiveBytes, StepMeasurement, _Meter, build_model, make_optimizer, measure_two_steps
+from llm_budget.probe.run import ProbeReport, ProbeRow, _row
 
 
 def shard_model(model: torch.nn.Module, setup: TrainSetup) -> None:
@@ -143,15 +143,15 @@ def probe_fsdp_cli(spec: ModelSpec, *, precision: str, batch: int, seq: int, as_
     reports: list[Optional[ProbeReport]] = [None] * dist.get_world_size()
     dist.all_gather_object(reports, report)
     if dist.get_rank() == 0:
-        from .. import render
-        from ..cli._options import emit_json
+        from llm_budget import render
+        from llm_budget.cli._options import emit_json
 
         if as_json:
             import json
 
             emit_json(json.dumps({"reports": [r.model_dump(mode="json") for r in reports if r]}, indent=2))
         else:
-            from ..render.probe import probe_view
+            from llm_budget.render.probe import probe_view
 
             for r in reports:
                 if r is not None:

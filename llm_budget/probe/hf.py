@@ -22,10 +22,10 @@ from typing import Any, Iterator
 
 import torch
 
-from ..errors import LLMBudgetError
-from ..memory import Recipe, TrainSetup
-from ..spec import ModelSpec
-from .measure import DTYPES, LiveBytes, StepMeasurement, _Meter, make_optimizer, measure_two_steps
+from llm_budget.errors import LLMBudgetError
+from llm_budget.memory.training import Recipe, TrainSetup
+from llm_budget.model.spec import ModelSpec
+from llm_budget.probe.measure import DTYPES, LiveBytes, StepMeasurement, _Meter, make_optimizer, measure_two_steps
 
 # Small models built from the real configuration classes (the probe matrix's transformers side).
 SMALL_CONFIGS: dict[str, dict[str, Any]] = {
@@ -48,15 +48,15 @@ def _transformers():  # type: ignore[no-untyped-def]
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
-    from ..hfconfig import read_hf_config
+    from llm_budget.model.hfconfig import read_hf_config
 
     return read_hf_config(path)
 
 
 def spec_of(config: dict[str, Any], n_layers: int | None = None) -> ModelSpec:
     """The ModelSpec of the config as transformers completes it (its defaults included)."""
-    from ..hfconfig import spec_fields_from_hf
-    from ..presets import spec_from_mapping
+    from llm_budget.model.hfconfig import spec_fields_from_hf
+    from llm_budget.model.presets import spec_from_mapping
 
     full = _config(config).to_dict()
     spec = spec_from_mapping(spec_fields_from_hf(full), f"{config.get('model_type')} config")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from typing import Iterator, Optional
 
-from ..memory import InferSetup, TrainSetup
-from ..spec import ModelSpec
+from llm_budget.memory.training import InferSetup, TrainSetup
+from llm_budget.model.spec import ModelSpec
 
 BASE = dict(d_embed=256, n_heads=8, n_layers=4, n_vocab=8000, d_mlp=704)
 ARCHITECTURES: dict[str, ModelSpec] = {
@@ -42,7 +42,7 @@ def architectures(with_transformers: bool = True) -> dict[str, tuple[ModelSpec, 
     out: dict[str, tuple[ModelSpec, Optional[dict]]] = {k: (v, None) for k, v in ARCHITECTURES.items()}
     if with_transformers:
         try:
-            from .hf import SMALL_CONFIGS, spec_of
+            from llm_budget.probe.hf import SMALL_CONFIGS, spec_of
 
             out.update({k: (spec_of(cfg), cfg) for k, cfg in SMALL_CONFIGS.items()})
         except Exception:  # transformers missing: the reference model's matrix only

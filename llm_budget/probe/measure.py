@@ -30,10 +30,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from ..memory import Checkpointing, Optimizer, OptimizerImpl, Recipe, TrainSetup
-from ..precision import Precision
-from ..spec import ModelSpec
-from .model import Transformer
+from llm_budget.memory.training import Checkpointing, Optimizer, OptimizerImpl, Recipe, TrainSetup
+from llm_budget.hardware.precision import Precision
+from llm_budget.model.spec import ModelSpec
+from llm_budget.probe.model import Transformer
 
 DTYPES = {Precision.fp32: torch.float32, Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}
 
@@ -294,7 +294,7 @@ class InferMeasurement:
 
 def measure_inference(spec: ModelSpec, setup: "InferSetup", *, path: str, decode_steps: int = 4) -> InferMeasurement:
     """Load the weights, preallocate the KV cache for the context, prefill the prompt, decode a few tokens."""
-    from ..memory import InferSetup  # noqa: F401  (type)
+    from llm_budget.memory.training import InferSetup  # noqa: F401  (type)
 
     device = "cuda" if path == "cuda" else "cpu"
     dtype = DTYPES.get(setup.precision)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..spec import Activation, MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+from llm_budget.model.spec import Activation, MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 
 def gelu_new(x: torch.Tensor) -> torch.Tensor:

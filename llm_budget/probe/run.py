@@ -15,11 +15,11 @@ from typing import Literal, Optional
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..memory import CUDA_ROUND, InferSetup, MemoryReport, TrainSetup, inference_memory, training_memory
-from ..spec import ModelSpec
-from ..tensors import parameter_tensors
-from ..units import GiB
-from .measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
+from llm_budget.memory.training import CUDA_ROUND, InferSetup, MemoryReport, TrainSetup, inference_memory, training_memory
+from llm_budget.model.spec import ModelSpec
+from llm_budget.model.inventory import parameter_tensors
+from llm_budget.units import GiB
+from llm_budget.probe.measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
 
 Path = Literal["cuda", "cpu", "fake"]
 EXACT = {"weights", "optimizer states", "gradients", "KV cache"}
@@ -142,7 +142,7 @@ def probe_training(
 def _measure_train(spec: ModelSpec, setup: TrainSetup, path: Path, hf_config: Optional[dict] = None) -> StepMeasurement:
     try:
         if hf_config is not None:
-            from .hf import measure_hf_step
+            from llm_budget.probe.hf import measure_hf_step
 
             return measure_hf_step(hf_config, setup, path=path)
         return measure_training_step(spec, setup, path=path)

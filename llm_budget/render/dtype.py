@@ -14,8 +14,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..dtypes import DtypeTable, Encoding, NumberEncodings, exact_decimal
-from ..refs import describe
+from llm_budget.dtypes.encoding import DtypeTable, Encoding, NumberEncodings, exact_decimal
+from llm_budget.refs import describe
 
 SIGN, EXPONENT, FRACTION = "red", "cyan", "green"
 _STATUS_STYLE = {"exact": "green", "overflow": "bold red", "underflow": "yellow", "clamped": "yellow", "saturated": "yellow"}

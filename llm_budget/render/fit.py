@@ -8,10 +8,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..fit import FitReport
-from ..gpus import GpuSpec
-from ..units import MemoryUnit
-from .memory import amount, legend, stacked_bar
+from llm_budget.fit.advisor import FitReport
+from llm_budget.hardware.gpus import GpuSpec
+from llm_budget.units import MemoryUnit
+from llm_budget.render.memory import amount, legend, stacked_bar
 
 
 def fit_view(r: FitReport, *, unit: MemoryUnit) -> Group:

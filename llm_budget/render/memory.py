@@ -8,9 +8,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..memory import MemoryReport
-from ..refs import listing, short
-from ..units import MemoryUnit
+from llm_budget.memory.training import MemoryReport
+from llm_budget.refs import listing, short
+from llm_budget.units import MemoryUnit
 
 COLORS = ["cyan", "magenta", "yellow", "green", "blue", "red", "bright_cyan", "bright_magenta", "bright_yellow", "white"]
 

@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..oom import OomReport, format_size
-from ..refs import describe
-from ..units import GiB, MiB
+from llm_budget.oom.explain import OomReport, format_size
+from llm_budget.refs import describe
+from llm_budget.units import GiB, MiB
 
 BAR_WIDTH = 60
 PARTS = [  # (label, style)

@@ -12,10 +12,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..counter import ParamCount
-from ..refs import listing, short
-from ..spec import ClosedModel, ModelSpec
-from . import si
+from llm_budget.model.counter import ParamCount
+from llm_budget.refs import listing, short
+from llm_budget.model.spec import ClosedModel, ModelSpec
+from llm_budget.render import si
 
 
 def spec_summary(spec: ModelSpec) -> str:

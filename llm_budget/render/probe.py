@@ -8,8 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..probe.run import EXACT, ProbeReport
-from ..units import GiB
+from llm_budget.probe.run import EXACT, ProbeReport
+from llm_budget.units import GiB
 
 
 def _gib(n: int | None) -> str:

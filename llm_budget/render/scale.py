@@ -10,10 +10,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..refs import describe
-from ..scaling import ScalePlan, loss
-from . import si
-from .compute import duration, sci, usd
+from llm_budget.refs import describe
+from llm_budget.compute.scaling import ScalePlan, loss
+from llm_budget.render import si
+from llm_budget.render.compute import duration, sci, usd
 
 PLOT_HEIGHT = 12
 OPTIMUM, FIXED, CURVE = "◆", "■", "•"

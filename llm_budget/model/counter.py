@@ -18,8 +18,8 @@ from math import prod
 
 from pydantic import BaseModel, ConfigDict
 
-from .refs import cite
-from .spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+from llm_budget.refs import cite
+from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 
 class Component(BaseModel):

@@ -38,9 +38,9 @@ from typing import Literal, NamedTuple, Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import LLMBudgetError
-from .precision import FORMATS, Precision, float_limits
-from .refs import cite
+from llm_budget.errors import LLMBudgetError
+from llm_budget.hardware.precision import FORMATS, Precision, float_limits
+from llm_budget.refs import cite
 
 # -- constants ------------------------------------------------------------------------------------
 

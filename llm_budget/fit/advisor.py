@@ -15,10 +15,10 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .counter import count_params
-from .errors import LLMBudgetError
-from .gpus import GpuSpec, gpu_catalog
-from .memory import (
+from llm_budget.model.counter import count_params
+from llm_budget.errors import LLMBudgetError
+from llm_budget.hardware.gpus import GpuSpec, gpu_catalog
+from llm_budget.memory.training import (
     Checkpointing,
     InferSetup,
     MemoryReport,
@@ -30,9 +30,9 @@ from .memory import (
     training_memory,
     training_peak,
 )
-from .precision import Precision
-from .spec import ModelSpec
-from .units import MiB
+from llm_budget.hardware.precision import Precision
+from llm_budget.model.spec import ModelSpec
+from llm_budget.units import MiB
 
 DEFAULT_CUDA_CONTEXT = 1280 * MiB
 """What PyTorch cannot use of the total nvidia-smi reports. Two parts: the driver keeps some memory out of
@@ -361,7 +361,7 @@ def advise(
             comps = [(c.name, c.bytes) for c in ir.components]
             infer_need_1 = ir.total_bytes
         else:
-            from .precision import bytes_for
+            from llm_budget.hardware.precision import bytes_for
 
             infer_need_1 = bytes_for(n, infer.precision)
             comps = [("Weights", infer_need_1)]

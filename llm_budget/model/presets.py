@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import LLMBudgetError, SpecError, UnpublishedModelError, did_you_mean
-from .spec import ClosedModel, ModelSpec
+from llm_budget.errors import LLMBudgetError, SpecError, UnpublishedModelError, did_you_mean
+from llm_budget.model.spec import ClosedModel, ModelSpec
 
 
 def presets_dir() -> Path:
     """presets/ inside the installed package, else the source checkout's top-level presets/."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the llm_budget package
     for candidate in (here / "presets", here.parent / "presets"):
         if (candidate / "models").is_dir():
             return candidate
@@ -128,7 +128,7 @@ def load_preset(name: str) -> ModelSpec:
 
 def load_spec_file(path: str | Path) -> ModelSpec:
     """A user's own spec: YAML or JSON with ModelSpec fields, or a Hugging Face config.json."""
-    from .hfconfig import read_hf_config, spec_fields_from_hf
+    from llm_budget.model.hfconfig import read_hf_config, spec_fields_from_hf
 
     p = Path(path)
     if p.suffix == ".json":
@@ -147,7 +147,7 @@ def resolve(ref: str) -> ModelSpec:
 
 
 def load_hf_config(path: str | Path) -> ModelSpec:
-    from .hfconfig import read_hf_config, spec_fields_from_hf
+    from llm_budget.model.hfconfig import read_hf_config, spec_fields_from_hf
 
     return spec_from_mapping(spec_fields_from_hf(read_hf_config(path)), str(path))
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from .counter import ParamCount
-from .spec import ClosedModel, ModelSpec
+from llm_budget.model.counter import ParamCount
+from llm_budget.model.spec import ClosedModel, ModelSpec
 
 
 def params_json(spec: ModelSpec, count: ParamCount) -> str:

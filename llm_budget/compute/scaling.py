@@ -27,16 +27,16 @@ from typing import Literal, NamedTuple, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from .compute import (
+from llm_budget.compute.estimate import (
     DEFAULT_MFU,
     SECONDS_PER_DAY,
     SECONDS_PER_HOUR,
     check_utilization,
     resolve_peak,
 )
-from .errors import LLMBudgetError
-from .gpus import GpuSpec
-from .refs import cite
+from llm_budget.errors import LLMBudgetError
+from llm_budget.hardware.gpus import GpuSpec
+from llm_budget.refs import cite
 
 FitName = Literal["approach1", "approach3", "epoch"]
 FITS: tuple[FitName, ...] = ("approach1", "approach3", "epoch")
@@ -380,8 +380,8 @@ def nearby_models(flops: float, law: LossLaw, n_opt: float, candidates: Sequence
 
 def preset_candidates() -> list[Candidate]:
     """Dense presets with their exact totals (the Chinchilla laws are fits to dense models)."""
-    from .counter import count_params
-    from .presets import all_presets
+    from llm_budget.model.counter import count_params
+    from llm_budget.model.presets import all_presets
 
     out = []
     for spec in all_presets():

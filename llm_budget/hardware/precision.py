@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import NamedTuple, Optional
 
-from .errors import LLMBudgetError
+from llm_budget.errors import LLMBudgetError
 
 
 class Precision(str, Enum):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from .spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 Kind = Literal["embedding", "linear", "vector"]
 

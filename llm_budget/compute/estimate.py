@@ -36,12 +36,12 @@ from typing import Literal, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from .counter import count_params
-from .errors import LLMBudgetError
-from .gpus import GpuSpec
-from .precision import ALIASES as STORAGE_ALIASES
-from .refs import cite
-from .spec import ModelSpec
+from llm_budget.model.counter import count_params
+from llm_budget.errors import LLMBudgetError
+from llm_budget.hardware.gpus import GpuSpec
+from llm_budget.hardware.precision import ALIASES as STORAGE_ALIASES
+from llm_budget.refs import cite
+from llm_budget.model.spec import ModelSpec
 
 DEFAULT_MFU = 0.40
 """Published large runs cluster at 35-50% MFU (PaLM 46.2%, LLaMA 43-51%, Llama 2 38-46%)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from .spec import Activation, MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+from llm_budget.model.spec import Activation, MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 Flow = Literal["pure", "autocast"]
 AttentionKind = Literal["sdpa", "eager"]

@@ -77,9 +77,9 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import LLMBudgetError
-from .refs import cite
-from .units import GB, KB, MB, TB, GiB, KiB, MiB, TiB
+from llm_budget.errors import LLMBudgetError
+from llm_budget.refs import cite
+from llm_budget.units import GB, KB, MB, TB, GiB, KiB, MiB, TiB
 
 FRAGMENTATION_SHARE = Decimal("0.10")  # of total capacity; see the module docstring
 OTHER_PROCESSES_SHARE = Decimal("0.10")  # of total capacity
@@ -333,7 +333,7 @@ def _find(text: str) -> tuple[re.Match[str], str, int, Optional[str]]:
 
 def gpu_candidates(total: Figure) -> list[GpuCandidate]:
     """Catalog GPUs whose memory is 0 to 1 GiB above the printed total (exact matches first)."""
-    from .gpus import gpu_catalog
+    from llm_budget.hardware.gpus import gpu_catalog
 
     out = []
     for gpu in gpu_catalog().values():
@@ -738,8 +738,8 @@ def with_model_advice(report: OomReport, spec, *, mode: str, train, infer, gpus:
     the printed total capacity, minus what was outside PyTorch (the CUDA context, libraries; printed, or
     the fit advisor's default), minus the fragmentation margin.
     """
-    from .fit import DEFAULT_CUDA_CONTEXT, advise
-    from .gpus import gpu_catalog
+    from llm_budget.fit.advisor import DEFAULT_CUDA_CONTEXT, advise
+    from llm_budget.hardware.gpus import gpu_catalog
 
     if not report.gpu_candidates:
         raise LLMBudgetError("the capacity in this message matches no GPU in the catalog; run llm-budget fit --gpu NAME instead")

@@ -22,13 +22,13 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from .activations import Saved, Step, head_saved, layer_saved
-from .counter import count_params
-from .errors import LLMBudgetError
-from .precision import Precision, bytes_for
-from .refs import cite
-from .spec import MlpKind, ModelSpec, NormKind
-from .tensors import ParamTensor, buffer_bytes, parameter_tensors, tensor_count
+from llm_budget.memory.activations import Saved, Step, head_saved, layer_saved
+from llm_budget.model.counter import count_params
+from llm_budget.errors import LLMBudgetError
+from llm_budget.hardware.precision import Precision, bytes_for
+from llm_budget.refs import cite
+from llm_budget.model.spec import MlpKind, ModelSpec, NormKind
+from llm_budget.model.inventory import ParamTensor, buffer_bytes, parameter_tensors, tensor_count
 
 CUDA_ROUND = 512  # the CUDA caching allocator rounds every block up to 512 bytes (CUDACachingAllocator.cpp kMinBlockSize)
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import LLMBudgetError, SpecError
+from llm_budget.errors import LLMBudgetError, SpecError
 
 Config = dict[str, Any]
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 
-from .errors import SpecError, did_you_mean
+from llm_budget.errors import SpecError, did_you_mean
 
 ARCH_ORDER = ["volta", "turing", "ampere", "ada", "hopper", "blackwell", "cdna2", "cdna3"]
 
@@ -77,14 +77,14 @@ class GpuSpec(BaseModel):
 
 
 def _gpus_path():  # type: ignore[no-untyped-def]
-    from .presets import presets_dir
+    from llm_budget.model.presets import presets_dir
 
     return presets_dir() / "gpus.yaml"
 
 
 @lru_cache(maxsize=None)
 def gpu_catalog() -> dict[str, GpuSpec]:
-    from .presets import _load_yaml
+    from llm_budget.model.presets import _load_yaml
 
     data = _load_yaml(_gpus_path()) or []
     out: dict[str, GpuSpec] = {}
@@ -92,7 +92,7 @@ def gpu_catalog() -> dict[str, GpuSpec]:
         try:
             gpu = GpuSpec.model_validate(entry)
         except ValidationError as e:
-            from .presets import describe_validation_error
+            from llm_budget.model.presets import describe_validation_error
 
             raise SpecError(describe_validation_error(e, f"gpus.yaml entry {i + 1}")) from None
         out[gpu.name] = gpu

@@ -1,0 +1,1 @@
+"""Where the bytes go: the training step, serving, activations, optimizers and recipes."""

@@ -1,0 +1,1 @@
+"""CUDA out-of-memory messages: parse, diagnose, advise."""
