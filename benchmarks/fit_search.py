@@ -16,9 +16,9 @@ import time
 
 
 def main() -> int:
-    from llm_budget.fit.advisor import advise
-    from llm_budget.hardware.gpus import load_gpu
-    from llm_budget.memory.training import TrainSetup
+    from llm_budget.fit import advise
+    from llm_budget.hardware import load_gpu
+    from llm_budget.memory import TrainSetup
     from llm_budget.model.presets import load_preset
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])

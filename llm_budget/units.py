@@ -95,3 +95,8 @@ def parse_count(text: str | int | float, *, what: str = "value") -> int:
 def to_unit(n_bytes: int | float, unit: MemoryUnit) -> float:
     """Bytes as a float in GB or GiB (for display only; keep the int for arithmetic)."""
     return n_bytes / unit.bytes
+
+
+def format_bytes(n_bytes: int | float, unit: MemoryUnit = MemoryUnit.gb, *, decimals: int = 2) -> str:
+    """The one way a byte total is shown: '13.48 GB' or '12.55 GiB' (thousands separators, the unit named)."""
+    return f"{n_bytes / unit.bytes:,.{decimals}f} {unit.label}"

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from llm_budget.memory.activations import Step, head_saved, layer_saved  # noqa: E402
-from llm_budget.memory.training import TrainSetup, training_memory  # noqa: E402
+from llm_budget.memory import Step, head_saved, layer_saved  # noqa: E402
+from llm_budget.memory import TrainSetup, training_memory  # noqa: E402
 from llm_budget.probe.measure import measure_training_step  # noqa: E402
 from llm_budget.model.spec import ModelSpec  # noqa: E402
 from llm_budget.model.inventory import parameter_tensors  # noqa: E402

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from llm_budget.cli import app
-from llm_budget.compute.estimate import estimate_compute, model_size, training_flops, training_run
+from llm_budget.compute import estimate_compute, model_size, training_flops, training_run
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.gpus import load_gpu
+from llm_budget.hardware import load_gpu
 from llm_budget.model.presets import resolve
 
 runner = CliRunner()

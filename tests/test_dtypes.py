@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from llm_budget.cli import app
-from llm_budget.dtypes.encoding import (
+from llm_budget.dtypes import (
     NF4_BLOCK,
     NF4_CODES,
     FloatCode,
@@ -39,7 +39,7 @@ from llm_budget.dtypes.encoding import (
     special,
 )
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.precision import Precision, float_limits
+from llm_budget.hardware import Precision, float_limits
 from llm_budget.refs import describe
 
 P = Precision

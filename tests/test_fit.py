@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from llm_budget.cli import app
 from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError, UnknownNameError
-from llm_budget.fit.advisor import advise, usable_memory
-from llm_budget.hardware.gpus import gpu_catalog, load_gpu
-from llm_budget.memory.training import Parallel, TrainSetup, training_memory
+from llm_budget.fit import advise, usable_memory
+from llm_budget.hardware import gpu_catalog, load_gpu
+from llm_budget.memory import Parallel, TrainSetup, training_memory
 from llm_budget.model.presets import load_preset
 
 MiB = 2**20
@@ -124,7 +124,7 @@ def test_hardware_truths():
     assert any("no BF16 tensor cores" in w for w in r.warnings)
     assert any("FlashAttention" in w for w in r.warnings)
     with pytest.raises(LLMBudgetError, match="no FP8 tensor cores"):
-        from llm_budget.memory.training import InferSetup
+        from llm_budget.memory import InferSetup
 
         advise(load_preset("llama2-7b"), load_gpu("a100-80gb"), mode="infer", infer=InferSetup(precision="fp8-e4m3"))
 

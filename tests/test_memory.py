@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from llm_budget.model.counter import count_params
-from llm_budget.memory.training import (
+from llm_budget.memory import (
     InferSetup,
     TrainSetup,
     inference_memory,
@@ -17,7 +17,7 @@ from llm_budget.memory.training import (
     rule_of_thumb,
     training_memory,
 )
-from llm_budget.hardware.precision import Precision
+from llm_budget.hardware import Precision
 from llm_budget.model.presets import load_preset
 from llm_budget.model.spec import ModelSpec
 from llm_budget.model.inventory import ParamTensor, parameter_tensors

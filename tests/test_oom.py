@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from llm_budget.cli import app
 from llm_budget.errors import LLMBudgetError
-from llm_budget.oom.explain import FitSuggestion, explain_oom, format_size, gpu_candidates, max_split_size_mb, parse_size
+from llm_budget.oom import FitSuggestion, explain_oom, format_size, gpu_candidates, max_split_size_mb, parse_size
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
 runner = CliRunner()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from llm_budget.cli import app  # noqa: E402
 from llm_budget.model.counter import count_params  # noqa: E402
-from llm_budget.memory.training import InferSetup, TrainSetup  # noqa: E402
+from llm_budget.memory import InferSetup, TrainSetup  # noqa: E402
 from llm_budget.model.presets import all_presets, load_preset  # noqa: E402
 from llm_budget.probe.matrix import inference_cases, training_cases  # noqa: E402
 from llm_budget.probe.measure import measure_training_step  # noqa: E402

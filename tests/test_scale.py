@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from llm_budget.cli import app
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.gpus import load_gpu
-from llm_budget.compute.scaling import (
+from llm_budget.hardware import load_gpu
+from llm_budget.compute import (
     EPOCH,
     FITS,
     HOFFMANN,

@@ -46,8 +46,8 @@ def compute(
     `llm-budget compute --params 1e9 --tokens 20b --gpu v100-32gb --vs a100-80gb`;
     `llm-budget compute --preset llama2-7b --tokens 2t --gpu a100-80gb --gpu-hours 184320`.
     """
-    from llm_budget.compute.estimate import DEFAULT_BATCH_SIZES, estimate_compute, model_size
-    from llm_budget.hardware.gpus import load_gpu
+    from llm_budget.compute import DEFAULT_BATCH_SIZES, estimate_compute, model_size
+    from llm_budget.hardware import load_gpu
     from llm_budget.units import parse_count, parse_decimal
 
     def num(text: Optional[str], what: str) -> Optional[float]:

@@ -35,7 +35,7 @@ def dtype(
     Examples: `llm-budget dtype`; `llm-budget dtype 3.141592` (the lecture's FP32/FP16/BF16 bits);
     `llm-budget dtype 3.141592 --absmax 10`; `llm-budget dtype -70000 --saturate`.
     """
-    from llm_budget.dtypes.encoding import dtype_table, encode_number
+    from llm_budget.dtypes import dtype_table, encode_number
 
     if number is None:
         if absmax is not None or saturate:

@@ -49,10 +49,10 @@ def fit(
 
     Example: `llm-budget fit --preset llama3-70b --gpu a100-80gb --gpus 8 --mode train --seq 4096 --batch 1`.
     """
-    from llm_budget.fit.advisor import advise
-    from llm_budget.hardware.gpus import load_gpu
-    from llm_budget.memory.training import InferSetup, TrainSetup
-    from llm_budget.hardware.precision import Precision, parse_precision
+    from llm_budget.fit import advise
+    from llm_budget.hardware import load_gpu
+    from llm_budget.memory import InferSetup, TrainSetup
+    from llm_budget.hardware import Precision, parse_precision
 
     card = load_gpu(gpu)
     if mode not in ("train", "infer", "both"):
@@ -122,7 +122,7 @@ def gpus(
     json: JsonOpt = False,
 ) -> None:
     """The GPU catalog: memory as the driver reports it, bandwidth, dense peak per precision, price."""
-    from llm_budget.hardware.gpus import gpu_catalog
+    from llm_budget.hardware import gpu_catalog
 
     catalog = list(gpu_catalog().values())
     if json:

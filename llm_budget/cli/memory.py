@@ -52,8 +52,8 @@ def memory(
     `llm-budget memory --params 1e9` prints the lecture's table (4 GB to store, 24 GB to train at FP32);
     with a model (--preset, --hf-config or sizes) it accounts a real PyTorch training step or a serving workload.
     """
-    from llm_budget.memory.training import InferSetup, TrainSetup, inference_memory, rule_of_thumb, training_memory
-    from llm_budget.hardware.precision import Precision, parse_precision
+    from llm_budget.memory import InferSetup, TrainSetup, inference_memory, rule_of_thumb, training_memory
+    from llm_budget.hardware import Precision, parse_precision
 
     prec = parse_precision(precision) if precision else None
     if model is None:

@@ -58,15 +58,15 @@ def oom(
     `llm-budget oom < train.log --json`; with a model (`--preset llama2-7b --batch 8 --seq 2048`), the
     accountant's need on that card and the changes that would make it fit.
     """
-    from llm_budget.oom.explain import explain_oom
+    from llm_budget.oom import explain_oom
 
     text = _read_stdin() if message is None or message == "-" else message
     report = explain_oom(text)
     if model is not None:
         from pydantic import ValidationError
 
-        from llm_budget.memory.training import InferSetup, TrainSetup
-        from llm_budget.oom.explain import with_model_advice
+        from llm_budget.memory import InferSetup, TrainSetup
+        from llm_budget.oom import with_model_advice
 
         if mode not in ("train", "infer"):
             raise LLMBudgetError(f"--mode must be train or infer, not '{mode}'")

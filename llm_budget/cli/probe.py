@@ -57,7 +57,7 @@ def probe(
     --fake (the same tally under fake tensors: nothing is allocated). Exit 1 when a row is off.
     """
     torch = _torch()
-    from llm_budget.memory.training import InferSetup, TrainSetup
+    from llm_budget.memory import InferSetup, TrainSetup
     from llm_budget.model.presets import load_preset
     from llm_budget.probe.run import ProbeReport, choose_path, probe_inference, probe_training
 
@@ -102,7 +102,7 @@ def probe(
 
         raise LLMBudgetError(_setup_error(e)) from None
     if path == "cpu":
-        from llm_budget.memory.training import training_memory
+        from llm_budget.memory import training_memory
 
         need = training_memory(spec, train.model_copy(update={"device": "cpu", "n_layers": n_layers})).total_bytes
         limit = _ram_limit()

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from llm_budget.compute.fits import Fit
+from llm_budget.compute import Fit
 from llm_budget.model.spec import ModelSpec
 from llm_budget.cli._app import app
 from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
@@ -49,9 +49,9 @@ def scale(
     Examples: `llm-budget scale --flops 5.76e23`; `llm-budget scale --gpu a100-80gb --gpus 1024 --days 30 --mfu 0.4`;
     `llm-budget scale --budget-usd 1e6 --gpu h100-sxm`; `llm-budget scale --params 7b --flops 1e23`.
     """
-    from llm_budget.compute.estimate import model_size
-    from llm_budget.hardware.gpus import load_gpu
-    from llm_budget.compute.scaling import make_budget, plan_scale
+    from llm_budget.compute import model_size
+    from llm_budget.hardware import load_gpu
+    from llm_budget.compute import make_budget, plan_scale
     from llm_budget.units import parse_count, parse_decimal
 
     def num(text: Optional[str], what: str) -> Optional[float]:

@@ -36,17 +36,14 @@ from typing import Literal, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_budget.defaults import DEFAULT_MFU, sequence_length
 from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.gpus import GpuSpec
-from llm_budget.hardware.precision import ALIASES as STORAGE_ALIASES
+from llm_budget.hardware import GpuSpec
+from llm_budget.hardware import ALIASES as STORAGE_ALIASES
 from llm_budget.refs import cite
 from llm_budget.model.spec import ModelSpec
 
-DEFAULT_MFU = 0.40
-"""Published large runs cluster at 35-50% MFU (PaLM 46.2%, LLaMA 43-51%, Llama 2 38-46%)."""
-DEFAULT_SEQ_LEN = 2048
-"""Sequence length when neither --seq nor the model's context_window says otherwise (GPT-3, LLaMA)."""
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64)
 SECONDS_PER_HOUR = 3600
 SECONDS_PER_DAY = 86400
@@ -149,7 +146,7 @@ def default_seq_len(size: ModelSize, seq_len: Optional[int] = None) -> int:
         if seq_len <= 0:
             raise LLMBudgetError(f"sequence length must be positive, got {seq_len}")
         return seq_len
-    return size.context_window or DEFAULT_SEQ_LEN
+    return sequence_length(None, size.context_window)
 
 
 def _attention_span(size: ModelSize, seq_len: int) -> int:

@@ -27,15 +27,15 @@ from typing import Literal, NamedTuple, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_budget.defaults import DEFAULT_MFU
 from llm_budget.compute.estimate import (
-    DEFAULT_MFU,
     SECONDS_PER_DAY,
     SECONDS_PER_HOUR,
     check_utilization,
     resolve_peak,
 )
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.gpus import GpuSpec
+from llm_budget.hardware import GpuSpec
 from llm_budget.refs import cite
 
 FitName = Literal["approach1", "approach3", "epoch"]

@@ -39,7 +39,7 @@ from typing import Literal, NamedTuple, Optional
 from pydantic import BaseModel, ConfigDict
 
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.precision import FORMATS, Precision, float_limits
+from llm_budget.hardware import FORMATS, Precision, float_limits
 from llm_budget.refs import cite
 
 # -- constants ------------------------------------------------------------------------------------

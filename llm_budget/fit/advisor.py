@@ -15,10 +15,15 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_budget.defaults import DEFAULT_MFU, sequence_length
 from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.gpus import GpuSpec, gpu_catalog
-from llm_budget.memory.training import (
+from llm_budget.hardware import GpuSpec, gpu_catalog
+from llm_budget.memory import (
+    GRADIENTS,
+    OPTIMIZER_STATES,
+    WEIGHTS,
+    sharded_bytes,
     Checkpointing,
     InferSetup,
     MemoryReport,
@@ -30,7 +35,7 @@ from llm_budget.memory.training import (
     training_memory,
     training_peak,
 )
-from llm_budget.hardware.precision import Precision
+from llm_budget.hardware import Precision
 from llm_budget.model.spec import ModelSpec
 from llm_budget.units import MiB
 
@@ -47,7 +52,6 @@ DEFAULT_FRAGMENTATION = 0.05
 allocated: blocks rounded to 2 MiB/20 MiB segments, split blocks that cannot be reused;
 PyTorch CUDA semantics notes). Set --fragmentation 0 with expandable_segments:True."""
 
-DEFAULT_MFU = 0.40  # the compute model's default (compute.py)
 TOKENS_REF = 1_000_000
 
 
@@ -261,7 +265,7 @@ def search_plans(
     increasing GPU count, and stops after the first count that fits.
     """
     n_params = n_params if n_params is not None else (count_params(spec).total if spec is not None else 0)
-    seq = setup.seq or (spec.context_window if spec is not None else None) or 2048
+    seq = sequence_length(setup.seq, spec.context_window if spec is not None else None)
     found: list[Plan] = []
     needed: Optional[int] = None
     ckpts = ["none", "full"] if (setup.checkpointing.value == "none" and spec is not None) else [setup.checkpointing.value]
@@ -310,10 +314,11 @@ def _rule_need(n_params: int, precision: Precision, par: Parallel) -> int:
     r = rule_of_thumb(n_params, precision)
     w, adam, g, act = (c.bytes for c in r.components)
     mp = par.tp * par.pp
+
     def shard(x: int, level: int) -> int:
-        x = -(-x // mp)
-        return -(-x // par.dp) if par.zero >= level else x
-    return shard(w, 3) + shard(adam, 1) + shard(g, 2) + -(-act // mp)
+        return sharded_bytes(x, level=level, zero=par.zero, dp=par.dp, model_parallel=mp)
+
+    return shard(w, WEIGHTS) + shard(adam, OPTIMIZER_STATES) + shard(g, GRADIENTS) + -(-act // mp)
 
 
 # -- the advisor --------------------------------------------------------------------------------
@@ -361,7 +366,7 @@ def advise(
             comps = [(c.name, c.bytes) for c in ir.components]
             infer_need_1 = ir.total_bytes
         else:
-            from llm_budget.hardware.precision import bytes_for
+            from llm_budget.hardware import bytes_for
 
             infer_need_1 = bytes_for(n, infer.precision)
             comps = [("Weights", infer_need_1)]
@@ -479,7 +484,7 @@ def _limits(spec: ModelSpec, gpu: GpuSpec, usable: int, mode: str, train: TrainS
     out: dict[str, Optional[int]] = {}
     if mode in ("train", "both"):
         _, par = _best_layout_on(spec, train, gpus, gpus_per_node, 0)
-        seq = train.seq or spec.context_window or 2048
+        seq = sequence_length(train.seq, spec.context_window)
 
         def fits_batch(b: int) -> bool:
             return training_peak(spec, train.model_copy(update={"batch": b, "parallel": par})) <= usable

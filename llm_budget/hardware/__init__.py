@@ -1,1 +1,35 @@
-"""What a GPU is: the catalog of cards and the precisions they store and compute in."""
+"""What a GPU is: the catalog of cards and the precisions they store and compute in.
+
+The package's public names; other packages import them from here, never from its modules."""
+
+from llm_budget.hardware.precision import (
+    ALIASES,
+    bytes_for,
+    float_limits,
+    Format,
+    FORMATS,
+    parse_precision,
+    Precision,
+)
+from llm_budget.hardware.gpus import (
+    ARCH_ORDER,
+    gpu_catalog,
+    GpuSpec,
+    load_gpu,
+    PeakTflops,
+)
+
+__all__ = [
+    "ALIASES",
+    "ARCH_ORDER",
+    "bytes_for",
+    "float_limits",
+    "Format",
+    "FORMATS",
+    "gpu_catalog",
+    "GpuSpec",
+    "load_gpu",
+    "parse_precision",
+    "PeakTflops",
+    "Precision",
+]

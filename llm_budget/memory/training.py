@@ -22,10 +22,12 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from llm_budget.memory.sharding import sharded_bytes
+from llm_budget.defaults import sequence_length
 from llm_budget.memory.activations import Saved, Step, head_saved, layer_saved
 from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware.precision import Precision, bytes_for
+from llm_budget.hardware import Precision, bytes_for
 from llm_budget.refs import cite
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind
 from llm_budget.model.inventory import ParamTensor, buffer_bytes, parameter_tensors, tensor_count
@@ -354,7 +356,7 @@ class _Base:
     def __init__(self, spec: ModelSpec, setup: TrainSetup) -> None:
         dev = self.dev = setup.device
         self.recipe = recipe = setup.resolved_recipe
-        self.seq = seq = setup.seq or spec.context_window or 2048
+        self.seq = seq = sequence_length(setup.seq, spec.context_window)
         if setup.n_layers:
             spec = spec.with_overrides(n_layers=setup.n_layers)
         self.spec, self.setup = spec, setup
@@ -508,8 +510,7 @@ def _simulate(b: _Base, par: "Parallel", *, report: bool = True) -> "MemoryRepor
 
     def shard_state(x: int, level: int) -> int:
         """Model-state bytes on one GPU after tensor parallelism and ZeRO stage `level` over dp."""
-        x = -(-x // tp)
-        return -(-x // dp) if zero >= level else x
+        return sharded_bytes(x, level=level, zero=zero, dp=dp, model_parallel=tp)
 
     stages = ["single"] if pp == 1 else ["first", "last"]
     best: Optional[tuple[int, str, dict[str, int], list[Phase]]] = None
@@ -1013,7 +1014,7 @@ def inference_memory(spec: ModelSpec, setup: InferSetup = InferSetup()) -> Memor
         )
     else:
         weights = _tensor_bytes(tensors, c, dev)
-    context = setup.context or spec.context_window or 2048
+    context = sequence_length(setup.context, spec.context_window)
     prompt = setup.prompt or context
     kv = kv_cache_bytes(spec, batch=setup.batch, tokens=context, precision=kv_p)
     workspace = prefill_workspace(spec, batch=setup.batch, prompt=prompt, c=c)

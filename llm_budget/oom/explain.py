@@ -333,7 +333,7 @@ def _find(text: str) -> tuple[re.Match[str], str, int, Optional[str]]:
 
 def gpu_candidates(total: Figure) -> list[GpuCandidate]:
     """Catalog GPUs whose memory is 0 to 1 GiB above the printed total (exact matches first)."""
-    from llm_budget.hardware.gpus import gpu_catalog
+    from llm_budget.hardware import gpu_catalog
 
     out = []
     for gpu in gpu_catalog().values():
@@ -738,8 +738,8 @@ def with_model_advice(report: OomReport, spec, *, mode: str, train, infer, gpus:
     the printed total capacity, minus what was outside PyTorch (the CUDA context, libraries; printed, or
     the fit advisor's default), minus the fragmentation margin.
     """
-    from llm_budget.fit.advisor import DEFAULT_CUDA_CONTEXT, advise
-    from llm_budget.hardware.gpus import gpu_catalog
+    from llm_budget.fit import DEFAULT_CUDA_CONTEXT, advise
+    from llm_budget.hardware import gpu_catalog
 
     if not report.gpu_candidates:
         raise LLMBudgetError("the capacity in this message matches no GPU in the catalog; run llm-budget fit --gpu NAME instead")

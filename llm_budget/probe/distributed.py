@@ -19,8 +19,9 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 
+from llm_budget.defaults import sequence_length
 from llm_budget.errors import LLMBudgetError
-from llm_budget.memory.training import Convention, Parallel, Recipe, TrainSetup, training_memory
+from llm_budget.memory import Convention, Parallel, Recipe, TrainSetup, training_memory
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import DTYPES, LiveBytes, StepMeasurement, _Meter, build_model, make_optimizer, measure_two_steps
 from llm_budget.probe.run import ProbeReport, ProbeRow, _row
@@ -50,7 +51,7 @@ def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
         gc.collect()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    seq = setup.seq or spec.context_window or 2048
+    seq = sequence_length(setup.seq, spec.context_window)
     with tracker if tracker is not None else contextlib.nullcontext():
         before = meter.now()
         torch.manual_seed(0)

@@ -22,8 +22,9 @@ from typing import Any, Iterator
 
 import torch
 
+from llm_budget.defaults import sequence_length
 from llm_budget.errors import LLMBudgetError
-from llm_budget.memory.training import Recipe, TrainSetup
+from llm_budget.memory import Recipe, TrainSetup
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import DTYPES, LiveBytes, StepMeasurement, _Meter, make_optimizer, measure_two_steps
 
@@ -110,7 +111,7 @@ def measure_hf_step(config: dict[str, Any], setup: TrainSetup, *, path: str) -> 
     dtype = DTYPES.get(setup.precision, torch.bfloat16)
     storage = dtype if setup.resolved_recipe is Recipe.pure else torch.float32
     cfg = _config(config, setup.n_layers)
-    seq = setup.seq or 2048
+    seq = sequence_length(setup.seq, None)
     m = StepMeasurement(path=path, device=torch.cuda.get_device_name() if path == "cuda" else "cpu")
     fake = contextlib.nullcontext()
     if path == "fake":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from typing import Iterator, Optional
 
-from llm_budget.memory.training import InferSetup, TrainSetup
+from llm_budget.memory import InferSetup, TrainSetup
 from llm_budget.model.spec import ModelSpec
 
 BASE = dict(d_embed=256, n_heads=8, n_layers=4, n_vocab=8000, d_mlp=704)

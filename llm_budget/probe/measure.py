@@ -30,8 +30,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from llm_budget.memory.training import Checkpointing, Optimizer, OptimizerImpl, Recipe, TrainSetup
-from llm_budget.hardware.precision import Precision
+from llm_budget.defaults import sequence_length
+from llm_budget.memory import Checkpointing, Optimizer, OptimizerImpl, Recipe, TrainSetup
+from llm_budget.hardware import Precision
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.model import Transformer
 
@@ -249,7 +250,7 @@ def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> S
     device = "cuda" if path == "cuda" else "cpu"
     amp = setup.resolved_recipe is Recipe.mixed
     dtype = DTYPES.get(setup.precision, torch.bfloat16)
-    seq = setup.seq or spec.context_window or 2048
+    seq = sequence_length(setup.seq, spec.context_window)
     m = StepMeasurement(path=path, device=torch.cuda.get_device_name() if path == "cuda" else "cpu")
     if path == "cuda":
         gc.collect()
@@ -294,14 +295,14 @@ class InferMeasurement:
 
 def measure_inference(spec: ModelSpec, setup: "InferSetup", *, path: str, decode_steps: int = 4) -> InferMeasurement:
     """Load the weights, preallocate the KV cache for the context, prefill the prompt, decode a few tokens."""
-    from llm_budget.memory.training import InferSetup  # noqa: F401  (type)
+    from llm_budget.memory import InferSetup  # noqa: F401  (type)
 
     device = "cuda" if path == "cuda" else "cpu"
     dtype = DTYPES.get(setup.precision)
     if dtype is None:
         raise ValueError(f"the probe serves fp32, fp16 and bf16 weights, not {setup.precision.value}")
     kv_dtype = DTYPES.get(setup.kv_precision or setup.precision, dtype)
-    context = setup.context or spec.context_window or 2048
+    context = sequence_length(setup.context, spec.context_window)
     prompt = setup.prompt or max(context - decode_steps, 1)
     m = InferMeasurement(path=path, device=torch.cuda.get_device_name() if path == "cuda" else "cpu")
     if path == "cuda":

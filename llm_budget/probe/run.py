@@ -15,7 +15,7 @@ from typing import Literal, Optional
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_budget.memory.training import CUDA_ROUND, InferSetup, MemoryReport, TrainSetup, inference_memory, training_memory
+from llm_budget.memory import CUDA_ROUND, InferSetup, MemoryReport, TrainSetup, inference_memory, training_memory
 from llm_budget.model.spec import ModelSpec
 from llm_budget.model.inventory import parameter_tensors
 from llm_budget.units import GiB

@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.compute.estimate import ComputeEstimate, InferenceEstimate, TrainingRun
+from llm_budget.compute import ComputeEstimate, InferenceEstimate, TrainingRun
 from llm_budget.refs import describe
 from llm_budget.render import si
 
@@ -194,7 +194,7 @@ def _sources(est: ComputeEstimate) -> Text:
         keys += [t.source for t in est.training.terms]
     keys += [r.source for r in est.runs[:1]]
     if est.inference is not None:
-        from llm_budget.compute.estimate import SRC_KV, SRC_PREFILL
+        from llm_budget.compute import SRC_KV, SRC_PREFILL
 
         keys += [SRC_PREFILL, est.inference.source, SRC_KV]
     text = Text("Sources:\n", style="bold")

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.dtypes.encoding import DtypeTable, Encoding, NumberEncodings, exact_decimal
+from llm_budget.dtypes import DtypeTable, Encoding, NumberEncodings, exact_decimal
 from llm_budget.refs import describe
 
 SIGN, EXPONENT, FRACTION = "red", "cyan", "green"

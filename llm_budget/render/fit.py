@@ -8,8 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.fit.advisor import FitReport
-from llm_budget.hardware.gpus import GpuSpec
+from llm_budget.fit import FitReport
+from llm_budget.hardware import GpuSpec
 from llm_budget.units import MemoryUnit
 from llm_budget.render.memory import amount, legend, stacked_bar
 

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.memory.training import MemoryReport
+from llm_budget.memory import MemoryReport
 from llm_budget.refs import listing, short
 from llm_budget.units import MemoryUnit
 

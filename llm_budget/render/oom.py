@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.oom.explain import OomReport, format_size
+from llm_budget.oom import OomReport, format_size
 from llm_budget.refs import describe
 from llm_budget.units import GiB, MiB
 

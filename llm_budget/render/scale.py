@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_budget.refs import describe
-from llm_budget.compute.scaling import ScalePlan, loss
+from llm_budget.compute import ScalePlan, loss
 from llm_budget.render import si
 from llm_budget.render.compute import duration, sci, usd
 
