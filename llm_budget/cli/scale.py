@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from llm_budget.compute import Fit
+from llm_budget.choices import Fit
 from llm_budget.model.spec import ModelSpec
 from llm_budget.cli._app import app
 from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model

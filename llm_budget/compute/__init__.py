@@ -69,9 +69,6 @@ from llm_budget.compute.scaling import (
     SRC_TABLE3,
     TOKENS_PER_PARAM,
 )
-from llm_budget.compute.fits import (
-    Fit,
-)
 
 __all__ = [
     "Budget",
@@ -85,7 +82,6 @@ __all__ = [
     "default_seq_len",
     "EPOCH",
     "estimate_compute",
-    "Fit",
     "FitName",
     "FITS",
     "fixed_size",

@@ -36,6 +36,7 @@ from typing import Literal, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from llm_budget.memory.kv import kv_bytes, tokens_held
 from llm_budget.defaults import DEFAULT_MFU, sequence_length
 from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError
@@ -150,7 +151,7 @@ def default_seq_len(size: ModelSize, seq_len: Optional[int] = None) -> int:
 
 
 def _attention_span(size: ModelSize, seq_len: int) -> int:
-    return min(seq_len, size.sliding_window) if size.sliding_window else seq_len
+    return tokens_held(seq_len, size.sliding_window)
 
 
 # -- training FLOPs -----------------------------------------------------------------------------------------
@@ -464,7 +465,7 @@ def kv_bytes_per_token(size: ModelSize, *, bits: int) -> int:
     if not size.has_architecture:
         return 0
     assert size.n_layers is not None and size.n_kv_heads is not None and size.d_head is not None
-    return (2 * size.n_layers * size.n_kv_heads * size.d_head * bits + 7) // 8
+    return kv_bytes(n_layers=size.n_layers, kv_heads=size.n_kv_heads, head_dim=size.d_head, tokens=1, bits=bits)
 
 
 def _expert_weights_read(size: ModelSize, batch_size: int) -> int:

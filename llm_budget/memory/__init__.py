@@ -3,23 +3,17 @@
 The package's public names; other packages import them from here, never from its modules."""
 
 from llm_budget.memory.training import (
-    Checkpointing,
-    Convention,
     CUDA_ROUND,
     inference_memory,
     InferSetup,
     kv_cache_bytes,
     LECTURE_BYTES,
-    LoraTargets,
     MemoryLine,
     MemoryReport,
-    Optimizer,
-    OptimizerImpl,
     Parallel,
     Phase,
     prefill_workspace,
     quantized_weight_bytes,
-    Recipe,
     rule_of_thumb,
     training_memory,
     training_peak,
@@ -35,8 +29,12 @@ from llm_budget.memory.activations import (
     Step,
 )
 from llm_budget.memory.sharding import GRADIENTS, OPTIMIZER_STATES, WEIGHTS, sharded_bytes
+from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer, OptimizerImpl, Recipe
+from llm_budget.memory.kv import kv_bytes, tokens_held
 
 __all__ = [
+    "kv_bytes",
+    "tokens_held",
     "GRADIENTS",
     "OPTIMIZER_STATES",
     "WEIGHTS",

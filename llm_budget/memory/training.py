@@ -22,6 +22,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from llm_budget.memory.kv import kv_bytes, tokens_held
+from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer, OptimizerImpl, Recipe
 from llm_budget.memory.sharding import sharded_bytes
 from llm_budget.defaults import sequence_length
 from llm_budget.memory.activations import Saved, Step, head_saved, layer_saved
@@ -33,53 +35,6 @@ from llm_budget.model.spec import MlpKind, ModelSpec, NormKind
 from llm_budget.model.inventory import ParamTensor, buffer_bytes, parameter_tensors, tensor_count
 
 CUDA_ROUND = 512  # the CUDA caching allocator rounds every block up to 512 bytes (CUDACachingAllocator.cpp kMinBlockSize)
-
-
-class Recipe(str, Enum):
-    fp32 = "fp32"  # FP32 weights, gradients, optimizer states, activations
-    mixed = "mixed"  # 16-bit compute with FP32 master weights (see Convention)
-    pure = "pure"  # everything in the 16-bit dtype, optimizer states too
-    lora = "lora"  # frozen 16-bit base, trainable low-rank adapters
-    qlora = "qlora"  # frozen quantized base (nf4/int4/int8), trainable adapters
-
-
-class Convention(str, Enum):
-    """How mixed precision stores a parameter: the 16 / 18 / 20 bytes-per-parameter confusion."""
-
-    autocast = "autocast"  # torch.autocast / Hugging Face Trainer: FP32 weights 4 + FP32 grads 4 (+2 transient 16-bit copies) + Adam 8
-    zero = "zero"  # ZeRO paper: 16-bit weights 2 + 16-bit grads 2 + FP32 master 4 + Adam 8 = 16
-    megatron = "megatron"  # Megatron-LM: 16-bit weights 2 + FP32 grads 4 + FP32 master 4 + Adam 8 = 18
-    grad_copy = "grad-copy"  # 2 + 2 + FP32 gradient copy 4 + master 4 + Adam 8 = 20
-    fsdp = "fsdp"  # FSDP2 MixedPrecisionPolicy: FP32 sharded weights 4 + FP32 grads 4 + Adam 8; compute in 16 bits
-
-
-class Optimizer(str, Enum):
-    adamw = "adamw"
-    adam = "adam"
-    adamw8bit = "adamw8bit"
-    sgd = "sgd"
-    sgd_momentum = "sgd-momentum"
-    adafactor = "adafactor"
-    lion = "lion"
-
-
-class OptimizerImpl(str, Enum):
-    """PyTorch's optimizer implementations differ in step temporaries."""
-
-    foreach = "foreach"  # batched _foreach_ kernels: the CUDA default; ~one extra copy of every parameter
-    loop = "for-loop"  # one parameter at a time: the CPU default; ~3× the largest parameter
-    fused = "fused"  # one fused kernel: no parameter-sized temporaries
-
-
-class Checkpointing(str, Enum):
-    none = "none"
-    selective = "selective"  # recompute the attention core (Korthikanti et al. 2022)
-    full = "full"  # keep each block's input, recompute the block in backward (Chen et al. 2016)
-
-
-class LoraTargets(str, Enum):
-    all = "all"  # every linear layer of the blocks (QLoRA's choice)
-    attention = "attention"  # q, k, v, o
 
 
 class Parallel(BaseModel):
@@ -945,8 +900,8 @@ def kv_cache_bytes(spec: ModelSpec, *, batch: int, tokens: int, precision: Preci
              sliding window when the model has one (Mistral 7B v0.1: 4,096).
     Source:  kwon2023: §3 (2 × 5120 × 40 × 2 bytes = 800 KB per token for OPT-13B); ainslie2023 (n_kv_heads).
     """
-    held = min(tokens, spec.sliding_window) if spec.sliding_window else tokens
-    return 2 * spec.n_layers * spec.kv_heads * spec.head_dim * bytes_for(batch * held, precision)
+    held = tokens_held(tokens, spec.sliding_window)
+    return kv_bytes(n_layers=spec.n_layers, kv_heads=spec.kv_heads, head_dim=spec.head_dim, tokens=batch * held, bits=precision.bits)
 
 
 def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> int:
