@@ -42,6 +42,13 @@ class MemoryUnit(str, Enum):
         return "GB" if self is MemoryUnit.gb else "GiB"
 
 
+MAX_EXPONENT = 30
+MAX_QUANTITY = 10**MAX_EXPONENT
+"""The largest quantity any option accepts (parameters, tokens, FLOPs, dollars): 1e30 is a million times
+the largest training budget published so far (~5e25 FLOPs), and keeps every float conversion finite."""
+MAX_DIGITS = 64
+"""Characters of a typed number (digits, separators, exponent): 1e30 written out with separators fits."""
+
 # SI multipliers for counts. "b" (billion) and "g" (giga) are the same thing.
 _COUNT_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12, "p": 10**15}
 _NUMBER = re.compile(
@@ -76,9 +83,16 @@ def parse_decimal(text: str | int | float, *, what: str = "value") -> Decimal:
                 f"{what}: cannot read {text!r} as a number (examples: 7b, 1.5B, 1e9, 175_000_000_000, 1,000,000)"
             )
         digits = m.group("sign") + m.group("num").replace(",", "").replace("_", "")
-        value = Decimal(digits) * _COUNT_SUFFIXES[m.group("suffix").lower()]
+        if len(digits) > MAX_DIGITS:
+            raise LLMBudgetError(f"{what}: {len(digits):,} characters is too long for a number (at most {MAX_DIGITS})")
+        value = Decimal(digits)
+        if value.is_finite() and value and value.adjusted() > MAX_EXPONENT:
+            raise LLMBudgetError(f"{what} must be at most 1e{MAX_EXPONENT}, got {text!r}")
+        value *= _COUNT_SUFFIXES[m.group("suffix").lower()]
     if not value.is_finite():
         raise LLMBudgetError(f"{what} must be finite, got {text!r}")
+    if value > MAX_QUANTITY:
+        raise LLMBudgetError(f"{what} must be at most 1e{MAX_EXPONENT}, got {text!r}")
     if value <= 0:
         raise LLMBudgetError(f"{what} must be positive, got {text!r}")
     return value

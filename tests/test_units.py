@@ -50,3 +50,20 @@ def test_parse_count_requires_whole_numbers():
 def test_units_are_what_they_say():
     assert GB == 1_000_000_000
     assert GiB == 1_073_741_824
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "1e400", "1e31", "2e30", "9" * 5000, "1e16p", "1" + "0" * 31])
+def test_numbers_past_the_one_limit_are_refused_in_one_line(text):
+    with pytest.raises(LLMBudgetError) as e:
+        parse_decimal(text, what="--params")
+    assert "\n" not in str(e.value) and "--params" in str(e.value)
+
+
+def test_the_limit_itself_is_accepted():
+    assert parse_count("1e30") == 10**30
+    assert parse_count("1,000,000,000,000,000,000,000,000,000,000") == 10**30
+
+
+def test_floats_past_the_limit_are_refused():
+    with pytest.raises(LLMBudgetError):
+        parse_decimal(1e300, what="--flops")
