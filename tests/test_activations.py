@@ -47,6 +47,7 @@ def predicted(spec: ModelSpec, setup: TrainSetup) -> tuple[int, int]:
     return per, rest
 
 
+@pytest.mark.slow  # fake-tensor runs of 1 and 3 blocks: seconds per case
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -82,6 +83,7 @@ GRID = [
 ]
 
 
+@pytest.mark.slow  # a full fake-tensor training step per case: seconds each
 @pytest.mark.parametrize("i", range(len(GRID)))
 @pytest.mark.parametrize("case", ["llama-gqa", "gpt2-dropout", "moe"])
 def test_peak_within_5_percent(case, i):
