@@ -7,11 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from llm_budget.memory import Step, head_saved, layer_saved  # noqa: E402
-from llm_budget.memory import TrainSetup, training_memory  # noqa: E402
-from llm_budget.probe.measure import measure_training_step  # noqa: E402
-from llm_budget.model.spec import ModelSpec  # noqa: E402
-from llm_budget.model.inventory import parameter_tensors  # noqa: E402
+from llm_budget.memory import Step, TrainSetup, head_saved, layer_saved, training_memory
+from llm_budget.model.inventory import parameter_tensors
+from llm_budget.model.spec import ModelSpec
+from llm_budget.probe.measure import measure_training_step
 
 BASE = dict(d_embed=256, n_heads=8, n_layers=4, n_vocab=1000, d_mlp=704)
 CASES = {

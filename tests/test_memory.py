@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from llm_budget.model.counter import count_params
+from llm_budget.hardware import Precision
 from llm_budget.memory import (
     InferSetup,
     TrainSetup,
@@ -17,10 +17,10 @@ from llm_budget.memory import (
     rule_of_thumb,
     training_memory,
 )
-from llm_budget.hardware import Precision
+from llm_budget.model.counter import count_params
+from llm_budget.model.inventory import ParamTensor, parameter_tensors
 from llm_budget.model.presets import load_preset
 from llm_budget.model.spec import ModelSpec
-from llm_budget.model.inventory import ParamTensor, parameter_tensors
 
 GB = 10**9
 SMALL = ModelSpec(d_embed=256, n_heads=8, n_kv_heads=2, n_layers=4, n_vocab=1000, d_mlp=704, mlp="gated")
@@ -310,8 +310,8 @@ def test_hf_eager_checkpoints_keep_the_causal_mask(precision, recipe, mask_bytes
 
 # -- the tables: recipes and optimizers --------------------------------------------------------------
 
-from llm_budget.choices import Convention, Optimizer, OptimizerImpl, Recipe  # noqa: E402
-from llm_budget.memory import OPTIMIZERS, RECIPES, recipe_bytes, training_step_peak  # noqa: E402
+from llm_budget.choices import Convention, Optimizer, OptimizerImpl, Recipe
+from llm_budget.memory import OPTIMIZERS, RECIPES, recipe_bytes, training_step_peak
 
 
 @pytest.mark.parametrize(

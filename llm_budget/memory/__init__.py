@@ -23,66 +23,101 @@ Modules, from the user's request to the report:
   kv.py, sharding.py the one KV-cache formula and the one ZeRO formula
 """
 
-from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer, OptimizerImpl, Recipe
-from llm_budget.memory.activations import AttentionKind, Device, Flow, Saved, Step, head_saved, layer_saved
+from llm_budget.choices import (
+    Checkpointing,
+    Convention,
+    LoraTargets,
+    Optimizer,
+    OptimizerImpl,
+    Recipe,
+)
+from llm_budget.memory.activations import (
+    AttentionKind,
+    Device,
+    Flow,
+    Saved,
+    Step,
+    head_saved,
+    layer_saved,
+)
 from llm_budget.memory.allocator import CUDA_ROUND
-from llm_budget.memory.inference import inference_memory, kv_cache_bytes, prefill_workspace
+from llm_budget.memory.inference import (
+    inference_memory,
+    kv_cache_bytes,
+    prefill_workspace,
+)
 from llm_budget.memory.kv import kv_bytes, tokens_held
 from llm_budget.memory.optimizers import OPTIMIZERS, OptimizerSpec
 from llm_budget.memory.quantization import quantized_weight_bytes
 from llm_budget.memory.recipes import RECIPES, RecipeBytes, recipe_bytes
-from llm_budget.memory.report import InferSettings, MemoryLine, MemoryReport, NoSettings, Phase, TrainSettings
+from llm_budget.memory.report import (
+    InferSettings,
+    MemoryLine,
+    MemoryReport,
+    NoSettings,
+    Phase,
+    TrainSettings,
+)
 from llm_budget.memory.rule_of_thumb import LECTURE_BYTES, rule_of_thumb
 from llm_budget.memory.setup import InferSetup, Parallel, TrainSetup
-from llm_budget.memory.sharding import GRADIENTS, OPTIMIZER_STATES, WEIGHTS, sharded_bytes
+from llm_budget.memory.sharding import (
+    GRADIENTS,
+    OPTIMIZER_STATES,
+    WEIGHTS,
+    sharded_bytes,
+)
 from llm_budget.memory.step import unsharded_step
 from llm_budget.memory.timeline import StepPeak
-from llm_budget.memory.training import training_memory, training_peak, training_step_peak
+from llm_budget.memory.training import (
+    training_memory,
+    training_peak,
+    training_step_peak,
+)
 
 __all__ = [
-    "kv_bytes",
-    "tokens_held",
+    "CUDA_ROUND",
     "GRADIENTS",
+    "LECTURE_BYTES",
+    "OPTIMIZERS",
     "OPTIMIZER_STATES",
+    "RECIPES",
     "WEIGHTS",
-    "sharded_bytes",
     "AttentionKind",
     "Checkpointing",
     "Convention",
-    "CUDA_ROUND",
     "Device",
     "Flow",
-    "head_saved",
-    "inference_memory",
     "InferSettings",
     "InferSetup",
-    "kv_cache_bytes",
-    "layer_saved",
-    "LECTURE_BYTES",
     "LoraTargets",
     "MemoryLine",
     "MemoryReport",
     "NoSettings",
     "Optimizer",
-    "OPTIMIZERS",
     "OptimizerImpl",
     "OptimizerSpec",
     "Parallel",
     "Phase",
-    "prefill_workspace",
-    "quantized_weight_bytes",
     "Recipe",
-    "RECIPES",
     "RecipeBytes",
-    "recipe_bytes",
-    "rule_of_thumb",
     "Saved",
     "Step",
     "StepPeak",
     "TrainSettings",
+    "TrainSetup",
+    "head_saved",
+    "inference_memory",
+    "kv_bytes",
+    "kv_cache_bytes",
+    "layer_saved",
+    "prefill_workspace",
+    "quantized_weight_bytes",
+    "recipe_bytes",
+    "rule_of_thumb",
+    "sharded_bytes",
+    "tokens_held",
     "training_memory",
     "training_peak",
     "training_step_peak",
-    "TrainSetup",
     "unsharded_step",
 ]

@@ -8,7 +8,7 @@ made by then); SDPA's holds the output's gradient and dq, dk, dv; a norm's as in
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from llm_budget.memory.activations import Saved, Step
 from llm_budget.memory.allocator import rounded
@@ -43,7 +43,7 @@ def norm_backward_bytes(spec: ModelSpec, rows: int, in_bytes: int) -> int:
     return 0
 
 
-def _gradients_made(trainable: list[ParamTensor], names: Optional[set[str]], width: int, shards: int, n_layers: int, device: str) -> int:
+def _gradients_made(trainable: list[ParamTensor], names: set[str] | None, width: int, shards: int, n_layers: int, device: str) -> int:
     """Gradient bytes of one block's parameters named `names` (None: all), split over `shards` ranks."""
     block = [x for x in trainable if x.layer and (names is None or x.name in names)]
     return sum(rounded(-(-x.numel * width // shards), device) * x.copies for x in block) // n_layers
@@ -73,7 +73,7 @@ def block_backward_regions(
     freed = {g: saved_bytes_on_rank([x for x in per_block if x.group == g], tp, sp, device) for g in ("mlp", "mlp_norm", "attn", "attn_norm")}
     shards = tp * zero_shards
 
-    def made(names: Optional[set[str]]) -> int:
+    def made(names: set[str] | None) -> int:
         return _gradients_made(trainable, names, gradient_width, shards, spec.n_layers, device)
 
     mlp_grads, down_grads, all_grads = made(MLP_PARAMETERS), made({"down", "down.bias"}), made(None)

@@ -85,9 +85,11 @@ def _step_assumptions(step: UnshardedStep) -> list[str]:
     spec, setup = step.spec, step.setup
     out = [
         f"Steady state (second step on): gradients set to None before forward; optimizer states exist; batch {setup.batch} × sequence {step.seq}.",
-        "Activations are the tensors a PyTorch autograd graph saves for a model written like Hugging Face's "
-        "(FP32 RMSNorm, tanh GELU as elementwise ops for GPT-2, SDPA or eager attention); the loss upcasts the "
-        "logits to FP32, and the cross-entropy's backward holds three batch × seq × vocab FP32 buffers.",
+        (
+            "Activations are the tensors a PyTorch autograd graph saves for a model written like Hugging Face's "
+            "(FP32 RMSNorm, tanh GELU as elementwise ops for GPT-2, SDPA or eager attention); the loss upcasts the "
+            "logits to FP32, and the cross-entropy's backward holds three batch × seq × vocab FP32 buffers."
+        ),
         f"Optimizer {setup.optimizer.value}, {setup.resolved_impl.value} implementation.",
     ]
     if setup.attention == "sdpa":

@@ -7,7 +7,11 @@ from llm_budget.defaults import sequence_length
 from llm_budget.hardware import Precision
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.kv import kv_bytes, tokens_held
-from llm_budget.memory.quantization import QUANTIZED_WEIGHTS, is_quantized_matrix, quantized_weight_bytes
+from llm_budget.memory.quantization import (
+    QUANTIZED_WEIGHTS,
+    is_quantized_matrix,
+    quantized_weight_bytes,
+)
 from llm_budget.memory.report import InferSettings, MemoryLine, MemoryReport, Phase
 from llm_budget.memory.setup import InferSetup
 from llm_budget.model.inventory import ParamTensor, parameter_tensors
@@ -82,7 +86,10 @@ def _weight_bytes(tensors: list[ParamTensor], setup: InferSetup, c: int) -> int:
     )
 
 
-def inference_memory(spec: ModelSpec, setup: InferSetup = InferSetup()) -> MemoryReport:
+DEFAULT_INFER_SETUP = InferSetup()
+
+
+def inference_memory(spec: ModelSpec, setup: InferSetup = DEFAULT_INFER_SETUP) -> MemoryReport:
     """Serving memory: weights (quantization scales included), the KV cache, and the prefill workspace.
 
     Workspace: the largest set of tensors one block's forward holds at once without gradients

@@ -17,7 +17,8 @@ Adding an optimizer (CONTRIBUTING):
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
 from llm_budget.choices import Optimizer, OptimizerImpl
 from llm_budget.memory.allocator import rounded, tensor_bytes
@@ -76,7 +77,7 @@ IN_PLACE: dict[OptimizerImpl, TemporaryRule] = {impl: _no_temporaries for impl i
 
 class OptimizerSpec(NamedTuple):
     state_bytes: StateRule
-    states_per_param: Optional[int]  # full-size states per parameter, for the "Model states" line (None: the name)
+    states_per_param: int | None  # full-size states per parameter, for the "Model states" line (None: the name)
     step_counter: bool  # torch keeps a float32 `step` scalar per tensor (on the CPU unless fused/capturable)
     temporaries: dict[OptimizerImpl, TemporaryRule]
     formula: str  # {w}: bytes per state value

@@ -19,7 +19,7 @@ compute), FSDP2's MixedPrecisionPolicy (Zhao et al. 2023), PEFT's FP32 adapters 
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from llm_budget.choices import Convention, Recipe
 from llm_budget.memory.activations import Flow
@@ -39,7 +39,7 @@ class RecipeBytes(NamedTuple):
     description: str  # the report's "Model states" line (placeholders: see the module docstring)
 
 
-RECIPES: dict[tuple[Recipe, Optional[Convention]], RecipeBytes] = {
+RECIPES: dict[tuple[Recipe, Convention | None], RecipeBytes] = {
     # torch.autocast / Hugging Face Trainer: FP32 weights and gradients, a 16-bit copy of each matmul weight per step
     (Recipe.mixed, Convention.autocast): RecipeBytes(
         "autocast", 2, 4, 4, 0, 0, 4,

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Literal, Union
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -100,7 +101,7 @@ class MemoryReport(BaseModel):
     peak_phase: str = ""
     phases: list[Phase] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
-    settings: Union[TrainSettings, InferSettings, NoSettings] = Field(default_factory=NoSettings)
+    settings: TrainSettings | InferSettings | NoSettings = Field(default_factory=NoSettings)
 
 
 class Component:

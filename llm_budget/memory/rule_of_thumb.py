@@ -47,8 +47,10 @@ def rule_of_thumb(n_params: int, precision: Precision = Precision.fp32) -> Memor
         assumptions=[
             "The lecture's rule of thumb: bytes per parameter only, independent of batch, sequence and architecture.",
             "Adam's two states stay FP32 (8 bytes/param) at every precision; weights, gradients and activations scale with the precision's bytes.",
-            "Activations and temporaries as 2× the weight bytes is the lecture's high-end estimate; give a model "
-            "(--preset …) for the real activations of a batch and sequence.",
+            (
+                "Activations and temporaries as 2× the weight bytes is the lecture's high-end estimate; give a model "
+                "(--preset …) for the real activations of a batch and sequence."
+            ),
             "GB = 10^9 bytes, as in the lecture.",
         ],
     )

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer, OptimizerImpl, Recipe
+from llm_budget.choices import (
+    Checkpointing,
+    Convention,
+    LoraTargets,
+    Optimizer,
+    OptimizerImpl,
+    Recipe,
+)
 from llm_budget.hardware import Precision
 
 QUANTIZED_BASES = (Precision.int8, Precision.int4, Precision.nf4)
@@ -22,9 +29,9 @@ class Parallel(BaseModel):
     dp: PositiveInt = 1
     tp: PositiveInt = 1
     pp: PositiveInt = 1
-    zero: int = Field(0, ge=0, le=3)
+    zero: int = Field(default=0, ge=0, le=3)
     sp: bool = False
-    micro_batches: Optional[PositiveInt] = None  # pipeline micro-batches per step (default: pp)
+    micro_batches: PositiveInt | None = None  # pipeline micro-batches per step (default: pp)
 
     @property
     def gpus(self) -> int:
@@ -39,23 +46,23 @@ class TrainSetup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     precision: Precision = Precision.bf16
-    recipe: Optional[Recipe] = None  # default: fp32 for fp32; mixed for 16-bit; qlora for 4/8-bit
+    recipe: Recipe | None = None  # default: fp32 for fp32; mixed for 16-bit; qlora for 4/8-bit
     convention: Convention = Convention.autocast
     optimizer: Optimizer = Optimizer.adamw
-    optimizer_impl: Optional[OptimizerImpl] = None  # default: foreach on CUDA, for-loop on the CPU
+    optimizer_impl: OptimizerImpl | None = None  # default: foreach on CUDA, for-loop on the CPU
     batch: PositiveInt = 1
-    seq: Optional[PositiveInt] = None  # default: the model's context window, else 2048
+    seq: PositiveInt | None = None  # default: the model's context window, else 2048
     checkpointing: Checkpointing = Checkpointing.none
     attention: Literal["sdpa", "eager"] = "sdpa"
     device: Literal["cuda", "cpu"] = "cuda"
-    lora_rank: Optional[PositiveInt] = None
+    lora_rank: PositiveInt | None = None
     lora_targets: LoraTargets = LoraTargets.all
-    n_layers: Optional[PositiveInt] = None  # probe a truncated model (the probe's --layers)
+    n_layers: PositiveInt | None = None  # probe a truncated model (the probe's --layers)
     parallel: Parallel = Parallel()
     implementation: Literal["hf", "reference"] = "hf"  # Hugging Face transformers, or the probe's reference model
 
     @model_validator(mode="after")
-    def _check(self) -> "TrainSetup":
+    def _check(self) -> TrainSetup:
         recipe = self.resolved_recipe
         if self.precision in QUANTIZED_BASES and (self.lora_rank is None or recipe is not Recipe.qlora):
             raise ValueError(
@@ -97,15 +104,15 @@ class InferSetup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     precision: Precision = Precision.bf16  # weights
-    kv_precision: Optional[Precision] = None  # default: the compute precision (bf16, or fp32 for fp32 weights)
+    kv_precision: Precision | None = None  # default: the compute precision (bf16, or fp32 for fp32 weights)
     batch: PositiveInt = 1
-    context: Optional[PositiveInt] = None  # tokens per sequence held in the cache (prompt + generated); default: context window
-    prompt: Optional[PositiveInt] = None  # prefill length (default: the whole context)
+    context: PositiveInt | None = None  # tokens per sequence held in the cache (prompt + generated); default: context window
+    prompt: PositiveInt | None = None  # prefill length (default: the whole context)
     double_quant: bool = False  # QLoRA's double quantization of nf4 scales
     device: Literal["cuda", "cpu"] = "cuda"
 
     @model_validator(mode="after")
-    def _check(self) -> "InferSetup":
+    def _check(self) -> InferSetup:
         if self.kv_precision in (Precision.int4, Precision.nf4):
             raise ValueError("a 4-bit KV cache needs a custom kernel; use --kv-precision fp8-e4m3, int8, bf16 or fp16")
         if self.prompt is not None and self.context is not None and self.prompt > self.context:

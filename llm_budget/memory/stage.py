@@ -14,7 +14,12 @@ from typing import NamedTuple
 from llm_budget.choices import Checkpointing
 from llm_budget.memory.allocator import rounded
 from llm_budget.memory.setup import Parallel
-from llm_budget.memory.sharding import GRADIENTS, OPTIMIZER_STATES, WEIGHTS, sharded_bytes
+from llm_budget.memory.sharding import (
+    GRADIENTS,
+    OPTIMIZER_STATES,
+    WEIGHTS,
+    sharded_bytes,
+)
 from llm_budget.memory.states import Parts
 from llm_budget.memory.step import UnshardedStep
 

@@ -9,16 +9,26 @@ table (optimizers.py) for the bytes per parameter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from llm_budget.choices import LoraTargets, OptimizerImpl, Recipe
 from llm_budget.memory.allocator import rounded, tensor_bytes
-from llm_budget.memory.optimizers import optimizer_state_bytes, step_counter_bytes, step_temporaries
+from llm_budget.memory.optimizers import (
+    optimizer_state_bytes,
+    step_counter_bytes,
+    step_temporaries,
+)
 from llm_budget.memory.quantization import is_quantized_matrix, quantized_weight_bytes
 from llm_budget.memory.recipes import RecipeBytes, is_frozen_base
 from llm_budget.memory.setup import TrainSetup
-from llm_budget.model.inventory import ParamTensor, buffer_bytes, parameter_tensors, tensor_count
+from llm_budget.model.inventory import (
+    ParamTensor,
+    buffer_bytes,
+    parameter_tensors,
+    tensor_count,
+)
 from llm_budget.model.spec import ModelSpec
 
 EMBEDDING_SIDE = {"embedding", "position", "embed_norm"}
@@ -36,7 +46,7 @@ class Parts(NamedTuple):
         """The bytes of a pipeline stage with `blocks` blocks and the ends it holds."""
         return self.block * blocks + (self.embedding if has_embedding else 0) + (self.head if has_head else 0)
 
-    def plus(self, other: "Parts") -> "Parts":
+    def plus(self, other: Parts) -> Parts:
         return Parts(self.block + other.block, self.embedding + other.embedding, self.head + other.head)
 
 

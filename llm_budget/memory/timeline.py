@@ -15,7 +15,6 @@ backward); PyTorch's embedding_dense_backward and AccumulateGrad (tied tables); 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from llm_budget.choices import Checkpointing, OptimizerImpl
 from llm_budget.memory.allocator import rounded
@@ -23,7 +22,14 @@ from llm_budget.memory.backward import norm_backward_bytes
 from llm_budget.memory.report import Component, Phase
 from llm_budget.memory.setup import Parallel
 from llm_budget.memory.sharding import OPTIMIZER_STATES, sharded_bytes
-from llm_budget.memory.stage import RankActivationsHeld, RankStates, Stage, rank_activations, rank_states, stages
+from llm_budget.memory.stage import (
+    RankActivationsHeld,
+    RankStates,
+    Stage,
+    rank_activations,
+    rank_states,
+    stages,
+)
 from llm_budget.memory.step import UnshardedStep
 
 
@@ -38,7 +44,7 @@ class Timeline:
     def set(self, category: str, n_bytes: int) -> None:
         self.live[category] = n_bytes
 
-    def mark(self, phase: str, extra: Optional[dict[str, int]] = None) -> None:
+    def mark(self, phase: str, extra: dict[str, int] | None = None) -> None:
         """A point of the step: what is live, plus the phase's own transient bytes (`extra`)."""
         state = dict(self.live)
         for k, v in (extra or {}).items():
@@ -103,7 +109,7 @@ def _stage_run(step: UnshardedStep, parallel: Parallel, stage: Stage) -> _StageR
 
 def step_peak(step: UnshardedStep, parallel: Parallel) -> StepPeak:
     """The step's peak on one GPU: the larger of the pipeline's first and last stage (or the whole model)."""
-    best: Optional[StepPeak] = None
+    best: StepPeak | None = None
     for stage in stages(step.spec.n_layers, parallel):
         peak = _stage_peak(step, parallel, stage)
         if best is None or peak.bytes > best.bytes:

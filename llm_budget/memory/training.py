@@ -8,7 +8,12 @@ through the timeline (timeline.py); explain.py words the report.
 
 from __future__ import annotations
 
-from llm_budget.memory.explain import component_formulas, component_lines, model_states_text, train_assumptions
+from llm_budget.memory.explain import (
+    component_formulas,
+    component_lines,
+    model_states_text,
+    train_assumptions,
+)
 from llm_budget.memory.report import MemoryReport, TrainSettings
 from llm_budget.memory.setup import TrainSetup
 from llm_budget.memory.step import unsharded_setup, unsharded_step
@@ -26,7 +31,10 @@ def training_peak(spec: ModelSpec, setup: TrainSetup) -> int:
     return training_step_peak(spec, setup).bytes
 
 
-def training_memory(spec: ModelSpec, setup: TrainSetup = TrainSetup()) -> MemoryReport:
+DEFAULT_TRAIN_SETUP = TrainSetup()
+
+
+def training_memory(spec: ModelSpec, setup: TrainSetup = DEFAULT_TRAIN_SETUP) -> MemoryReport:
     """Peak memory of one steady-state training step (second step onward), by component, on one GPU.
 
     Model states (Rajbhandari et al. 2020 §3.1; Micikevicius et al. 2018): weights, gradients,
