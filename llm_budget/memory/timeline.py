@@ -137,6 +137,7 @@ def _stage_peak(step: UnshardedStep, parallel: Parallel, stage: Stage) -> StepPe
 
 
 def _stage_timeline(run: _StageRun) -> None:
+    """One step of one stage, in the order it runs (the head's phases on the last stage, the embedding's on the first)."""
     _forward_end(run)
     if run.stage.has_head:
         _cross_entropy_backward(run)
