@@ -18,7 +18,7 @@ import time
 def main() -> int:
     from llm_budget.fit import advise
     from llm_budget.hardware import load_gpu
-    from llm_budget.memory import TrainSetup
+    from llm_budget.memory import TrainSetup, unsharded_step
     from llm_budget.model.presets import load_preset
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -35,9 +35,7 @@ def main() -> int:
         spec, card = load_preset(name), load_gpu(gpu)
         times = []
         for i in range(args.runs):
-            from llm_budget.memory.training import _base
-
-            _base.cache_clear()  # every run from scratch
+            unsharded_step.cache_clear()  # every run from scratch
             t = time.perf_counter()
             r = advise(spec, card, mode="train", gpus=1024, train=setup)
             times.append(time.perf_counter() - t)

@@ -7,11 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from llm_budget.memory import Step, head_saved, layer_saved  # noqa: E402
-from llm_budget.memory import TrainSetup, training_memory  # noqa: E402
-from llm_budget.probe.measure import measure_training_step  # noqa: E402
-from llm_budget.model.spec import ModelSpec  # noqa: E402
-from llm_budget.model.inventory import parameter_tensors  # noqa: E402
+from llm_budget.memory import Step, TrainSetup, head_saved, layer_saved, training_memory
+from llm_budget.model.inventory import parameter_tensors
+from llm_budget.model.spec import ModelSpec
+from llm_budget.probe.measure import measure_training_step
 
 BASE = dict(d_embed=256, n_heads=8, n_layers=4, n_vocab=1000, d_mlp=704)
 CASES = {
@@ -47,6 +46,7 @@ def predicted(spec: ModelSpec, setup: TrainSetup) -> tuple[int, int]:
     return per, rest
 
 
+@pytest.mark.slow  # fake-tensor runs of 1 and 3 blocks: seconds per case
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -82,6 +82,7 @@ GRID = [
 ]
 
 
+@pytest.mark.slow  # a full fake-tensor training step per case: seconds each
 @pytest.mark.parametrize("i", range(len(GRID)))
 @pytest.mark.parametrize("case", ["llama-gqa", "gpt2-dropout", "moe"])
 def test_peak_within_5_percent(case, i):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from llm_budget.model.counter import count_params
+from llm_budget.hardware import Precision
 from llm_budget.memory import (
     InferSetup,
     TrainSetup,
@@ -17,10 +17,10 @@ from llm_budget.memory import (
     rule_of_thumb,
     training_memory,
 )
-from llm_budget.hardware import Precision
+from llm_budget.model.counter import count_params
+from llm_budget.model.inventory import ParamTensor, parameter_tensors
 from llm_budget.model.presets import load_preset
 from llm_budget.model.spec import ModelSpec
-from llm_budget.model.inventory import ParamTensor, parameter_tensors
 
 GB = 10**9
 SMALL = ModelSpec(d_embed=256, n_heads=8, n_kv_heads=2, n_layers=4, n_vocab=1000, d_mlp=704, mlp="gated")
@@ -148,8 +148,8 @@ def test_eager_attention_keeps_s_squared():
     s, h = 1024, 8
     for impl in ("reference", "hf"):
         base = dict(device="cpu", batch=1, seq=s, precision="bf16", recipe="pure", implementation=impl)
-        sdpa = training_memory(SMALL, TrainSetup(attention="sdpa", **base)).settings["activations_per_layer_bytes"]
-        eager = training_memory(SMALL, TrainSetup(attention="eager", **base)).settings["activations_per_layer_bytes"]
+        sdpa = training_memory(SMALL, TrainSetup(attention="sdpa", **base)).settings.activations_per_layer_bytes
+        eager = training_memory(SMALL, TrainSetup(attention="eager", **base)).settings.activations_per_layer_bytes
         # k and v are repeated to all 8 heads; the log-sum-exp (b·h·s·4) goes; the probabilities come:
         common = 2 * (256 - 64) * s * 2 - h * s * 4
         if impl == "reference":  # 16-bit probabilities, and masked_fill's boolean s × s mask
@@ -300,9 +300,112 @@ def test_hf_eager_checkpoints_keep_the_causal_mask(precision, recipe, mask_bytes
 
     def forward_end(attention: str, ckpt: str) -> int:
         setup = TrainSetup(precision=precision, recipe=recipe, batch=b, seq=s, attention=attention, checkpointing=ckpt, device="cpu")
-        return training_memory(spec, setup).settings["forward_end_bytes"]
+        return training_memory(spec, setup).settings.forward_end_bytes
 
     assert forward_end("eager", "full") - forward_end("sdpa", "full") == b * s * s * mask_bytes
     ref = TrainSetup(precision=precision, recipe=recipe, batch=b, seq=s, attention="eager", checkpointing="full", device="cpu", implementation="reference")
     ref_sdpa = ref.model_copy(update={"attention": "sdpa"})
-    assert training_memory(spec, ref).settings["forward_end_bytes"] == training_memory(spec, ref_sdpa).settings["forward_end_bytes"]
+    assert training_memory(spec, ref).settings.forward_end_bytes == training_memory(spec, ref_sdpa).settings.forward_end_bytes
+
+
+# -- the tables: recipes and optimizers --------------------------------------------------------------
+
+from llm_budget.choices import Convention, Optimizer, OptimizerImpl, Recipe
+from llm_budget.memory import OPTIMIZERS, RECIPES, recipe_bytes, training_step_peak
+
+
+@pytest.mark.parametrize(
+    "recipe, convention, adam_bytes_per_param",
+    [
+        # Rajbhandari et al. 2020 §3.1: 2 (fp16 weights) + 2 (fp16 gradients) + 4 (master) + 4 + 4 (Adam) = 16
+        (Recipe.mixed, Convention.zero, 2 + 2 + 4 + 4 + 4),
+        # Megatron-LM keeps FP32 main gradients: 2 + 4 + 4 + 8 = 18
+        (Recipe.mixed, Convention.megatron, 2 + 4 + 4 + 8),
+        # a 16-bit gradient plus an FP32 copy: 2 + 2 + 4 + 4 + 8 = 20
+        (Recipe.mixed, Convention.grad_copy, 2 + 2 + 4 + 4 + 8),
+        # torch.autocast: FP32 weights and gradients, FP32 Adam; no master copy
+        (Recipe.mixed, Convention.autocast, 4 + 4 + 8),
+        (Recipe.mixed, Convention.fsdp, 4 + 4 + 8),
+        (Recipe.fp32, None, 4 + 4 + 8),
+        # everything bf16, Adam's moments too
+        (Recipe.pure, None, 2 + 2 + 2 + 2),
+    ],
+)
+def test_recipe_table_bytes_per_param(recipe, convention, adam_bytes_per_param):
+    entry = RECIPES[(recipe, convention)]
+    assert entry.weight + entry.gradient + entry.extra_gradient + entry.master + 2 * entry.state == adam_bytes_per_param
+
+
+def test_every_valid_setup_has_a_recipe_entry():
+    for recipe in Recipe:
+        for convention in Convention:
+            precision = {"fp32": "fp32", "qlora": "nf4"}.get(recipe.value, "bf16")
+            rank = 8 if recipe in (Recipe.lora, Recipe.qlora) else None
+            setup = TrainSetup(precision=precision, recipe=recipe, convention=convention, lora_rank=rank)
+            assert recipe_bytes(setup).compute in (2, 4)
+
+
+def test_optimizer_table_is_complete_and_consistent():
+    t = ParamTensor("up", (704, 256), 1, "linear")
+    for optimizer in Optimizer:
+        entry = OPTIMIZERS[optimizer]  # adding an Optimizer value without a table entry fails here
+        assert set(entry.temporaries) == set(OptimizerImpl)
+        if entry.states_per_param is not None:  # k full-size states: k × N × width (no rounding on the CPU)
+            assert entry.state_bytes(t, 4, "cpu") == entry.states_per_param * 704 * 256 * 4
+        assert "{w}" in entry.formula or entry.states_per_param in (None, 0)
+
+
+def test_optimizer_step_temporaries_per_implementation():
+    """PyTorch 2.13's AdamW: foreach copies every parameter, the for-loop twice the largest, fused nothing;
+    SGD updates in place."""
+    spec, n = SMALL, count_params(SMALL).total
+    largest = max(t.numel for t in parameter_tensors(SMALL))
+    base = dict(device="cpu", precision="fp32", batch=1, seq=8, implementation="reference")
+
+    def step_phase(**kw) -> int:
+        r = training_memory(spec, TrainSetup(**base, **kw))
+        return next(p.bytes for p in r.phases if p.name == "optimizer step")
+
+    fused = step_phase(optimizer_impl="fused")
+    assert step_phase(optimizer_impl="foreach") - fused == 4 * n
+    assert step_phase(optimizer_impl="for-loop") - fused == 2 * 4 * largest
+    assert step_phase(optimizer="sgd-momentum", optimizer_impl="foreach") == step_phase(optimizer="sgd-momentum", optimizer_impl="fused")
+
+
+# -- the step's timeline and its typed results ------------------------------------------------------
+
+
+def test_timeline_phases_in_order():
+    r = training_memory(SMALL, TrainSetup(device="cpu", batch=1, seq=8))
+    names = [p.name for p in r.phases]
+    assert names[:4] == ["forward: log_softmax", "backward: cross-entropy", "backward: unembedding", "backward: unembedding (FP32 gradient)"]
+    assert names[4] == "backward: final norm"
+    regions = ["MLP", "MLP norm", "attention", "attention norm"]
+    blocks = [f"backward: block {i}, {region}" for i in (3, 0) for region in regions]  # the last and the first block
+    assert names[5:13] == blocks
+    assert names[13:] == ["backward: embedding", "optimizer step"]
+
+
+def test_step_peak_is_the_report():
+    setup = TrainSetup(batch=2, seq=64, checkpointing="full", parallel={"dp": 4, "pp": 2, "zero": 1})
+    peak = training_step_peak(SMALL, setup)
+    report = training_memory(SMALL, setup)
+    assert peak.bytes == report.total_bytes == sum(peak.live.values())
+    assert peak.phases == report.phases
+    assert report.peak_phase == peak.phase and peak.phase.startswith(("first pipeline stage: ", "last pipeline stage: "))
+    assert (peak.phase.split(": ", 1)[1], peak.bytes) in peak.points
+
+
+def test_settings_keep_their_json_keys():
+    import json
+
+    train = json.loads(training_memory(SMALL, TrainSetup(batch=2, seq=64)).model_dump_json())["settings"]
+    assert list(train) == [
+        "batch", "seq", "optimizer", "optimizer_impl", "checkpointing", "attention", "device", "activations_per_layer_bytes",
+        "parallel", "gathered_bytes", "weight_bytes", "optimizer_state_bytes", "gradient_bytes", "forward_end_bytes",
+    ]
+    assert train["optimizer"] == "adamw" and train["optimizer_impl"] == "foreach" and train["seq"] == 64
+    assert train["parallel"] == {"dp": 1, "tp": 1, "pp": 1, "zero": 0, "sp": False, "micro_batches": None}
+    infer = json.loads(inference_memory(SMALL, InferSetup(context=256)).model_dump_json())["settings"]
+    assert infer == {"batch": 1, "context": 256, "prompt": 256, "kv_precision": "bf16", "device": "cuda"}
+    assert json.loads(rule_of_thumb(10**9).model_dump_json())["settings"] == {}

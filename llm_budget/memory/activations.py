@@ -23,7 +23,14 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from llm_budget.model.spec import Activation, MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+from llm_budget.model.spec import (
+    Activation,
+    MlpKind,
+    ModelSpec,
+    NormKind,
+    PositionKind,
+    QKNorm,
+)
 
 Flow = Literal["pure", "autocast"]
 AttentionKind = Literal["sdpa", "eager"]
@@ -270,7 +277,7 @@ def _moe(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
 def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     """transformers' MoE experts (grouped_mm over the sorted rows, then a gather and a sum). grouped_mm has no
     autocast rule: under autocast the experts run in FP32 on FP32 rows."""
-    t, c, r, h, E, k, f = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts, spec.d_mlp
+    t, c, h, E, k, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.active_experts, spec.d_mlp
     rows = t * k
     offsets = Saved("grouped_mm offsets (int32)", 4 * E, "grouped_mm saves the group offsets")
     if st.flow == "autocast":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rich.console import Group
 from rich.table import Table
@@ -10,16 +10,16 @@ from rich.text import Text
 
 from llm_budget.memory import MemoryReport
 from llm_budget.refs import listing, short
-from llm_budget.units import MemoryUnit
+from llm_budget.units import MemoryUnit, format_bytes
 
 COLORS = ["cyan", "magenta", "yellow", "green", "blue", "red", "bright_cyan", "bright_magenta", "bright_yellow", "white"]
 
 
 def amount(n: int, unit: MemoryUnit) -> str:
-    return f"{n / unit.bytes:,.2f} {unit.label}"
+    return format_bytes(n, unit)
 
 
-def stacked_bar(parts: list[tuple[str, int]], total: int, *, width: int = 60, capacity: Optional[int] = None) -> Text:
+def stacked_bar(parts: list[tuple[str, int]], total: int, *, width: int = 60, capacity: int | None = None) -> Text:
     """One line of colored blocks, each part's share; with `capacity`, the card's line is drawn as ┃
     (parts past it overflow to its right) and free memory as ░."""
     scale = max(total, capacity or 0) or 1

@@ -1,0 +1,107 @@
+"""The words of a training report: each component's formula and source, the model-states line, and the
+assumptions the numbers rest on. Only text; the numbers come from timeline.py."""
+
+from __future__ import annotations
+
+from llm_budget.choices import Checkpointing, Convention, Recipe
+from llm_budget.memory.optimizers import OPTIMIZERS, states_text
+from llm_budget.memory.report import TRAIN_COMPONENTS, Component, MemoryLine
+from llm_budget.memory.setup import Parallel
+from llm_budget.memory.step import UnshardedStep
+from llm_budget.refs import cite
+
+
+def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
+    """(formula, source key) of each training component."""
+    setup, storage = step.setup, step.storage
+    optimizer = OPTIMIZERS[setup.optimizer]
+    kind = "quantized base" if step.recipe is Recipe.qlora else ("FP32" if storage.weight == 4 else setup.precision.value)
+    return {
+        Component.weights: (f"N × {storage.weight} bytes ({kind})", "rajbhandari2020: §3.1"),
+        Component.masters: ("N × 4: FP32 copy the optimizer updates", "micikevicius2018: §3.1"),
+        Component.adapters: (f"Σ r·(d_in + d_out) × 4 over adapted matrices, r = {setup.lora_rank}", "hu2021: §4.1"),
+        Component.copies: ("matmul weights × 2, cast in forward and held until their backward", "pytorch-amp"),
+        Component.gradients: (f"N × {storage.gradient + storage.extra_gradient} (made as backward reaches each parameter)", "rajbhandari2020: §3.1"),
+        Component.optimizer: (optimizer.formula.format(w=storage.state), optimizer.source),
+        Component.activations: (
+            "Σ saved tensors per block (activations.py inventory) × blocks still held at the peak, + embedding/head",
+            "korthikanti2022: Table 2 (generalized)",
+        ),
+        Component.loss: ("batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients", "hf-transformers"),
+        Component.temporaries: ("the working set of the phase at the peak (gradients in flight, norm or optimizer intermediates)", "pytorch-cuda-notes"),
+        Component.inputs: ("2 × batch × seq × 8 (int64)", "hf-transformers"),
+    }
+
+
+def component_lines(live: dict[str, int], n_params: int, formulas: dict[str, tuple[str, str]]) -> list[MemoryLine]:
+    """The report's lines: each component live at the peak, in report order."""
+    out = []
+    for name in TRAIN_COMPONENTS:
+        n = live.get(name, 0)
+        if n:
+            formula, source = formulas.get(name, ("", ""))
+            per_param = round(n / n_params, 3) if n_params else None
+            out.append(MemoryLine(name=name, bytes=n, bytes_per_param=per_param, formula=formula, source=cite(source) if source else ""))
+    return out
+
+
+def model_states_text(step: UnshardedStep) -> str:
+    """The "Model states" line: the recipe's bytes per parameter of each state (recipes.py's description)."""
+    setup, storage = step.setup, step.storage
+    return storage.description.format(
+        weight=storage.weight,
+        gradient=storage.gradient,
+        master=storage.master,
+        extra_gradient=storage.extra_gradient,
+        states=states_text(setup.optimizer, storage.state),
+        precision=setup.precision.value,
+        recipe=step.recipe.value,
+    )
+
+
+def train_assumptions(step: UnshardedStep, parallel: Parallel) -> list[str]:
+    """Everything the training numbers assume, most specific first."""
+    setup = step.setup
+    out: list[str] = []
+    if setup.convention is Convention.fsdp or (parallel.zero >= 3 and step.recipe is Recipe.mixed):
+        out.append("ZeRO-3 / FSDP mixed precision (FSDP2's MixedPrecisionPolicy): FP32 sharded weights cast to 16 bits as they are gathered, 16-bit compute (no autocast copies), gradients reduced in FP32; two blocks gathered at a time (prefetch).")
+    if parallel.is_parallel:
+        blocks = -(-step.spec.n_layers // parallel.pp)
+        in_flight = min(parallel.pp, parallel.micro_batches or parallel.pp)
+        out.append(
+            f"One GPU of {parallel.gpus}: tensor parallel {parallel.tp}{' with sequence parallelism' if parallel.sp else ''}, pipeline {parallel.pp}"
+            f" ({blocks} blocks per stage, {in_flight} micro-batch(es) in flight on the first), data parallel {parallel.dp} with ZeRO stage {parallel.zero}."
+        )
+    if setup.checkpointing is Checkpointing.full:
+        out.append("Full activation checkpointing: each block keeps its input; backward recomputes one block at a time.")
+    elif setup.checkpointing is Checkpointing.selective:
+        out.append("Selective checkpointing: the attention core is recomputed in backward (its s² tensors are not kept).")
+    if step.storage.flow == "autocast":
+        out.append("torch.autocast: FP32 weights and gradients; each matmul weight is cast to 16 bits once per step and the copy lives until its backward.")
+    return out + _step_assumptions(step)
+
+
+def _step_assumptions(step: UnshardedStep) -> list[str]:
+    spec, setup = step.spec, step.setup
+    out = [
+        f"Steady state (second step on): gradients set to None before forward; optimizer states exist; batch {setup.batch} × sequence {step.seq}.",
+        (
+            "Activations are the tensors a PyTorch autograd graph saves for a model written like Hugging Face's "
+            "(FP32 RMSNorm, tanh GELU as elementwise ops for GPT-2, SDPA or eager attention); the loss upcasts the "
+            "logits to FP32, and the cross-entropy's backward holds three batch × seq × vocab FP32 buffers."
+        ),
+        f"Optimizer {setup.optimizer.value}, {setup.resolved_impl.value} implementation.",
+    ]
+    if setup.attention == "sdpa":
+        out.append("Attention through scaled_dot_product_attention (flash / memory-efficient kernels): no s² tensors are kept.")
+    else:
+        out.append("Eager attention: the batch × heads × seq² probabilities are kept for backward (Korthikanti et al.'s 5·a·s/h term).")
+    if spec.dropout > 0:
+        out.append(f"Dropout {spec.dropout} keeps a mask per dropout (1 byte/element on CUDA).")
+    if setup.device == "cuda":
+        out.append("Sizes rounded up to the CUDA caching allocator's 512-byte blocks; the CUDA context, cuBLAS workspace and allocator cache are not included (they are not in torch.cuda.max_memory_allocated).")
+    if spec.is_moe:
+        out.append("Mixture of experts: every expert's weights, gradients and states are resident; activations follow the routed tokens (top-k rows, balanced).")
+    if step.recipe in (Recipe.lora, Recipe.qlora):
+        out.append(f"LoRA rank {setup.lora_rank} on {setup.lora_targets.value} linear layers of the blocks; activations as for full training (an estimate: the probe does not measure adapters).")
+    return out

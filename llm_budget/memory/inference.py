@@ -1,0 +1,164 @@
+"""Serving memory: weights (quantization scales included), the KV cache (memory/kv.py), and the
+workspace of a prefill forward."""
+
+from __future__ import annotations
+
+from llm_budget.defaults import sequence_length
+from llm_budget.hardware import Precision
+from llm_budget.memory.allocator import rounded, tensor_bytes
+from llm_budget.memory.kv import kv_bytes, tokens_held
+from llm_budget.memory.quantization import (
+    QUANTIZED_WEIGHTS,
+    is_quantized_matrix,
+    quantized_weight_bytes,
+)
+from llm_budget.memory.report import InferSettings, MemoryLine, MemoryReport, Phase
+from llm_budget.memory.setup import InferSetup
+from llm_budget.model.inventory import ParamTensor, parameter_tensors
+from llm_budget.model.spec import MlpKind, ModelSpec, NormKind
+from llm_budget.refs import cite
+
+
+def kv_cache_bytes(spec: ModelSpec, *, batch: int, tokens: int, precision: Precision) -> int:
+    """Keys and values of every layer for `tokens` positions of `batch` sequences.
+
+    Formula: 2 · n_layers · n_kv_heads · d_head · bytes · batch · tokens, with tokens capped at the
+             sliding window when the model has one (Mistral 7B v0.1: 4,096).
+    Source:  kwon2023: §3 (2 × 5120 × 40 × 2 bytes = 800 KB per token for OPT-13B); ainslie2023 (n_kv_heads).
+    """
+    held = tokens_held(tokens, spec.sliding_window)
+    return kv_bytes(n_layers=spec.n_layers, kv_heads=spec.kv_heads, head_dim=spec.head_dim, tokens=batch * held, bits=precision.bits)
+
+
+def _mlp_workspace(spec: ModelSpec, t: int, c: int, normed: int) -> int:
+    """The MLP's live tensors: gated: act(gate), up and their product (3 × t × d_mlp); GPT-2's elementwise
+    tanh GELU: the input, 0.5·x and two intermediates of the chain (4 ×); a fused activation: 2 ×.
+    MoE: the routed rows and the other experts' outputs while the last expert runs its MLP on its share
+    (t·k / n_experts rows), or the gather after them: rows, the concatenated outputs, their weighted copy
+    and the output buffer."""
+    d = spec.d_embed
+    width = 3 if spec.mlp is MlpKind.gated else (4 if spec.act.value == "gelu_new" else 2)
+    if not spec.is_moe:
+        return normed + width * t * spec.d_mlp * c
+    rows = t * spec.active_experts
+    share = -(-rows // spec.n_experts)
+    during = rows * d * c + (rows - share) * d * c + width * share * spec.d_mlp * c
+    after = 3 * rows * d * c + t * d * c
+    return normed + max(during, after)
+
+
+def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> int:
+    """Tensors one block's forward holds at once during a prefill without gradients, above the weights and cache.
+
+    Without autograd every intermediate dies as soon as the next op has read it, so the peak is the
+    largest set of simultaneously live tensors in one block: the caller's residual x, the block's
+    residual h, the normed input, and the part's own temporaries:
+      RMSNorm in FP32: the FP32 copy and x², then x·rsqrt (2 FP32 tensors of t × d);
+      attention: q, k, v, and rope's products on q (three q-sized tensors) or the SDPA output;
+      the MLP: see _mlp_workspace;
+    then the last position's logits, in the compute dtype and upcast to FP32.
+    Source: pope2022: §2 (the prefill is one forward pass); the terms follow the probe's reference model.
+    """
+    t = batch * prompt
+    d, qd, kd = spec.d_embed, spec.n_heads * spec.head_dim, spec.kv_heads * spec.head_dim
+    residuals = 2 * t * d * c
+    normed = t * d * c
+    norm = t * d * 8 if spec.norm is NormKind.rmsnorm else 0
+    rope = 3 * t * qd * c if spec.position.value == "rotary" else t * qd * c
+    attention = normed + t * (qd + 2 * kd) * c + rope
+    logits = batch * spec.n_vocab * (c + 4)
+    return residuals + max(norm, attention, _mlp_workspace(spec, t, c, normed)) + logits
+
+
+def _compute_precision(weights: Precision) -> Precision:
+    """What quantized or 16-bit weights compute in: fp32 stays fp32, fp16 stays fp16, the rest bf16."""
+    return Precision.fp32 if weights is Precision.fp32 else (Precision.fp16 if weights is Precision.fp16 else Precision.bf16)
+
+
+def _weight_bytes(tensors: list[ParamTensor], setup: InferSetup, c: int) -> int:
+    """Stored weights: quantized matrices with their scales, everything else in the compute dtype."""
+    p, device = setup.precision, setup.device
+    if p not in QUANTIZED_WEIGHTS:
+        return tensor_bytes(tensors, c, device)
+    return sum(
+        (quantized_weight_bytes(t, p, double_quant=setup.double_quant) if is_quantized_matrix(t) else rounded(t.numel * c, device)) * t.copies
+        for t in tensors
+    )
+
+
+DEFAULT_INFER_SETUP = InferSetup()
+
+
+def inference_memory(spec: ModelSpec, setup: InferSetup = DEFAULT_INFER_SETUP) -> MemoryReport:
+    """Serving memory: weights (quantization scales included), the KV cache, and the prefill workspace.
+
+    Workspace: the largest set of tensors one block's forward holds at once without gradients
+    (residual stream, the norm's FP32 intermediates, the MLP's hidden activations), plus the
+    last position's FP32 logits; attention through SDPA keeps no s² matrix.
+    """
+    tensors = parameter_tensors(spec)
+    n_params = sum(t.total for t in tensors)
+    p, compute = setup.precision, _compute_precision(setup.precision)
+    kv_p = setup.kv_precision or compute
+    c = compute.bits // 8
+    quantized = p in QUANTIZED_WEIGHTS
+    weights = _weight_bytes(tensors, setup, c)
+    context = sequence_length(setup.context, spec.context_window)
+    prompt = setup.prompt or context
+    kv = kv_cache_bytes(spec, batch=setup.batch, tokens=context, precision=kv_p)
+    workspace = prefill_workspace(spec, batch=setup.batch, prompt=prompt, c=c)
+    lines = [
+        MemoryLine(
+            name="Weights" + (f" ({p.value}, scales included)" if quantized else f" ({p.value})"),
+            bytes=weights,
+            bytes_per_param=round(weights / n_params, 3),
+            formula="N × bytes per value; quantized matrices add their scales (see quantized_weight_bytes)",
+            source=cite("dettmers2023: §3") if quantized else cite("rajbhandari2020: §3.1"),
+        ),
+        MemoryLine(
+            name=f"KV cache ({kv_p.value})",
+            bytes=kv,
+            bytes_per_param=round(kv / n_params, 3),
+            formula=f"2 · {spec.n_layers} layers · {spec.kv_heads} kv heads · {spec.head_dim} · {kv_p.bits // 8 or 0.5} B · batch {setup.batch} · {min(context, spec.sliding_window or context):,} tokens",
+            source=cite("kwon2023: §3"),
+        ),
+        MemoryLine(
+            name="Prefill workspace",
+            bytes=workspace,
+            bytes_per_param=round(workspace / n_params, 3),
+            formula=f"one block's live tensors at a {prompt:,}-token prefill × batch {setup.batch}, + last-position logits",
+            source=cite("pope2022: §2"),
+        ),
+    ]
+    return MemoryReport(
+        mode="infer",
+        model=spec.label,
+        params=n_params,
+        trainable_params=0,
+        precision=p.value,
+        recipe="inference",
+        total_bytes=sum(x.bytes for x in lines),
+        components=lines,
+        peak_phase="prefill",
+        phases=[Phase(name="weights loaded", bytes=weights), Phase(name="prefill", bytes=sum(x.bytes for x in lines))],
+        assumptions=_infer_assumptions(spec, setup, context, compute, kv_p),
+        settings=InferSettings(batch=setup.batch, context=context, prompt=prompt, kv_precision=kv_p, device=setup.device),
+    )
+
+
+def _infer_assumptions(spec: ModelSpec, setup: InferSetup, context: int, compute: Precision, kv_p: Precision) -> list[str]:
+    window = spec.sliding_window
+    out = [
+        f"Serving {setup.batch} sequence(s) of {context:,} tokens (prompt + generated), all held in the KV cache"
+        + (f" (capped at the {window:,}-token sliding window)" if window and window < context else "")
+        + ".",
+        f"Compute in {compute.value}; KV cache in {kv_p.value}.",
+        "Workspace: a prefill of the whole prompt at once, attention through SDPA (no s² matrix), logits kept for the last position only.",
+    ]
+    if setup.precision in QUANTIZED_WEIGHTS:
+        out.append(
+            f"{setup.precision.value} applies to the blocks' linear layers; embeddings, norms and the unembedding stay {compute.value} (bitsandbytes' and GPTQ's default)."
+        )
+    if spec.is_moe:
+        out.append("Mixture of experts: all experts' weights are resident; the workspace follows the active experts.")
+    return out

@@ -1,0 +1,134 @@
+"""What the memory calculators return: a report of components (MemoryLine), the points of the step
+(Phase), and the settings the numbers were computed for (TrainSettings / InferSettings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from llm_budget.choices import Checkpointing, Optimizer, OptimizerImpl
+from llm_budget.hardware import Precision
+from llm_budget.memory.setup import Parallel
+
+
+class MemoryLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    bytes: int
+    bytes_per_param: float | None = None
+    formula: str = ""
+    source: str = ""
+
+
+class Phase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    bytes: int
+
+
+class _KeyAccess(BaseModel):
+    """TEMPORARY (issue 9): `settings["batch"]`, `.get(...)` and `.items()` as when settings was a dict, for
+    callers not yet moved to attribute access (llm_budget/probe/run.py, probe/distributed.py). Values are
+    the JSON values (enums as their strings), exactly what the dict held. Remove once those read attributes."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return self.model_dump(mode="json")[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in type(self).model_fields else default
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.model_dump(mode="json").items())
+
+
+class TrainSettings(_KeyAccess):
+    """The conditions of a training report, and the step's model-state and forward totals on one GPU."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch: int
+    seq: int
+    optimizer: Optimizer
+    optimizer_impl: OptimizerImpl
+    checkpointing: Checkpointing
+    attention: Literal["sdpa", "eager"]
+    device: Literal["cuda", "cpu"]
+    activations_per_layer_bytes: int  # saved tensors of one block on this rank
+    parallel: Parallel
+    gathered_bytes: int  # ZeRO-3 / FSDP: blocks gathered for compute (part of weight_bytes, not resident after the step)
+    weight_bytes: int
+    optimizer_state_bytes: int
+    gradient_bytes: int
+    forward_end_bytes: int  # saved activations, autocast copies and loss buffers at the end of forward
+
+
+class InferSettings(_KeyAccess):
+    """The conditions of a serving report."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch: int
+    context: int
+    prompt: int
+    kv_precision: Precision
+    device: Literal["cuda", "cpu"]
+
+
+class NoSettings(_KeyAccess):
+    """The rule of thumb depends on nothing but the parameter count and the precision (prints as {})."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MemoryReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    mode: Literal["rule-of-thumb", "train", "infer"]
+    model: str
+    params: int
+    trainable_params: int
+    precision: str
+    recipe: str
+    convention: str = ""
+    total_bytes: int = Field(description="Peak bytes (train: the step's peak; infer: the serving peak)")
+    components: list[MemoryLine]
+    peak_phase: str = ""
+    phases: list[Phase] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    settings: TrainSettings | InferSettings | NoSettings = Field(default_factory=NoSettings)
+
+
+class Component:
+    """The components of a training report: the categories of live bytes the step's timeline tracks."""
+
+    weights = "Weights"
+    masters = "Master weights (FP32)"
+    adapters = "Adapters (FP32)"
+    copies = "16-bit weight copies (autocast)"
+    gradients = "Gradients"
+    optimizer = "Optimizer states"
+    activations = "Activations (saved for backward)"
+    loss = "Logits and loss"
+    temporaries = "Temporaries"
+    inputs = "Inputs (token ids, targets)"
+
+
+TRAIN_COMPONENTS = (
+    Component.weights,
+    Component.masters,
+    Component.adapters,
+    Component.copies,
+    Component.gradients,
+    Component.optimizer,
+    Component.activations,
+    Component.loss,
+    Component.temporaries,
+    Component.inputs,
+)
+"""The order a training report lists its components in."""
