@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import Enum
 from fractions import Fraction
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Self
 
 from llm_budget.errors import LLMBudgetError
 
@@ -44,7 +44,7 @@ class Precision(str, Enum):
     _value_: str
     format_row: Format
 
-    def __new__(cls, value: str, row: Format) -> Precision:
+    def __new__(cls, value: str, row: Format) -> Self:
         member = str.__new__(cls, value)
         member._value_ = value
         member.format_row = row
