@@ -1,6 +1,6 @@
 """`llm-budget dtype`: exact bit encodings, format limits, quantization, and the CLI.
 
-Oracles independent of llm_budget/dtypes.py: the lecture's bit strings, published constants
+Oracles independent of llm_budget/dtypes/: the lecture's bit strings, published constants
 written out here, `struct` (binary32), numpy (binary16) and PyTorch (bfloat16, FP8), and
 hand-worked INT8/INT4/NF4 cases.
 """
@@ -249,39 +249,53 @@ def _neg(x: float) -> bool:
     return math.copysign(1.0, x) < 0
 
 
-@settings(max_examples=3000, deadline=None)
-@given(doubles)
-@example(3.4028235677973366e38)  # max + ½ulp: overflows
-@example(3.4028235677973362e38)  # just below: max
-@example(1.401298464324817e-45 / 2)  # tie with 0
-@example(-0.0)
-def test_fp32_matches_struct(x):
-    e = encode_float(P.fp32, F(x), negative=_neg(x))
-    try:
-        packed = struct.pack(">f", x)
-    except OverflowError:
-        assert e.stored_value in ("inf", "-inf")
-        return
-    assert e.bits == format(int.from_bytes(packed, "big"), "032b")
-    assert F(e.stored_fraction) == F(struct.unpack(">f", packed)[0])
+def lanes(full: int) -> list:
+    """Random examples per oracle test: a tenth in the fast lane (the pinned @examples always run),
+    all of them in the slow lane (`pytest -m slow`)."""
+    return [pytest.param(full // 10, id="fast"), pytest.param(full, id="full", marks=pytest.mark.slow)]
 
 
-@settings(max_examples=3000, deadline=None)
-@given(st.one_of(doubles, st.floats(min_value=-70000, max_value=70000), st.floats(min_value=-1e-4, max_value=1e-4)))
-@example(65520.0)
-@example(65519.99999999999)
-@example(2.0**-25)
-@example(1 + 2.0**-11)
-def test_fp16_matches_numpy(x):
+@pytest.mark.parametrize("n", lanes(3000))
+def test_fp32_matches_struct(n):
+    @settings(max_examples=n, deadline=None)
+    @given(doubles)
+    @example(3.4028235677973366e38)  # max + ½ulp: overflows
+    @example(3.4028235677973362e38)  # just below: max
+    @example(1.401298464324817e-45 / 2)  # tie with 0
+    @example(-0.0)
+    def check(x):
+        e = encode_float(P.fp32, F(x), negative=_neg(x))
+        try:
+            packed = struct.pack(">f", x)
+        except OverflowError:
+            assert e.stored_value in ("inf", "-inf")
+            return
+        assert e.bits == format(int.from_bytes(packed, "big"), "032b")
+        assert F(e.stored_fraction) == F(struct.unpack(">f", packed)[0])
+
+    check()
+
+
+@pytest.mark.parametrize("n", lanes(3000))
+def test_fp16_matches_numpy(n):
     np = pytest.importorskip("numpy")
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numpy warns on overflow
-        h = np.array([x], dtype=np.float64).astype(np.float16)
-    bits = format(int(h.view(np.uint16)[0]), "016b")
-    e = encode_float(P.fp16, F(x), negative=_neg(x))
-    assert e.bits == bits
+    @settings(max_examples=n, deadline=None)
+    @given(st.one_of(doubles, st.floats(min_value=-70000, max_value=70000), st.floats(min_value=-1e-4, max_value=1e-4)))
+    @example(65520.0)
+    @example(65519.99999999999)
+    @example(2.0**-25)
+    @example(1 + 2.0**-11)
+    def check(x):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns on overflow
+            h = np.array([x], dtype=np.float64).astype(np.float16)
+        bits = format(int(h.view(np.uint16)[0]), "016b")
+        e = encode_float(P.fp16, F(x), negative=_neg(x))
+        assert e.bits == bits
+
+    check()
 
 
 floats32 = st.one_of(
@@ -292,8 +306,9 @@ floats32 = st.one_of(
 )
 
 
+@pytest.mark.parametrize("n", lanes(2000))
 @pytest.mark.parametrize("p, torch_dtype", [(P.bf16, "bfloat16"), (P.fp8_e4m3, "float8_e4m3fn"), (P.fp8_e5m2, "float8_e5m2")])
-def test_bf16_and_fp8_match_torch(p, torch_dtype):
+def test_bf16_and_fp8_match_torch(p, torch_dtype, n):
     """PyTorch rounds float32 to these formats to nearest, ties to even, so on float32 inputs it must
     agree with rounding the exact value once. On overflow its CPU cast saturates E4M3 (our
     saturate=True; the OCP default, NaN, is checked in test_e4m3_overflow_is_nan_or_saturates) and
@@ -305,7 +320,7 @@ def test_bf16_and_fp8_match_torch(p, torch_dtype):
     bits = FORMATS_BITS[p]
     view = torch.int16 if bits == 16 else torch.uint8
 
-    @settings(max_examples=2000, deadline=None)
+    @settings(max_examples=n, deadline=None)
     @given(floats32)
     @example(464.0)
     @example(465.0)
@@ -328,8 +343,9 @@ def test_bf16_and_fp8_match_torch(p, torch_dtype):
 FORMATS_BITS = {P.bf16: 16, P.fp8_e4m3: 8, P.fp8_e5m2: 8}
 
 
-@pytest.mark.parametrize("p", [P.fp16, P.bf16, P.fp8_e4m3, P.fp8_e5m2])
+@pytest.mark.parametrize("p", [pytest.param(P.fp16, marks=pytest.mark.slow), pytest.param(P.bf16, marks=pytest.mark.slow), P.fp8_e4m3, P.fp8_e5m2])
 def test_every_finite_code_round_trips(p):
+    """Every code of the format (65,536 for the 16-bit ones: slow lane; the FP8 ones run always)."""
     lay = layout(p)
     for e in range(2**lay.exponent_bits):
         for f in range(2**lay.fraction_bits):
@@ -560,10 +576,19 @@ def test_cli_bad_input_one_line_exit_2(args, message):
     assert r.stdout == ""
 
 
-@settings(max_examples=1500, deadline=None)
-@given(st.fractions(min_value=F(-70000), max_value=F(70000), max_denominator=10**12), st.sampled_from([P.fp16, P.bf16, P.fp8_e4m3, P.fp8_e5m2]))
-def test_the_code_is_the_nearest_with_ties_to_even(x, p):
+@pytest.mark.parametrize("n", lanes(1500))
+def test_the_code_is_the_nearest_with_ties_to_even(n):
     """For any rational (not only doubles): no neighbouring code is nearer, and a tie picks the even code."""
+
+    @settings(max_examples=n, deadline=None)
+    @given(st.fractions(min_value=F(-70000), max_value=F(70000), max_denominator=10**12), st.sampled_from([P.fp16, P.bf16, P.fp8_e4m3, P.fp8_e5m2]))
+    def check(x, p):
+        _nearest_with_ties_to_even(x, p)
+
+    check()
+
+
+def _nearest_with_ties_to_even(x, p):
     lay = layout(p)
     code = round_float(p, x)
     stored = decode(p, code)
@@ -612,3 +637,32 @@ def test_table_shortening_keeps_the_magnitude():
     assert shorten("123450000000000000000", 5) == "123450000000000000000"
     assert shorten(exact_decimal(F(1, 2**149)), 5) == "1.4012…e-45"
     assert shorten("inf") == "inf"
+
+
+# -- the precision table ----------------------------------------------------------------------------
+
+
+def test_aliases_are_the_names_users_type():
+    from llm_budget.hardware import ALIASES
+
+    assert ALIASES == {
+        "float32": P.fp32, "fp32": P.fp32, "float16": P.fp16, "half": P.fp16, "fp16": P.fp16,
+        "bfloat16": P.bf16, "bf16": P.bf16, "fp8": P.fp8_e4m3, "e4m3": P.fp8_e4m3, "fp8-e4m3": P.fp8_e4m3,
+        "fp8_e4m3": P.fp8_e4m3, "e5m2": P.fp8_e5m2, "fp8-e5m2": P.fp8_e5m2, "fp8_e5m2": P.fp8_e5m2,
+        "int8": P.int8, "int4": P.int4, "nf4": P.nf4,
+    }
+
+
+@pytest.mark.parametrize("p", list(Precision))
+def test_every_row_adds_up(p):
+    """Sign + exponent + fraction bits fill the word (floats); sign + value bits (integers)."""
+    from llm_budget.hardware import FORMATS, bytes_for
+
+    f = FORMATS[p]
+    assert describe(f.source)
+    if p.is_float:
+        assert 1 + f.exponent_bits + f.fraction_bits == f.bits
+        assert float_limits(p)["max"] == float(max_finite(p))
+    elif p.is_integer:
+        assert 1 + f.fraction_bits == f.bits and float_limits(p) is None
+    assert bytes_for(3, p) == -(-3 * f.bits // 8)  # ceil(3 · bits / 8)

@@ -7,7 +7,7 @@ precision, in TFLOPS, absent where the hardware has no such path.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
@@ -82,7 +82,7 @@ def _gpus_path():  # type: ignore[no-untyped-def]
     return presets_dir() / "gpus.yaml"
 
 
-@lru_cache(maxsize=None)
+@cache
 def gpu_catalog() -> dict[str, GpuSpec]:
     from llm_budget.model.presets import _load_yaml
 
@@ -99,7 +99,7 @@ def gpu_catalog() -> dict[str, GpuSpec]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lookup() -> dict[str, str]:
     table: dict[str, str] = {}
     for gpu in gpu_catalog().values():

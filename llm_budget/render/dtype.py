@@ -1,20 +1,19 @@
 """Rich tables for `llm-budget dtype`: the range table and one number in every format.
 
-The results (llm_budget/dtypes.py) hold exact decimal strings; here long ones are shortened
+The results (llm_budget/dtypes/results.py) hold exact decimal strings; here long ones are shortened
 for the table (the JSON keeps every digit) and the bit fields are coloured.
 """
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any, Optional
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.dtypes import DtypeTable, Encoding, NumberEncodings, exact_decimal
+from llm_budget.dtypes import DtypeTable, Encoding, NumberEncodings
 from llm_budget.refs import describe
 
 SIGN, EXPONENT, FRACTION = "red", "cyan", "green"
@@ -62,12 +61,6 @@ def _approx(exact: str) -> str:
     return _g(x) if 1e-300 < abs(x) < 1e300 else shorten(exact, 3)
 
 
-def _pow2(x: float) -> str:
-    """2^k for an exact power of two, else the number."""
-    m, e = math.frexp(x)
-    return f"2^{e - 1}" if m == 0.5 else _g(x)
-
-
 def _bits(e: Encoding) -> Text:
     if e.sign is None or e.exponent is None or e.fraction is None:
         return Text(e.bits_grouped)
@@ -99,7 +92,7 @@ def short_note(e: Encoding) -> str:
         if math.isfinite(e.scale) and e.scale != 0:
             scale = f"{e.scale:.4g}"
         else:  # outside the double range
-            scale = shorten(exact_decimal(Fraction(e.scale_fraction or "0")), 4)
+            scale = shorten(e.scale_exact or "0", 4)
         return f"q {e.code}, scale {scale}" + (" (clamped)" if e.status == "clamped" else "")
     if e.code is None:
         return e.status
@@ -158,8 +151,8 @@ def range_table(result: DtypeTable, *, explain: bool = False) -> Group:
             largest = Text(f"{f.max:,.0f}" if f.max is not None and f.max < 1e6 else _g(f.max))
             largest.append(f"\n{f.max_formula}", style="dim")
             cells = []
-            for v in (f.min_normal, f.min_subnormal, f.epsilon):
-                c = Text(_pow2(v or 0))
+            for log2, v in ((f.min_normal_log2, f.min_normal), (f.min_subnormal_log2, f.min_subnormal), (f.epsilon_log2, f.epsilon)):
+                c = Text(f"2^{log2}")
                 c.append(f"\n{_g(v)}", style="dim")
                 cells.append(c)
             row: list[Any] = [f.label, size, layout, str(f.exponent_bias), largest, *cells, f"{f.decimal_digits:.2f}"]
@@ -177,10 +170,11 @@ def range_table(result: DtypeTable, *, explain: bool = False) -> Group:
     lines.append(Text(
         "S/E/M: sign, exponent and fraction bits (integers: 1 + 7 or 1 + 3 bits, two's complement). Epsilon: the gap "
         "between 1 and the next value, 2^-M. Digits: significant decimal digits, log10(2^(M+1)).", style=dim))
+    top = {f.precision: f.max for f in result.formats}
     lines.append(Text(
         "Overflow: FP32, FP16, BF16 and FP8-E5M2 round to ±inf; FP8-E4M3 has no inf and gives NaN (OCP non-saturating "
-        "conversion; --saturate: ±448, E5M2 ±57,344). INT8/INT4 clamp to their range; absmax-scaled they store "
-        "q · absmax/qmax with q in ±127 / ±7.", style=dim))
+        f"conversion; --saturate: ±{top['fp8-e4m3']:,.0f}, E5M2 ±{top['fp8-e5m2']:,.0f}). INT8/INT4 clamp to their range; "
+        "absmax-scaled they store q · absmax/qmax with q in ±127 / ±7.", style=dim))
     if nf4 is not None and nf4.codes:
         codes = Text(f"NF4 levels (index 0..15), each × the absmax of its block of {nf4.block_size} values "
                      f"(one more fp32 per block: +0.5 bit per value): ")
