@@ -106,7 +106,7 @@ def test_when_it_does_not_fit_changes_are_ranked_and_real():
     combined = [c for c in r.changes if c.change.startswith("together:")]
     assert combined and combined[0].fits and combined[0].gpus == 1
     for c in r.changes:
-        assert c.fits == (c.required_bytes_per_gpu <= r.usable_bytes_per_gpu or c.gpus > 1 or c.option.startswith("--gpu "))
+        assert c.fits == (c.required_bytes_per_gpu <= r.usable_bytes_per_gpu or c.gpus > 1 or "gpu" in c.settings)
 
 
 def test_max_batch_and_context_are_limits():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Group
@@ -9,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_budget.fit import FitReport
+from llm_budget.render.flags import as_flags
 from llm_budget.hardware import GpuSpec
 from llm_budget.units import MemoryUnit
 from llm_budget.render.memory import amount, legend, stacked_bar
@@ -72,7 +74,7 @@ def fit_view(r: FitReport, *, unit: MemoryUnit) -> Group:
         for col, just in (("Change", "left"), ("Option", "left"), ("Need / GPU", "right"), ("GPUs", "right"), ("", "left")):
             c.add_column(col, justify=just)  # type: ignore[arg-type]
         for ch in r.changes:
-            c.add_row(ch.change, ch.option, amount(ch.required_bytes_per_gpu, unit), str(ch.gpus), Text("fits", style="green") if ch.fits else Text("no", style="red"))
+            c.add_row(ch.change, as_flags(ch.settings), amount(ch.required_bytes_per_gpu, unit), str(ch.gpus), Text("fits", style="green") if ch.fits else Text("no", style="red"))
         out.append(c)
     for w in r.warnings:
         out.append(Text(f"warning: {w}", style="yellow"))
@@ -80,6 +82,14 @@ def fit_view(r: FitReport, *, unit: MemoryUnit) -> Group:
     for a in r.assumptions:
         out.append(Text(f"  • {a}", style="dim"))
     return Group(*out)
+
+
+def fit_json(r: FitReport) -> str:
+    """The report as JSON, each change with the command-line options that make it ("option"), as before settings."""
+    data = r.model_dump(mode="json")
+    for change, dumped in zip(r.changes, data["changes"]):
+        dumped["option"] = as_flags(change.settings)
+    return json.dumps(data, indent=2, ensure_ascii=False)
 
 
 def gpus_table(gpus: list[GpuSpec], *, unit: MemoryUnit) -> Table:
