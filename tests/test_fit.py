@@ -181,7 +181,7 @@ def test_changes_are_option_values_and_the_renderer_makes_the_flags():
     options = {c["change"]: c["option"] for c in data["changes"]}
     assert options["QLoRA: NF4 base, rank-16 adapters"] == "--precision nf4 --lora-rank 16"
     assert options[more.change] == f"--gpus {more.gpus}" + (" --checkpointing full" if "checkpointing" in more.settings else "")
-    assert all(c["settings"] == ch.settings for c, ch in zip(data["changes"], r.changes))
+    assert all(c["settings"] == ch.settings for c, ch in zip(data["changes"], r.changes, strict=True))
 
 
 def test_changes_together_merge_their_settings():

@@ -26,6 +26,8 @@ from llm_budget.model.spec import ModelSpec
 from llm_budget.units import MiB
 
 Mode = Literal["train", "infer", "both"]
+DEFAULT_TRAIN = TrainSetup()
+DEFAULT_INFER = InferSetup()
 
 
 def _verdict(mode: Literal["infer", "train"], gpus: int, need: int, usable: int, comps: list[tuple[str, int]], *,
@@ -57,7 +59,7 @@ def _serving_verdict(spec: Optional[ModelSpec], infer: InferSetup, n: int, gpus:
     tp = serving_tp(spec, gpus, gpus_per_node)
     layout = f"tensor parallel {tp}" if tp > 1 else "one GPU"
     split = [(k, -(-v // tp)) for k, v in comps]
-    return _verdict("infer", gpus, -(-need_one // tp), usable, split, par=Parallel(tp=tp), layout=layout), need_one
+    return _verdict("infer", gpus, -(-need_one // tp), usable, split, par=Parallel(dp=1, tp=tp, pp=1, zero=0), layout=layout), need_one
 
 
 def _training_verdict(spec: Optional[ModelSpec], train: TrainSetup, n: int, gpus: int, gpus_per_node: int, usable: int) -> Verdict:
@@ -105,8 +107,8 @@ def advise(
     *,
     mode: Mode = "both",
     gpus: int = 1,
-    train: TrainSetup = TrainSetup(),
-    infer: InferSetup = InferSetup(),
+    train: TrainSetup = DEFAULT_TRAIN,
+    infer: InferSetup = DEFAULT_INFER,
     n_params: Optional[int] = None,
     gpus_per_node: int = 8,
     max_gpus: int = 1024,

@@ -106,9 +106,11 @@ def training_changes(
             names, settings, need = combo
             out.append(Change(change="together: " + " + ".join(names), settings=settings, required_bytes_per_gpu=need, gpus=gpus, fits=need <= usable))
     if best is not None and best.gpus > gpus:
-        settings = {"gpus": best.gpus} | ({"checkpointing": "full"} if best.checkpointing != train.checkpointing.value else {})
+        more_gpus: Settings = {"gpus": best.gpus}
+        if best.checkpointing != train.checkpointing.value:  # the search tries full checkpointing on its own
+            more_gpus["checkpointing"] = best.checkpointing
         label = layout_label(best.dp, best.tp, best.pp, best.zero, best.checkpointing)
-        out.append(Change(change=f"{best.gpus} GPUs: {label}", settings=settings, required_bytes_per_gpu=best.required_bytes_per_gpu, gpus=best.gpus, fits=True))
+        out.append(Change(change=f"{best.gpus} GPUs: {label}", settings=more_gpus, required_bytes_per_gpu=best.required_bytes_per_gpu, gpus=best.gpus, fits=True))
     return out, need_of(train)
 
 
