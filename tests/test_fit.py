@@ -106,7 +106,7 @@ def test_when_it_does_not_fit_changes_are_ranked_and_real():
     combined = [c for c in r.changes if c.change.startswith("together:")]
     assert combined and combined[0].fits and combined[0].gpus == 1
     for c in r.changes:
-        assert c.fits == (c.required_bytes_per_gpu <= r.usable_bytes_per_gpu or c.gpus > 1 or c.option.startswith("--gpu "))
+        assert c.fits == (c.required_bytes_per_gpu <= r.usable_bytes_per_gpu or c.gpus > 1 or "gpu" in c.settings)
 
 
 def test_max_batch_and_context_are_limits():
@@ -165,3 +165,31 @@ def test_cli_gpus():
     assert r.exit_code == 0 and "a100-sxm4-80gb" in r.stdout
     data = json.loads(run("gpus", "--json").stdout)
     assert len(data["gpus"]) == len(gpu_catalog())
+
+
+def test_changes_are_option_values_and_the_renderer_makes_the_flags():
+    from llm_budget.render.fit import fit_json
+
+    r = advise(load_preset("llama3-70b"), load_gpu("a100-80gb"), mode="train", gpus=8, train=TrainSetup(batch=1, seq=4096))
+    by_name = {c.change: c for c in r.changes}
+    assert by_name["QLoRA: NF4 base, rank-16 adapters"].settings == {"precision": "nf4", "lora_rank": 16}
+    assert by_name["full activation checkpointing"].settings == {"checkpointing": "full"}
+    more = next(c for c in r.changes if "gpus" in c.settings)
+    assert more.gpus == more.settings["gpus"] > 8
+    # the JSON keeps "option", written from the settings at render time
+    data = json.loads(fit_json(r))
+    options = {c["change"]: c["option"] for c in data["changes"]}
+    assert options["QLoRA: NF4 base, rank-16 adapters"] == "--precision nf4 --lora-rank 16"
+    assert options[more.change] == f"--gpus {more.gpus}" + (" --checkpointing full" if "checkpointing" in more.settings else "")
+    assert all(c["settings"] == ch.settings for c, ch in zip(data["changes"], r.changes, strict=True))
+
+
+def test_changes_together_merge_their_settings():
+    r = advise(load_preset("llama2-13b"), load_gpu("a100-80gb"), mode="train", gpus=1, train=TrainSetup(batch=4, seq=4096))
+    together = next(c for c in r.changes if c.change.startswith("together:"))
+    parts = together.change.removeprefix("together: ").split(" + ")
+    singles = {c.change: c.settings for c in r.changes}
+    merged: dict = {}
+    for part in parts:
+        merged.update(singles[part])
+    assert together.settings == merged and len(parts) > 1

@@ -2,19 +2,23 @@
 
 The package's public names; other packages import them from here, never from its modules."""
 
-from llm_budget.fit.advisor import (
-    advise,
+from llm_budget.fit.advisor import advise
+from llm_budget.fit.hardware_warnings import hardware_warnings
+from llm_budget.fit.layouts import search_plans
+from llm_budget.fit.results import (
     Change,
+    FitReport,
+    layout_label,
+    Plan,
+    Setting,
+    Verdict,
+)
+from llm_budget.fit.timing import seconds_per_million_tokens, TOKENS_REF
+from llm_budget.fit.usable import (
     DEFAULT_CUDA_CONTEXT,
     DEFAULT_FRAGMENTATION,
-    FitReport,
-    hardware_warnings,
-    Plan,
-    search_plans,
-    TOKENS_REF,
     Usable,
     usable_memory,
-    Verdict,
 )
 
 __all__ = [
@@ -24,8 +28,11 @@ __all__ = [
     "DEFAULT_FRAGMENTATION",
     "FitReport",
     "hardware_warnings",
+    "layout_label",
     "Plan",
     "search_plans",
+    "seconds_per_million_tokens",
+    "Setting",
     "TOKENS_REF",
     "Usable",
     "usable_memory",

@@ -2,16 +2,83 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
 from llm_budget.fit import FitReport
+from llm_budget.render.flags import as_flags
 from llm_budget.hardware import GpuSpec
 from llm_budget.units import MemoryUnit
 from llm_budget.render.memory import amount, legend, stacked_bar
+
+
+def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
+    return table
+
+
+def _verdicts(r: FitReport, unit: MemoryUnit) -> list[Any]:
+    """The verdicts table, then one stacked bar of each verdict's components against the usable memory."""
+    t = _table("Verdicts", (("Mode", "left"), ("Layout", "left"), ("Need / GPU", "right"), ("Usable", "right"), ("Headroom", "right"), ("", "left")))
+    for v in r.verdicts:
+        mark = Text("fits", style="bold green") if v.fits else Text("does not fit", style="bold red")
+        t.add_row(
+            "serve" if v.mode == "infer" else "train",
+            v.layout,
+            amount(v.required_bytes_per_gpu, unit),
+            amount(v.usable_bytes_per_gpu, unit),
+            f"{amount(v.headroom_bytes, unit)} ({v.headroom_pct:+.1f}%)",
+            mark,
+        )
+    out: list[Any] = [t]
+    for v in r.verdicts:
+        parts = [(n, b) for n, b in v.components if b > 0]
+        out.append(Text(f"{'serve' if v.mode == 'infer' else 'train'}: ", style="bold") + stacked_bar(parts, v.required_bytes_per_gpu, capacity=v.usable_bytes_per_gpu))
+        out.append(legend(parts))
+    return out
+
+
+def _plans(r: FitReport, unit: MemoryUnit) -> list[Any]:
+    if not r.plans:
+        return [] if r.mode == "infer" else [Text("No training layout fits within the GPUs searched.", style="bold red")]
+    p = _table(f"Training layouts on the fewest GPUs ({r.gpus_needed}), fastest first", (("GPUs", "right"), ("Layout", "left"), ("Micro-batch", "right"), ("Need / GPU", "right"), ("Headroom", "right"), ("s / 1M tokens", "right")))
+    for plan in r.plans:
+        p.add_row(
+            str(plan.gpus),
+            plan.label,
+            str(plan.micro_batch),
+            amount(plan.required_bytes_per_gpu, unit),
+            amount(plan.headroom_bytes, unit),
+            f"{plan.seconds_per_million_tokens:,.1f}" if plan.seconds_per_million_tokens else "",
+        )
+    return [p]
+
+
+def _limits(r: FitReport) -> list[Any]:
+    limits = []
+    if r.max_batch is not None:
+        limits.append(f"largest micro-batch that trains: {r.max_batch}")
+    if r.max_seq is not None:
+        limits.append(f"longest training sequence: {r.max_seq:,} tokens")
+    if r.max_context is not None:
+        limits.append(f"longest serving context: {r.max_context:,} tokens")
+    return [Text(f"On {r.gpus} GPU(s): " + "; ".join(limits) + ".", style="bold")] if limits else []
+
+
+def _changes(r: FitReport, unit: MemoryUnit) -> list[Any]:
+    """Each change with the options a user types for it (its settings as flags)."""
+    if not r.changes:
+        return []
+    c = _table("Changes that would make it fit (one at a time)", (("Change", "left"), ("Option", "left"), ("Need / GPU", "right"), ("GPUs", "right"), ("", "left")))
+    for ch in r.changes:
+        c.add_row(ch.change, as_flags(ch.settings), amount(ch.required_bytes_per_gpu, unit), str(ch.gpus), Text("fits", style="green") if ch.fits else Text("no", style="red"))
+    return [c]
 
 
 def fit_view(r: FitReport, *, unit: MemoryUnit) -> Group:
@@ -24,71 +91,26 @@ def fit_view(r: FitReport, *, unit: MemoryUnit) -> Group:
             style="dim",
         ),
     ]
-    t = Table(title="Verdicts", title_justify="left")
-    for col, just in (("Mode", "left"), ("Layout", "left"), ("Need / GPU", "right"), ("Usable", "right"), ("Headroom", "right"), ("", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for v in r.verdicts:
-        mark = Text("fits", style="bold green") if v.fits else Text("does not fit", style="bold red")
-        t.add_row(
-            "serve" if v.mode == "infer" else "train",
-            v.layout,
-            amount(v.required_bytes_per_gpu, unit),
-            amount(v.usable_bytes_per_gpu, unit),
-            f"{amount(v.headroom_bytes, unit)} ({v.headroom_pct:+.1f}%)",
-            mark,
-        )
-    out.append(t)
-    for v in r.verdicts:
-        parts = [(n, b) for n, b in v.components if b > 0]
-        out.append(Text(f"{'serve' if v.mode == 'infer' else 'train'}: ", style="bold") + stacked_bar(parts, v.required_bytes_per_gpu, capacity=v.usable_bytes_per_gpu))
-        out.append(legend(parts))
-    if r.plans:
-        p = Table(title=f"Training layouts on the fewest GPUs ({r.gpus_needed}), fastest first", title_justify="left")
-        for col, just in (("GPUs", "right"), ("Layout", "left"), ("Micro-batch", "right"), ("Need / GPU", "right"), ("Headroom", "right"), ("s / 1M tokens", "right")):
-            p.add_column(col, justify=just)  # type: ignore[arg-type]
-        for plan in r.plans:
-            p.add_row(
-                str(plan.gpus),
-                plan.label,
-                str(plan.micro_batch),
-                amount(plan.required_bytes_per_gpu, unit),
-                amount(plan.headroom_bytes, unit),
-                f"{plan.seconds_per_million_tokens:,.1f}" if plan.seconds_per_million_tokens else "",
-            )
-        out.append(p)
-    elif r.mode != "infer":
-        out.append(Text(f"No training layout fits within the GPUs searched.", style="bold red"))
-    limits = []
-    if r.max_batch is not None:
-        limits.append(f"largest micro-batch that trains: {r.max_batch}")
-    if r.max_seq is not None:
-        limits.append(f"longest training sequence: {r.max_seq:,} tokens")
-    if r.max_context is not None:
-        limits.append(f"longest serving context: {r.max_context:,} tokens")
-    if limits:
-        out.append(Text(f"On {r.gpus} GPU(s): " + "; ".join(limits) + ".", style="bold"))
-    if r.changes:
-        c = Table(title="Changes that would make it fit (one at a time)", title_justify="left")
-        for col, just in (("Change", "left"), ("Option", "left"), ("Need / GPU", "right"), ("GPUs", "right"), ("", "left")):
-            c.add_column(col, justify=just)  # type: ignore[arg-type]
-        for ch in r.changes:
-            c.add_row(ch.change, ch.option, amount(ch.required_bytes_per_gpu, unit), str(ch.gpus), Text("fits", style="green") if ch.fits else Text("no", style="red"))
-        out.append(c)
-    for w in r.warnings:
-        out.append(Text(f"warning: {w}", style="yellow"))
+    out += _verdicts(r, unit) + _plans(r, unit) + _limits(r) + _changes(r, unit)
+    out += [Text(f"warning: {w}", style="yellow") for w in r.warnings]
     out.append(Text("Assumptions:", style="bold"))
-    for a in r.assumptions:
-        out.append(Text(f"  • {a}", style="dim"))
+    out += [Text(f"  • {a}", style="dim") for a in r.assumptions]
     return Group(*out)
 
 
+def fit_json(r: FitReport) -> str:
+    """The report as JSON, each change with the command-line options that make it ("option"), as before settings."""
+    data = r.model_dump(mode="json")
+    for change, dumped in zip(r.changes, data["changes"], strict=True):
+        dumped["option"] = as_flags(change.settings)
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
 def gpus_table(gpus: list[GpuSpec], *, unit: MemoryUnit) -> Table:
-    t = Table(title="GPU catalog (dense peaks; memory as the driver reports it)", title_justify="left")
-    for col, just in (
+    t = _table("GPU catalog (dense peaks; memory as the driver reports it)", (
         ("Name", "left"), ("Also", "left"), ("GPU", "left"), ("Memory", "right"), ("GB/s", "right"),
         ("BF16", "right"), ("FP16", "right"), ("FP8", "right"), ("INT8", "right"), ("$/h", "right"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    ))
 
     def tf(x: float | None) -> str:
         return f"{x:,.0f}" if x else "–"

@@ -1,0 +1,65 @@
+"""Limits on the requested GPUs: the largest micro-batch and the longest sequence that train, the longest
+context that serves. Each is a binary search over the accountant, whose need grows with the quantity."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from llm_budget.defaults import sequence_length
+from llm_budget.fit.layouts import best_layout_on
+from llm_budget.memory import InferSetup, TrainSetup, inference_memory, training_peak
+from llm_budget.model.spec import ModelSpec
+
+
+def serving_tp(spec: Optional[ModelSpec], gpus: int, gpus_per_node: int) -> int:
+    """Tensor-parallel degree for serving: all GPUs of a node, halved until it divides the query heads."""
+    tp = min(gpus, gpus_per_node)
+    while tp > 1 and spec is not None and spec.n_heads % tp:
+        tp //= 2
+    return tp
+
+
+def largest(lo: int, hi: int, fits: Callable[[int], bool]) -> Optional[int]:
+    """Largest x in [lo, hi] with fits(x), for a monotone predicate; None when even lo does not fit."""
+    if not fits(lo):
+        return None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def training_limits(spec: ModelSpec, train: TrainSetup, usable: int, gpus: int, gpus_per_node: int) -> dict[str, Optional[int]]:
+    """max_batch and max_seq on the layout of `gpus` GPUs with the smallest per-GPU need."""
+    _, par = best_layout_on(spec, train, gpus, gpus_per_node, 0)
+    seq = sequence_length(train.seq, spec.context_window)
+
+    def fits_batch(b: int) -> bool:
+        return training_peak(spec, train.model_copy(update={"batch": b, "parallel": par})) <= usable
+
+    def fits_seq(s: int) -> bool:
+        return training_peak(spec, train.model_copy(update={"seq": s, "parallel": par})) <= usable
+
+    return {"max_batch": largest(1, 4096, fits_batch), "max_seq": largest(1, max(seq * 64, 1 << 20), fits_seq)}
+
+
+def serving_limits(spec: ModelSpec, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int) -> dict[str, Optional[int]]:
+    """max_context with the weights, KV cache and workspace split over the serving tensor-parallel GPUs."""
+    tp = serving_tp(spec, gpus, gpus_per_node)
+
+    def fits_ctx(c: int) -> bool:
+        return -(-inference_memory(spec, infer.model_copy(update={"context": c, "prompt": None})).total_bytes // tp) <= usable
+
+    return {"max_context": largest(1, 1 << 24, fits_ctx)}
+
+
+def limits(spec: ModelSpec, mode: str, train: TrainSetup, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int) -> dict[str, Optional[int]]:
+    out: dict[str, Optional[int]] = {}
+    if mode in ("train", "both"):
+        out.update(training_limits(spec, train, usable, gpus, gpus_per_node))
+    if mode in ("infer", "both"):
+        out.update(serving_limits(spec, infer, usable, gpus, gpus_per_node))
+    return out
