@@ -168,6 +168,14 @@ def test_format_size_is_pytorchs():
     assert format_size(B("15.78", GiB)) == "15.78 GiB"
 
 
+@pytest.mark.parametrize("n", [0, 1, 1024, 1025, 982 * KiB + 511, MiB, MiB + 1, 200 * MiB + 12_345, GiB, GiB + 1,
+                               B("15.78", GiB), 81559 * MiB, 2**64 - 1])
+def test_parse_size_reads_what_format_size_writes(n):
+    # The parser mirrors PyTorch's printer: reading a printed size gives the true size within the printed rounding.
+    f = parse_size(format_size(n))
+    assert abs(f.bytes - n) <= f.tolerance_bytes
+
+
 def test_max_split_size_mb():
     assert max_split_size_mb(200 * MiB) == 128
     assert max_split_size_mb(3 * GiB) == 2048
@@ -243,7 +251,7 @@ def test_current_form_fragmentation_lerf_73():
     total, free, in_use = B("23.65", GiB), B("1.66", GiB), B("20.81", GiB)
     allocated, unallocated, request = B("12.09", GiB), B("4.84", GiB), 3 * GiB
     assert (r.total_capacity_bytes, r.free_bytes, r.allocated_bytes, r.reserved_unallocated_bytes) == (total, free, allocated, unallocated)
-    assert r.reserved_bytes == allocated + unallocated
+    assert r.reserved_bytes == allocated + unallocated and r.tried_to_allocate_bytes == request
     assert r.process_in_use_bytes == in_use and not r.process_in_use_inferred
     assert r.this_process_non_pytorch_bytes == in_use - (allocated + unallocated)  # 3.88 GiB outside the allocator
     assert r.other_processes_bytes == total - free - in_use
@@ -542,7 +550,7 @@ def test_oom_with_a_model_says_what_would_fit():
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     # the card PyTorch saw: 15.78 GiB total, of which the message leaves 14.80 reserved + 38.44 MiB free to this process
-    assert data["model_need_bytes"] > data["model_usable_bytes"]
+    assert data["model_need_bytes"] > data["model_usable_bytes"] and data["model_fits"] is False
     assert data["model_usable_bytes"] < 15.78 * 2**30
     assert any(s["fits"] for s in data["suggestions"])
     assert all(s["fits"] == (s["required_bytes_per_gpu"] <= data["model_usable_bytes"]) or s["option"].startswith("--gpu")

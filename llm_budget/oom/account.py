@@ -65,6 +65,8 @@ def _allocator(p: PrintedMessage) -> Accounts:
     b = {k: f.bytes for k, f in p.figures.items()}
     tol = {k: f.tolerance_bytes for k, f in p.figures.items()}
     allocated = b.get("allocated")
+    reserved: Optional[int]
+    unallocated: Optional[int]
     if p.legacy:
         reserved = b["reserved"]
         unallocated = reserved - allocated if allocated is not None else None

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Optional
 
 from llm_budget.oom.account import Accounts
-from llm_budget.oom.report import Diagnosis, Finding, Verdict
+from llm_budget.oom.report import Diagnosis, Finding, Verdict, VerdictCase
 from llm_budget.oom.thresholds import (
     CONTEXT_ALLOWANCE,
     FRAGMENTATION_SHARE,
@@ -54,7 +54,7 @@ def diagnose(a: Accounts) -> tuple[Diagnosis, Verdict]:
     if fragmented and (others is None or unallocated >= others):  # type: ignore[operator]
         return "fragmentation", Verdict(case="fragmentation", numbers={"unallocated": unallocated, "total": a.total, "request": request})  # type: ignore[dict-item]
     if others is not None:
-        case = "other-processes" if a.others is not None else "other-processes-at-least"
+        case: VerdictCase = "other-processes" if a.others is not None else "other-processes-at-least"
         return "other-processes", Verdict(case=case, numbers={"other_processes": others, "total": a.total, "request": request})
     return "full", _full(a)
 

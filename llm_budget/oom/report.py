@@ -64,7 +64,7 @@ class Figure(BaseModel):
     bytes: int
     tolerance_bytes: int = Field(description="Half a unit of the last printed digit (0.005 of the unit); 0 for 'N bytes'; "
                                              "a derived figure adds its inputs'")
-    formula: Optional[str] = Field(None, description="How a derived figure is computed from printed ones")
+    formula: Optional[str] = Field(default=None, description="How a derived figure is computed from printed ones")
 
 
 class ProcessUsage(BaseModel):
@@ -102,7 +102,7 @@ class Finding(BaseModel):
 
     kind: FindingKind
     numbers: dict[str, int] = Field(default_factory=dict)
-    printed: Optional[str] = Field(None, description="A figure as the message printed it, when the finding quotes one")
+    printed: Optional[str] = Field(default=None, description="A figure as the message printed it, when the finding quotes one")
 
 
 class Recommendation(BaseModel):
@@ -112,7 +112,7 @@ class Recommendation(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: RecommendationKind
-    env: Optional[str] = Field(None, description="The environment variable that takes `settings` (PYTORCH_CUDA_ALLOC_CONF …)")
+    env: Optional[str] = Field(default=None, description="The environment variable that takes `settings` (PYTORCH_CUDA_ALLOC_CONF …)")
     settings: dict[str, Setting] = Field(default_factory=dict, description="Allocator options, e.g. {'max_split_size_mb': 128}")
     numbers: dict[str, int] = Field(default_factory=dict, description="Bytes the advice rests on, by name")
     source: str = ""
@@ -137,7 +137,7 @@ class OomReport(BaseModel):
 
     format: Literal["legacy", "current"]
     wording: str = Field(description="Which variant of the message: legacy / legacy-cached / current / current-2.1")
-    exception: Optional[str] = Field(None, description="The exception class printed before the message, if any")
+    exception: Optional[str] = Field(default=None, description="The exception class printed before the message, if any")
     backend: str = Field(description="CUDA, HIP (ROCm) or XPU, as printed; '' when the message says only 'Out of memory'")
     gpu_index: Optional[int] = Field(description="None when the device index is missing from the message")
     complete: bool = Field(description="False when the current form was cut before its allocated/reserved figures")
@@ -149,12 +149,12 @@ class OomReport(BaseModel):
     reserved_unallocated_bytes: Optional[int] = Field(description="reserved − allocated: cached, in partly used segments")
     non_pytorch_bytes: Optional[int] = Field(description="total − free − reserved: CUDA context, libraries, other processes")
     process_in_use_bytes: Optional[int] = Field(description="This process, all memory (NVML), when printed")
-    process_in_use_inferred: bool = Field(False, description="Taken from the only 'Process N' entry (a container hides the real PID)")
+    process_in_use_inferred: bool = Field(default=False, description="Taken from the only 'Process N' entry (a container hides the real PID)")
     this_process_non_pytorch_bytes: Optional[int] = Field(description="process in use − reserved")
     other_processes_bytes: Optional[int] = Field(description="total − free − process in use (or the sum of the other entries)")
     other_processes_min_bytes: Optional[int] = Field(description="Without a per-process figure: at least total − free − reserved − 2 GiB")
-    allowed_bytes: Optional[int] = Field(None, description="The cap from torch.cuda.set_per_process_memory_fraction, if printed")
-    private_pools_bytes: Optional[int] = Field(None, description="Allocated in private pools (CUDA Graphs), part of allocated")
+    allowed_bytes: Optional[int] = Field(default=None, description="The cap from torch.cuda.set_per_process_memory_fraction, if printed")
+    private_pools_bytes: Optional[int] = Field(default=None, description="Allocated in private pools (CUDA Graphs), part of allocated")
     processes: list[ProcessUsage] = Field(default_factory=list)
     shortfall_bytes: int = Field(description="request − free (what cudaMalloc lacked), ≥ 0")
     available_to_pytorch_bytes: Optional[int] = Field(description="free + reserved: what this process's allocator could hold, all else unchanged")
@@ -165,9 +165,10 @@ class OomReport(BaseModel):
     observations: list[Finding] = Field(default_factory=list, description="What else the figures show, in order")
     recommendations: list[Recommendation] = Field(default_factory=list)
     suggestions: list[FitSuggestion] = Field(default_factory=list, description="With a model (--preset …): changes that would fit this card")
-    model_need_bytes: Optional[int] = Field(None, description="With a model: the accountant's need per GPU for the given setup")
-    model_usable_bytes: Optional[int] = Field(None, description="With a model: what PyTorch can use on this card (total capacity − memory outside PyTorch − fragmentation margin)")
-    pytorch_hint: Optional[str] = Field(None, description="The setting PyTorch's own message suggested")
+    model_need_bytes: Optional[int] = Field(default=None, description="With a model: the accountant's need per GPU for the given setup")
+    model_usable_bytes: Optional[int] = Field(default=None, description="With a model: what PyTorch can use on this card (total capacity − memory outside PyTorch − fragmentation margin)")
+    model_fits: Optional[bool] = Field(default=None, description="With a model: need ≤ usable")
+    pytorch_hint: Optional[str] = Field(default=None, description="The setting PyTorch's own message suggested")
     message: str = Field(description="The message as read (whitespace collapsed)")
     messages_found: int = Field(description="Out-of-memory messages in the input; the last readable one is explained")
     template_source: str = TEMPLATE_SOURCE

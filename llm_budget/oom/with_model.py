@@ -27,5 +27,6 @@ def with_model_advice(report: OomReport, spec, *, mode: Literal["train", "infer"
     outside = own if own is not None else DEFAULT_CUDA_CONTEXT
     fit = advise(spec, card, mode=mode, gpus=gpus, train=train, infer=infer, cuda_context=max(outside, 0), fragmentation=fragmentation)
     suggestions = [FitSuggestion.model_validate(change, from_attributes=True) for change in fit.changes]  # fit.Change, by field name
-    return report.model_copy(update={"suggestions": suggestions, "model_need_bytes": fit.required_bytes_per_gpu,
-                                     "model_usable_bytes": fit.usable_bytes_per_gpu})
+    need, usable = fit.required_bytes_per_gpu, fit.usable_bytes_per_gpu
+    return report.model_copy(update={"suggestions": suggestions, "model_need_bytes": need, "model_usable_bytes": usable,
+                                     "model_fits": need <= usable})

@@ -167,8 +167,8 @@ RECOMMENDATIONS: dict[RecommendationKind, tuple[str, Optional[str], Callable[[_N
         lambda n: "Fragmentation comes from sizes that change step to step (a batch of N+1 no longer fits the blocks cut for N)."),
     "smaller-micro-batch": (
         "Smaller micro-batch, same effective batch",
-        "halve the per-GPU batch size and double gradient accumulation (HF Trainer: per_device_train_batch_size, "
-        "gradient_accumulation_steps)",
+        ("halve the per-GPU batch size and double gradient accumulation (HF Trainer: per_device_train_batch_size, "
+         "gradient_accumulation_steps)"),
         lambda n: "Activation memory grows linearly with the micro-batch; weights, gradients and optimizer states do not. "
                   "Accumulating gradients over 2 micro-batches keeps the optimizer step unchanged."),
     "activation-checkpointing": (
@@ -190,8 +190,8 @@ RECOMMENDATIONS: dict[RecommendationKind, tuple[str, Optional[str], Callable[[_N
         lambda n: "Without it every intermediate of the forward pass is kept for a backward pass that never comes."),
     "shrink-large-tensor": (
         "Shrink the one large tensor",
-        "find the op in the traceback; chunk it, or cut the batch / sequence / resolution it sees; for attention use "
-        "torch.nn.functional.scaled_dot_product_attention",
+        ("find the op in the traceback; chunk it, or cut the batch / sequence / resolution it sees; for attention use "
+         "torch.nn.functional.scaled_dot_product_attention"),
         lambda n: f"One allocation of {n.size('request')} ({n.pct('request', 'total')} of the card). Flash and memory-efficient "
                   "attention never materialise the seq × seq score matrix."),
     "find-other-processes": (
@@ -381,7 +381,7 @@ def figures_table(r: OomReport) -> Table:
     return t
 
 
-def oom_view(r: OomReport, *, explain: bool = False) -> Group:
+def _header(r: OomReport) -> Text:
     head = Text()
     if r.exception:
         head.append(f"{r.exception}: ", style="dim")
@@ -390,39 +390,47 @@ def oom_view(r: OomReport, *, explain: bool = False) -> Group:
     head.append(f" · {WORDING.get(r.wording, r.wording)}")
     if r.messages_found > 1:
         head.append(f" · the last of {r.messages_found} in the input", style="dim")
-    lines: list[Any] = [head, Text(_candidates(r)), figures_table(r)]
-    bar = card_bar(r)
-    if bar is not None:
-        lines.append(bar)
-    head_style = STYLE.get(r.diagnosis, "bold red")
+    return head
+
+
+def _diagnosis(r: OomReport) -> list[Any]:
+    """'Diagnosis: <label>. <the rest>', then the findings as bullets."""
     label, _, rest = headline(r).partition(": ")
     diag = Text("Diagnosis: ", style="bold")
-    diag.append(label + ".", style=head_style)
+    diag.append(label + ".", style=STYLE.get(r.diagnosis, "bold red"))
     diag.append(" " + rest[:1].upper() + rest[1:])
-    lines.append(diag)
-    if r.observations:
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True)
-        grid.add_column()
-        for finding in r.observations:
-            grid.add_row("•", finding_text(finding))
-        lines.append(grid)
-    if r.recommendations:
-        lines.append(Text("What to do, in order:", style="bold"))
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(justify="right", no_wrap=True)
-        grid.add_column()
-        for i, rec in enumerate(r.recommendations, 1):
-            text = recommendation_text(rec)
-            t = Text(f"{text['title']}: ")
-            t.append(text["setting"], style="bold green")
-            t.append("\n" + text["why"], style="dim")
-            if explain and rec.source:
-                t.append(f" Source: {describe(rec.source)}", style="dim italic")
-            grid.add_row(f"{i}.", t)
-        lines.append(grid)
+    if not r.observations:
+        return [diag]
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for finding in r.observations:
+        grid.add_row("•", finding_text(finding))
+    return [diag, grid]
+
+
+def _recommendations(r: OomReport, explain: bool) -> list[Any]:
+    if not r.recommendations:
+        return []
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column()
+    for i, rec in enumerate(r.recommendations, 1):
+        text = recommendation_text(rec)
+        t = Text(f"{text['title']}: ")
+        t.append(text["setting"], style="bold green")
+        t.append("\n" + text["why"], style="dim")
+        if explain and rec.source:
+            t.append(f" Source: {describe(rec.source)}", style="dim italic")
+        grid.add_row(f"{i}.", t)
+    return [Text("What to do, in order:", style="bold"), grid]
+
+
+def _with_model(r: OomReport) -> list[Any]:
+    """--preset: the model's need on this card, and the changes that would fit."""
+    lines: list[Any] = []
     if r.model_need_bytes is not None and r.model_usable_bytes is not None:
-        verdict = "does not fit" if r.model_need_bytes > r.model_usable_bytes else "fits on paper (look at fragmentation and what else holds memory)"
+        verdict = "fits on paper (look at fragmentation and what else holds memory)" if r.model_fits else "does not fit"
         lines.append(Text(f"The model's estimated need: {format_size(r.model_need_bytes)} per GPU; PyTorch can use about "
                           f"{format_size(r.model_usable_bytes)} of this card: {verdict}.", style="bold"))
     if r.suggestions:
@@ -434,15 +442,27 @@ def oom_view(r: OomReport, *, explain: bool = False) -> Group:
         for c in r.suggestions:
             s.add_row(escape(c.change), escape(as_flags(c.settings)), format_size(c.required_bytes_per_gpu), "yes" if c.fits else "no")
         lines.append(s)
-    lines.append(Text(ROUNDING_NOTE, style="dim"))
-    if explain:
-        lines.append(Text(f"Message template: {r.template_source}", style="dim"))
-        lines.append(Text("GPU match: catalog memory (nvidia-smi) 0 to 1 GiB above the printed total; cudaMemGetInfo's total "
-                          "is lower by what the driver keeps. Thresholds: fragmentation when reserved-but-unallocated ≥ the "
-                          "request and ≥ 10% of the card; other processes when they hold ≥ 10% of the card and freeing them "
-                          "covers the shortfall (see llm_budget/oom/thresholds.py).", style="dim"))
-        if r.pytorch_hint:
-            lines.append(Text(f"PyTorch's own hint in the message: {r.pytorch_hint}", style="dim"))
-    else:
-        lines.append(Text("--json: every figure in exact bytes; --explain: sources and thresholds.", style="dim"))
+    return lines
+
+
+def _footer(r: OomReport, explain: bool) -> list[Any]:
+    lines = [Text(ROUNDING_NOTE, style="dim")]
+    if not explain:
+        return lines + [Text("--json: every figure in exact bytes; --explain: sources and thresholds.", style="dim")]
+    lines.append(Text(f"Message template: {r.template_source}", style="dim"))
+    lines.append(Text("GPU match: catalog memory (nvidia-smi) 0 to 1 GiB above the printed total; cudaMemGetInfo's total "
+                      "is lower by what the driver keeps. Thresholds: fragmentation when reserved-but-unallocated ≥ the "
+                      "request and ≥ 10% of the card; other processes when they hold ≥ 10% of the card and freeing them "
+                      "covers the shortfall (see llm_budget/oom/thresholds.py).", style="dim"))
+    if r.pytorch_hint:
+        lines.append(Text(f"PyTorch's own hint in the message: {r.pytorch_hint}", style="dim"))
+    return lines
+
+
+def oom_view(r: OomReport, *, explain: bool = False) -> Group:
+    lines: list[Any] = [_header(r), Text(_candidates(r)), figures_table(r)]
+    bar = card_bar(r)
+    if bar is not None:
+        lines.append(bar)
+    lines += _diagnosis(r) + _recommendations(r, explain) + _with_model(r) + _footer(r, explain)
     return Group(*lines)
