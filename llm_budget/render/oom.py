@@ -1,22 +1,24 @@
 """Output for `llm-budget oom`: the sentences of the diagnosis, findings and recommendations (written here
 from their kinds and numbers), the JSON with those sentences (`oom_json`), and the rich view: the figures
-(as printed, in GiB, in exact bytes), a bar of the card, the diagnosis, the findings and what to do."""
+(as printed, in GiB, in exact bytes), a bar of the card, the diagnosis, the findings and what to do.
+
+rich is imported inside the view functions, so that `--json` output never loads it."""
 
 from __future__ import annotations
 
 import json
 from itertools import groupby
-from typing import Any, Callable, Optional
-
-from rich.console import Group
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from llm_budget.oom import Finding, FindingKind, OomReport, Recommendation, RecommendationKind, VerdictCase, format_size
 from llm_budget.refs import describe
 from llm_budget.render.flags import as_flags
 from llm_budget.units import GiB, MemoryUnit, MiB, format_bytes
+
+if TYPE_CHECKING:  # rich is imported inside the views only: `oom_json` (--json) never loads it (about 0.5 s)
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
 
 BAR_WIDTH = 60
 PARTS = [  # (label, style)
@@ -298,6 +300,9 @@ def bar_cells(parts: list[int], width: int = BAR_WIDTH) -> list[int]:
 
 def card_bar(r: OomReport) -> Optional[Group]:
     """allocated / reserved-unallocated / outside PyTorch / free across the card; the request below it."""
+    from rich.console import Group
+    from rich.text import Text
+
     if r.allocated_bytes is None or r.reserved_unallocated_bytes is None:
         return None
     values = [r.allocated_bytes, r.reserved_unallocated_bytes, r.non_pytorch_bytes or 0, r.free_bytes]
@@ -336,6 +341,9 @@ def _candidates(r: OomReport) -> str:
 
 
 def figures_table(r: OomReport) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(show_edge=True)
     t.add_column("Figure", no_wrap=True)
     t.add_column("As printed", justify="right", no_wrap=True)
@@ -382,6 +390,8 @@ def figures_table(r: OomReport) -> Table:
 
 
 def _header(r: OomReport) -> Text:
+    from rich.text import Text
+
     head = Text()
     if r.exception:
         head.append(f"{r.exception}: ", style="dim")
@@ -395,6 +405,9 @@ def _header(r: OomReport) -> Text:
 
 def _diagnosis(r: OomReport) -> list[Any]:
     """'Diagnosis: <label>. <the rest>', then the findings as bullets."""
+    from rich.table import Table
+    from rich.text import Text
+
     label, _, rest = headline(r).partition(": ")
     diag = Text("Diagnosis: ", style="bold")
     diag.append(label + ".", style=STYLE.get(r.diagnosis, "bold red"))
@@ -410,6 +423,9 @@ def _diagnosis(r: OomReport) -> list[Any]:
 
 
 def _recommendations(r: OomReport, explain: bool) -> list[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
     if not r.recommendations:
         return []
     grid = Table.grid(padding=(0, 1))
@@ -428,6 +444,10 @@ def _recommendations(r: OomReport, explain: bool) -> list[Any]:
 
 def _with_model(r: OomReport) -> list[Any]:
     """--preset: the model's need on this card, and the changes that would fit."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
     lines: list[Any] = []
     if r.model_need_bytes is not None and r.model_usable_bytes is not None:
         verdict = "fits on paper (look at fragmentation and what else holds memory)" if r.model_fits else "does not fit"
@@ -446,6 +466,8 @@ def _with_model(r: OomReport) -> list[Any]:
 
 
 def _footer(r: OomReport, explain: bool) -> list[Any]:
+    from rich.text import Text
+
     lines = [Text(ROUNDING_NOTE, style="dim")]
     if not explain:
         return lines + [Text("--json: every figure in exact bytes; --explain: sources and thresholds.", style="dim")]
@@ -460,6 +482,9 @@ def _footer(r: OomReport, explain: bool) -> list[Any]:
 
 
 def oom_view(r: OomReport, *, explain: bool = False) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     lines: list[Any] = [_header(r), Text(_candidates(r)), figures_table(r)]
     bar = card_bar(r)
     if bar is not None:
