@@ -555,3 +555,16 @@ def test_oom_with_a_model_says_what_would_fit():
     assert any(s["fits"] for s in data["suggestions"])
     assert all(s["fits"] == (s["required_bytes_per_gpu"] <= data["model_usable_bytes"]) or s["option"].startswith("--gpu")
                for s in data["suggestions"])
+
+
+@pytest.mark.slow  # a fresh interpreter: a few seconds
+def test_json_output_does_not_load_rich():
+    # oom --json answers without rich (its import alone takes about half a second): the views import it lazily.
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom llm_budget.oom import explain_oom\nfrom llm_budget.render.oom import oom_json\n"
+            f"oom_json(explain_oom({LECTURE!r}))\nloaded = [m for m in sys.modules if m.split('.')[0] == 'rich']\n"
+            "assert not loaded, loaded\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
