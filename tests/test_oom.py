@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from llm_budget.cli import app
 from llm_budget.errors import LLMBudgetError
 from llm_budget.oom import FitSuggestion, explain_oom, format_size, gpu_candidates, max_split_size_mb, parse_size
+from llm_budget.render.oom import finding_text, headline, oom_json, recommendation_text
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
 runner = CliRunner()
@@ -28,6 +29,15 @@ def B(value: str, unit: int) -> int:
 
 def run(*args: str, input: str | None = None):
     return runner.invoke(app, ["oom", *args], input=input, env={"COLUMNS": "110"})
+
+
+def settings_text(r) -> list[str]:
+    """Each recommendation's setting, as the renderer writes it."""
+    return [recommendation_text(x)["setting"] for x in r.recommendations]
+
+
+def findings_text(r) -> list[str]:
+    return [finding_text(f) for f in r.observations]
 
 
 # The lecture's slide ("Computational Challenges: CUDA Out of Memory"), exactly.
@@ -158,6 +168,14 @@ def test_format_size_is_pytorchs():
     assert format_size(B("15.78", GiB)) == "15.78 GiB"
 
 
+@pytest.mark.parametrize("n", [0, 1, 1024, 1025, 982 * KiB + 511, MiB, MiB + 1, 200 * MiB + 12_345, GiB, GiB + 1,
+                               B("15.78", GiB), 81559 * MiB, 2**64 - 1])
+def test_parse_size_reads_what_format_size_writes(n):
+    # The parser mirrors PyTorch's printer: reading a printed size gives the true size within the printed rounding.
+    f = parse_size(format_size(n))
+    assert abs(f.bytes - n) <= f.tolerance_bytes
+
+
 def test_max_split_size_mb():
     assert max_split_size_mb(200 * MiB) == 128
     assert max_split_size_mb(3 * GiB) == 2048
@@ -202,12 +220,19 @@ def test_lecture_message_is_a_full_card_not_fragmentation():
     r = explain_oom(LECTURE)
     # 0.24 GiB cached but unallocated is more than the 200 MiB request, but only 1.5% of the card (< 10%).
     assert r.diagnosis == "full"
-    assert r.headline.startswith("The card is full")
-    assert "92.3%" in r.headline  # 14.56 / 15.78
-    assert r.recommendations[0].title.startswith("Smaller micro-batch")
-    assert r.recommendations[-1].setting == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
-    assert "this one allocation" in r.recommendations[-1].title
-    assert not any("empty_cache" in x.setting for x in r.recommendations)
+    # the diagnosis as data: live tensors 14.56 GiB of 15.78 GiB, 200 MiB asked, 200 MiB − 38.44 MiB short
+    assert r.verdict.case == "full-live-tensors"
+    assert r.verdict.numbers == {"allocated": B("14.56", GiB), "total": B("15.78", GiB), "request": 200 * MiB,
+                                 "shortfall": 200 * MiB - B("38.44", MiB)}
+    assert headline(r).startswith("The card is full")
+    assert "92.3%" in headline(r)  # 14.56 / 15.78
+    assert r.recommendations[0].kind == "smaller-micro-batch"
+    assert recommendation_text(r.recommendations[0])["title"].startswith("Smaller micro-batch")
+    last = r.recommendations[-1]
+    assert (last.kind, last.env, last.settings) == ("expandable-segments-one-allocation", "PYTORCH_CUDA_ALLOC_CONF", {"expandable_segments": True})
+    assert recommendation_text(last)["setting"] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
+    assert "this one allocation" in recommendation_text(last)["title"]
+    assert not any("empty_cache" in x for x in settings_text(r))
 
 
 def test_lecture_message_matches_a_v100_16gb():
@@ -226,18 +251,19 @@ def test_current_form_fragmentation_lerf_73():
     total, free, in_use = B("23.65", GiB), B("1.66", GiB), B("20.81", GiB)
     allocated, unallocated, request = B("12.09", GiB), B("4.84", GiB), 3 * GiB
     assert (r.total_capacity_bytes, r.free_bytes, r.allocated_bytes, r.reserved_unallocated_bytes) == (total, free, allocated, unallocated)
-    assert r.reserved_bytes == allocated + unallocated
+    assert r.reserved_bytes == allocated + unallocated and r.tried_to_allocate_bytes == request
     assert r.process_in_use_bytes == in_use and not r.process_in_use_inferred
     assert r.this_process_non_pytorch_bytes == in_use - (allocated + unallocated)  # 3.88 GiB outside the allocator
     assert r.other_processes_bytes == total - free - in_use
     assert r.non_pytorch_bytes == total - free - allocated - unallocated
     # 4.84 GiB ≥ the 3.00 GiB request and ≥ 10% of 23.65 GiB
     assert r.diagnosis == "fragmentation"
-    settings = [x.setting for x in r.recommendations]
+    assert [x.settings for x in r.recommendations[:2]] == [{"expandable_segments": True}, {"max_split_size_mb": 2048}]
+    settings = settings_text(r)
     assert settings[0] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
     assert settings[1] == "PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:2048"
     assert {c.name for c in r.gpu_candidates} == {"rtx-3090-24gb", "rtx-4090-24gb"}
-    assert any("more than a CUDA context" in f for f in r.findings)
+    assert any("more than a CUDA context" in f for f in findings_text(r))
 
 
 def test_current_form_full_vllm_27508():
@@ -253,7 +279,7 @@ def test_current_form_full_vllm_27508():
     assert r.other_processes_bytes == total - free - proc
     assert r.diagnosis == "full"
     assert r.gpu_candidates[0].name.startswith("h100")
-    assert any("private pools" in f for f in r.findings)
+    assert any("private pools" in f for f in findings_text(r))
     assert r.pytorch_hint == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
 
 
@@ -262,8 +288,10 @@ def test_large_cache_that_would_not_fit_anyway_cads_4():
     free, unallocated, request = B("12.73", GiB), B("9.35", GiB), B("22.78", GiB)
     assert unallocated < request and free + unallocated < request  # 22.08 GiB < 22.78 GiB
     assert r.diagnosis == "full"
-    assert any("even if all of it were usable" in f for f in r.findings)
-    assert r.recommendations[0].title == "Shrink the one large tensor"  # 22.78 / 31.47 = 72% of the card
+    assert any("even if all of it were usable" in f for f in findings_text(r))
+    assert r.recommendations[0].kind == "shrink-large-tensor"  # 22.78 / 31.47 = 72% of the card
+    assert r.recommendations[0].numbers == {"request": request, "total": B("31.47", GiB)}
+    assert recommendation_text(r.recommendations[0])["title"] == "Shrink the one large tensor"
 
 
 def test_multiline_message_from_pr_99699():
@@ -291,7 +319,9 @@ def test_legacy_other_processes_pytorch_40863():
     assert r.other_processes_bytes is None
     assert r.other_processes_min_bytes == outside - 2 * GiB  # less a CUDA context of at most 2 GiB
     assert r.diagnosis == "other-processes"
-    assert r.recommendations[0].setting.startswith("nvidia-smi --query-compute-apps")
+    assert r.recommendations[0].kind == "find-other-processes"
+    assert r.recommendations[0].numbers == {"other_processes_min": outside - 2 * GiB}
+    assert settings_text(r)[0].startswith("nvidia-smi --query-compute-apps")
 
 
 def test_current_other_processes():
@@ -304,15 +334,17 @@ def test_current_other_processes():
     assert r.gpu_index == 1
     assert r.other_processes_bytes == B("23.65", GiB) - B("1.25", GiB) - B("3.80", GiB)
     assert r.diagnosis == "other-processes"
-    assert r.headline.startswith("Other processes: they hold")
+    assert r.verdict.case == "other-processes"
+    assert headline(r).startswith("Other processes: they hold")
 
 
 def test_other_ranks_contexts_keys_values_92():
     r = explain_oom(KEYS_VALUES_92)
     assert len([p for p in r.processes if not p.this_process]) == 4
     assert r.diagnosis == "full"
-    assert any("torch.cuda.set_device(local_rank)" in f for f in r.findings)
-    assert r.recommendations[-1].setting == "PYTORCH_ALLOC_CONF=expandable_segments:True"  # the name the message used
+    assert any("torch.cuda.set_device(local_rank)" in f for f in findings_text(r))
+    assert r.recommendations[-1].env == "PYTORCH_ALLOC_CONF"  # the name the message used
+    assert settings_text(r)[-1] == "PYTORCH_ALLOC_CONF=expandable_segments:True"
 
 
 def test_container_pid_kaito_976():
@@ -327,16 +359,18 @@ def test_hip_and_memory_fraction_therock_2118():
     r = explain_oom(THEROCK_2118)
     assert (r.backend, r.allowed_bytes) == ("HIP", B("1.05", GiB))
     assert r.diagnosis == "memory-fraction"
-    assert "set_per_process_memory_fraction" in r.recommendations[0].setting
+    assert r.recommendations[0].kind == "raise-memory-fraction"
+    assert "set_per_process_memory_fraction" in settings_text(r)[0]
 
 
 def test_zero_bytes_free_fragmentation_mgfn_35():
     r = explain_oom(MGFN_35)
     assert r.free_bytes == 0 and r.figures["free"].tolerance_bytes == 0
     assert r.diagnosis == "fragmentation"  # 2.30 GiB ≥ 1.70 GiB and 38% of 6.00 GiB
-    assert r.recommendations[1].setting == "PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:1024"
+    assert r.recommendations[1].settings == {"max_split_size_mb": 1024}  # 1.70 GiB = 1740.8 MiB -> 1024
+    assert settings_text(r)[1] == "PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:1024"
     assert r.gpu_candidates == []
-    assert any("NVML was not available" in f for f in r.findings)
+    assert any("NVML was not available" in f for f in findings_text(r))
 
 
 def test_oldest_wording_and_free_covering_the_request_pytorch_16417():
@@ -354,7 +388,7 @@ def test_nvml_not_available_and_exceeds_card():
     r = explain_oom(text)
     assert r.processes[0].bytes is None and r.process_in_use_bytes is None
     assert r.diagnosis == "exceeds-card"
-    assert any("NVML could not measure" in f for f in r.findings)
+    assert any("NVML could not measure" in f for f in findings_text(r))
 
 
 def test_message_cut_before_the_allocator_figures():
@@ -362,7 +396,7 @@ def test_message_cut_before_the_allocator_figures():
                     "GPU 0 has a total capacty of 14.74 GiB of which 58.19 MiB is free.")
     assert not r.complete and r.allocated_bytes is None and r.reserved_bytes is None
     assert r.diagnosis == "full"
-    assert any("stops before" in f for f in r.findings)
+    assert any("stops before" in f for f in findings_text(r))
 
 
 def test_last_message_in_a_log_with_prefixes():
@@ -406,9 +440,42 @@ def test_unreadable_input(text, fragment):
 def test_suggestions_are_empty_until_the_fit_advisor_fills_them():
     r = explain_oom(LECTURE)
     assert r.suggestions == []
-    s = FitSuggestion.model_validate({"change": "micro-batch 4", "option": "--batch 4", "required_bytes_per_gpu": 10 * GiB, "gpus": 1, "fits": True})
+    s = FitSuggestion(change="QLoRA", settings={"precision": "nf4", "lora_rank": 16}, required_bytes_per_gpu=10 * GiB, gpus=1, fits=True)
     r2 = r.model_copy(update={"suggestions": [s]})
-    assert json.loads(r2.model_dump_json())["suggestions"][0]["option"] == "--batch 4"
+    dumped = json.loads(oom_json(r2))["suggestions"][0]
+    assert dumped["settings"] == {"precision": "nf4", "lora_rank": 16}
+    assert dumped["option"] == "--precision nf4 --lora-rank 16"  # the JSON key kept from when it was a flag string
+
+
+def test_fit_suggestion_has_the_fields_of_fit_change():
+    from llm_budget.fit import Change
+
+    assert set(FitSuggestion.model_fields) == set(Change.model_fields)  # depends on the fit branch (Change.settings)
+
+
+def test_json_keeps_the_sentences_beside_the_data():
+    r = explain_oom(LERF_73)
+    data = json.loads(oom_json(r))
+    assert data["headline"] == headline(r) and data["headline"].startswith("Fragmentation: 4.84 GiB")
+    assert data["findings"] == findings_text(r) and len(data["findings"]) == len(data["observations"])
+    assert data["verdict"] == {"case": "fragmentation", "numbers": {"unallocated": B("4.84", GiB), "total": B("23.65", GiB), "request": 3 * GiB}}
+    first = data["recommendations"][0]
+    assert first["setting"] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
+    assert (first["kind"], first["env"], first["settings"]) == ("expandable-segments", "PYTORCH_CUDA_ALLOC_CONF", {"expandable_segments": True})
+    assert first["numbers"] == {"reserved_unallocated": B("4.84", GiB)}
+    assert data["rounding_note"].startswith("Printed figures are rounded to 0.01")
+
+
+def test_every_kind_has_its_sentence():
+    from typing import get_args
+
+    from llm_budget.oom import FindingKind, RecommendationKind, VerdictCase
+    from llm_budget.oom.advise import SOURCES
+    from llm_budget.render.oom import FINDINGS, HEADLINES, RECOMMENDATIONS
+
+    assert set(HEADLINES) == set(get_args(VerdictCase))
+    assert set(FINDINGS) == set(get_args(FindingKind))
+    assert set(RECOMMENDATIONS) == set(get_args(RecommendationKind)) == set(SOURCES)
 
 
 # -- the CLI ----------------------------------------------------------------------------------------------
@@ -436,7 +503,8 @@ def test_cli_json_keys():
     }
     assert data["format"] == "current" and data["diagnosis"] == "fragmentation"
     assert isinstance(data["total_capacity_bytes"], int) and data["suggestions"] == []
-    assert set(data["recommendations"][0]) == {"title", "setting", "why", "source"}
+    assert set(data["recommendations"][0]) >= {"title", "setting", "why", "source"}  # keys are only ever added
+    assert data["recommendations"][0]["setting"] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
     assert data["figures"]["total_capacity"] == {"printed": "23.65 GiB", "bytes": B("23.65", GiB), "tolerance_bytes": B("0.005", GiB), "formula": None}
 
 
@@ -482,8 +550,21 @@ def test_oom_with_a_model_says_what_would_fit():
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     # the card PyTorch saw: 15.78 GiB total, of which the message leaves 14.80 reserved + 38.44 MiB free to this process
-    assert data["model_need_bytes"] > data["model_usable_bytes"]
+    assert data["model_need_bytes"] > data["model_usable_bytes"] and data["model_fits"] is False
     assert data["model_usable_bytes"] < 15.78 * 2**30
     assert any(s["fits"] for s in data["suggestions"])
     assert all(s["fits"] == (s["required_bytes_per_gpu"] <= data["model_usable_bytes"]) or s["option"].startswith("--gpu")
                for s in data["suggestions"])
+
+
+@pytest.mark.slow  # a fresh interpreter: a few seconds
+def test_json_output_does_not_load_rich():
+    # oom --json answers without rich (its import alone takes about half a second): the views import it lazily.
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom llm_budget.oom import explain_oom\nfrom llm_budget.render.oom import oom_json\n"
+            f"oom_json(explain_oom({LECTURE!r}))\nloaded = [m for m in sys.modules if m.split('.')[0] == 'rich']\n"
+            "assert not loaded, loaded\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
