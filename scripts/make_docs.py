@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # document this checkout's package, not whatever is installed
@@ -243,11 +244,12 @@ Every command and every option, as `llm-budget COMMAND --help` lists them. The p
 
 
 def cli_page() -> str:
+    import typer
     import typer.main
 
-    import llm_budget.cli
+    from llm_budget.cli import app  # every command registered
 
-    root = typer.main.get_command(llm_budget.cli.app)
+    root = typer.main.get_command(cast(typer.Typer, app))
     ctx = root.context_class(root, info_name="llm-budget")
     lines = [CLI_HEADER]
     if root.help:
