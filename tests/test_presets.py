@@ -77,6 +77,7 @@ def test_preset_declares_the_same_published_count(name):
     assert load_preset(name).published_params == PUBLISHED[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONFIG_ONLY))
 def test_preset_equals_transformers_on_official_config(name, hf_dir):
     from conftest import transformers_param_count
