@@ -220,6 +220,18 @@ def test_moe_active_counts_k_of_n_experts_and_their_biases():
     assert rows["Router"].active == rows["Router"].count == E * d * L
 
 
+def test_result_carries_the_published_comparison_and_shares():
+    from llm_budget.model.presets import load_preset
+
+    llama = count_params(load_preset("llama2-7b").with_overrides(n_layers=16))
+    assert llama.published_params == 6_738_415_616  # the preset's, kept through overrides
+    assert llama.published_diff == llama.total - 6_738_415_616 < 0
+    assert count_params(lecture_gpt3()).published_diff is None
+    moe = count_params(ModelSpec(d_embed=64, n_heads=4, n_layers=2, n_vocab=100, d_mlp=96, n_experts=4, n_active_experts=1))
+    assert moe.active_percent == 100 * moe.active / moe.total < 100
+    assert sum(moe.percent_of_total(c) for c in moe.components) == pytest.approx(100)
+
+
 # -- properties ------------------------------------------------------------------------------------
 
 specs = st.builds(

@@ -55,14 +55,14 @@ class ParamCount(BaseModel):
         """Count of the named row, 0 if the model has no such row."""
         return next((c.count for c in self.components if c.name == name), 0)
 
-    def share(self, component: Component) -> float:
-        """The row's fraction of the total (0 for an empty model)."""
-        return component.count / self.total if self.total else 0.0
+    def percent_of_total(self, component: Component) -> float:
+        """The row's share of the total, in percent (0 for an empty model)."""
+        return 100 * component.count / self.total if self.total else 0.0
 
     @property
-    def active_share(self) -> float:
-        """Fraction of the parameters a token uses (1 for dense models)."""
-        return self.active / self.total if self.total else 0.0
+    def active_percent(self) -> float:
+        """Share of the parameters a token uses, in percent (100 for dense models)."""
+        return 100 * self.active / self.total if self.total else 0.0
 
     @property
     def published_diff(self) -> Optional[int]:
