@@ -201,7 +201,7 @@ def test_a_formula_that_disagrees_with_the_inventory_is_a_bug(monkeypatch):
     def off_by_one(spec):
         counts = real(spec)
         key = counts["Key"]
-        return counts | {"Key": ComponentCount(key.count + 1, key.active + 1)}
+        return counts | {"Key": ComponentCount(key.total + 1, key.active + 1)}
 
     monkeypatch.setattr(counter, "component_counts", off_by_one)
     with pytest.raises(AssertionError, match="Key: 128 × 12,288 × 96 × 96"):

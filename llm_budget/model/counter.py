@@ -144,14 +144,14 @@ def count_params(spec: ModelSpec) -> ParamCount:
 
 def _component(formula: _Formula, counted: ComponentCount) -> Component:
     """The printed row: the inventory's count, next to a formula that must state the same number."""
-    assert formula.stated == counted.count, (
-        f"{formula.name}: {formula.expression} = {formula.stated:,}, but the inventory holds {counted.count:,}"
+    assert formula.stated == counted.total, (
+        f"{formula.name}: {formula.expression} = {formula.stated:,}, but the inventory holds {counted.total:,}"
     )
     return Component(
         name=formula.name,
         formula=formula.formula,
         expression=formula.expression,
-        count=counted.count,
+        count=counted.total,
         active=counted.active,
         source=cite(formula.source),
     )

@@ -51,7 +51,7 @@ class ParamTensor(NamedTuple):
 class ComponentCount(NamedTuple):
     """Parameters of one counter row, and how many of them a token uses."""
 
-    count: int
+    total: int
     active: int
 
 
@@ -140,18 +140,9 @@ def component_counts(spec: ModelSpec) -> dict[ComponentName, ComponentCount]:
     for t in parameter_tensors(spec):
         assert t.component is not None, f"inventory tensor {t.name} names no counter row"
         active = t.total // spec.n_experts * spec.active_experts if t.expert else t.total
-        count, act = counts.get(t.component, ComponentCount(0, 0))
-        counts[t.component] = ComponentCount(count + t.total, act + active)
+        total, act = counts.get(t.component, ComponentCount(0, 0))
+        counts[t.component] = ComponentCount(total + t.total, act + active)
     return counts
-
-
-def total_params(tensors: list[ParamTensor]) -> int:
-    return sum(t.total for t in tensors)
-
-
-def layer_params(tensors: list[ParamTensor], n_layers: int) -> int:
-    """Parameters of one transformer block (all its experts included)."""
-    return sum(t.total for t in tensors if t.layer) // n_layers
 
 
 def tensor_count(spec: ModelSpec, implementation: str = "reference") -> int:
