@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import HF_CONFIGS, transformers_param_count
 
-from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError
+from llm_budget.model.counter import count_params
 from llm_budget.model.hf import MAPPERS
 from llm_budget.model.presets import load_hf_config, load_preset
-
-from conftest import HF_CONFIGS, transformers_param_count
 
 FIXTURES = sorted(p.name for p in HF_CONFIGS.glob("*.json"))
 

@@ -49,7 +49,7 @@ class ParamCount(BaseModel):
     active: int
     non_embedding: int  # total minus token/position embeddings and unembedding (Kaplan et al.'s N)
     components: list[Component]
-    published_params: Optional[int] = None  # the count its authors publish (ModelSpec.published_params)
+    published_params: int | None = None  # the count its authors publish (ModelSpec.published_params)
 
     def get(self, name: str) -> int:
         """Count of the named row, 0 if the model has no such row."""
@@ -65,7 +65,7 @@ class ParamCount(BaseModel):
         return 100 * self.active / self.total if self.total else 0.0
 
     @property
-    def published_diff(self) -> Optional[int]:
+    def published_diff(self) -> int | None:
         """total − published count (0: matches exactly); None when nothing is published."""
         return None if self.published_params is None else self.total - self.published_params
 

@@ -34,7 +34,7 @@ class ParamTensor(NamedTuple):
     kind: Kind  # linear: a matmul weight [d_out, d_in]; embedding: a lookup table; vector: bias or norm
     layer: bool = True  # lives inside the repeated block (False: embeddings, final norm, unembedding)
     expert: bool = False  # one of the routed experts (active for k of n_experts per token)
-    component: Optional[ComponentName] = None  # the counter row it is counted in (None: not a model parameter, e.g. LoRA)
+    component: ComponentName | None = None  # the counter row it is counted in (None: not a model parameter, e.g. LoRA)
 
     @property
     def numel(self) -> int:

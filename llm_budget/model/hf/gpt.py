@@ -5,7 +5,15 @@ Each mapper follows transformers/models/<model_type>/modeling_<model_type>.py (n
 
 from __future__ import annotations
 
-from llm_budget.model.hf.keys import Config, Fields, activation, dropout, optional, required, tied
+from llm_budget.model.hf.keys import (
+    Config,
+    Fields,
+    activation,
+    dropout,
+    optional,
+    required,
+    tied,
+)
 
 
 def gpt2(cfg: Config) -> Fields:

@@ -6,7 +6,15 @@ registry.MAPPERS): which projections exist, which take a bias, how many norms a 
 
 from __future__ import annotations
 
-from llm_budget.model.hf.keys import Config, Fields, activation, dropout, optional, required, tied
+from llm_budget.model.hf.keys import (
+    Config,
+    Fields,
+    activation,
+    dropout,
+    optional,
+    required,
+    tied,
+)
 
 
 def llama_like(cfg: Config) -> Fields:

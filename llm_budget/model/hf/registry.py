@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from llm_budget.errors import LLMBudgetError
 from llm_budget.model.hf import dbrx, gpt, llama
