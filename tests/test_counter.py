@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llm_budget.model import counter
 from llm_budget.model.counter import count_params
+from llm_budget.model.inventory import ComponentCount, parameter_tensors
+from llm_budget.model.presets import all_presets
 from llm_budget.model.spec import ModelSpec
 
 # The lecture's slide "High Number of Parameters" (3Blue1Brown's GPT-3 tally), row by row.
@@ -150,6 +155,83 @@ def test_spec_is_frozen_and_strict():
         ModelSpec(d_embed=512, n_heads=8, n_layer=2, n_vocab=100, d_mlp=64)  # typo: n_layer
 
 
+# -- the count next to each formula is what its expression states --------------------------------
+
+
+def evaluate(expression: str) -> int:
+    """The printed expression ("32 × (32 + 2·8) × 128", "12,288 × 50,257") as integer arithmetic."""
+    tree = ast.parse(expression.replace(",", "").replace("×", "*").replace("·", "*"), mode="eval")
+
+    def ev(node: ast.AST) -> int:
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+            left, right = ev(node.left), ev(node.right)
+            return left + right if isinstance(node.op, ast.Add) else left * right
+        raise AssertionError(f"not plain arithmetic: {ast.dump(node)} in {expression!r}")
+
+    return ev(tree.body)
+
+
+def test_evaluate_reads_the_printed_arithmetic():
+    assert evaluate("12,288 × 50,257") == 12288 * 50257
+    assert evaluate("32 × (32 + 2·8) × 128") == 32 * 48 * 128
+    assert evaluate("2·12 × 2·768 + 1 × 2·768") == 2 * 12 * 2 * 768 + 2 * 768
+
+
+@pytest.mark.parametrize("spec", all_presets(), ids=lambda s: s.name)
+def test_every_preset_row_count_is_its_expression(spec):
+    for row in count_params(spec).components:
+        assert evaluate(row.expression) == row.count, (spec.name, row.name, row.expression)
+
+
+@pytest.mark.parametrize("spec", all_presets(), ids=lambda s: s.name)
+def test_every_inventory_tensor_is_counted_in_its_row(spec):
+    by_row: dict[str, int] = {}
+    for t in parameter_tensors(spec):
+        by_row[t.component] = by_row.get(t.component, 0) + t.total
+    count = count_params(spec)
+    assert {c.name: c.count for c in count.components if c.count} == by_row
+    assert count.total == sum(t.total for t in parameter_tensors(spec))
+
+
+def test_a_formula_that_disagrees_with_the_inventory_is_a_bug(monkeypatch):
+    real = counter.component_counts
+
+    def off_by_one(spec):
+        counts = real(spec)
+        key = counts["Key"]
+        return counts | {"Key": ComponentCount(key.total + 1, key.active + 1)}
+
+    monkeypatch.setattr(counter, "component_counts", off_by_one)
+    with pytest.raises(AssertionError, match="Key: 128 × 12,288 × 96 × 96"):
+        count_params(lecture_gpt3())
+
+
+def test_moe_active_counts_k_of_n_experts_and_their_biases():
+    # 2 of 8 experts per token: expert matrices and expert biases count 2/8, everything else fully.
+    d, L, f, E = 64, 2, 96, 8
+    spec = ModelSpec(d_embed=d, n_heads=4, n_layers=L, n_vocab=100, d_mlp=f, mlp="gated", mlp_bias=True,
+                     n_experts=E, n_active_experts=2, router_bias=True)
+    rows = {c.name: c for c in count_params(spec).components}
+    assert rows["Experts"].active == 2 * 3 * f * d * L
+    assert rows["Biases"].count == L * E * (2 * f + d) + L * E
+    assert rows["Biases"].active == L * 2 * (2 * f + d) + L * E
+    assert rows["Router"].active == rows["Router"].count == E * d * L
+
+
+def test_result_carries_the_published_comparison_and_shares():
+    from llm_budget.model.presets import load_preset
+
+    llama = count_params(load_preset("llama2-7b").with_overrides(n_layers=16))
+    assert llama.published_params == 6_738_415_616  # the preset's, kept through overrides
+    assert llama.published_diff == llama.total - 6_738_415_616 < 0
+    assert count_params(lecture_gpt3()).published_diff is None
+    moe = count_params(ModelSpec(d_embed=64, n_heads=4, n_layers=2, n_vocab=100, d_mlp=96, n_experts=4, n_active_experts=1))
+    assert moe.active_percent == 100 * moe.active / moe.total < 100
+    assert sum(moe.percent_of_total(c) for c in moe.components) == pytest.approx(100)
+
+
 # -- properties ------------------------------------------------------------------------------------
 
 specs = st.builds(
@@ -188,6 +270,7 @@ specs = st.builds(
 )
 
 
+@pytest.mark.slow
 @given(specs)
 @settings(max_examples=300, deadline=None)
 def test_breakdown_sums_to_total(spec):
@@ -196,11 +279,13 @@ def test_breakdown_sums_to_total(spec):
     assert count.active == sum(c.active for c in count.components)
     assert 0 < count.active <= count.total
     assert all(c.count >= 0 for c in count.components)
+    assert all(evaluate(c.expression) == c.count for c in count.components)
 
 
 GROWABLE = ["d_embed", "d_head", "n_heads", "n_layers", "n_vocab", "d_mlp", "n_experts"]
 
 
+@pytest.mark.slow
 @given(specs, st.sampled_from(GROWABLE), st.integers(1, 5))
 @settings(max_examples=300, deadline=None)
 def test_counts_grow_with_every_size(spec, field, step):

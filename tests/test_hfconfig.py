@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-
-from llm_budget.model.counter import count_params
-from llm_budget.errors import LLMBudgetError
-from llm_budget.model.hfconfig import MAPPERS
-from llm_budget.model.presets import load_hf_config, load_preset
-
 from conftest import HF_CONFIGS, transformers_param_count
+
+from llm_budget.errors import LLMBudgetError
+from llm_budget.model.counter import count_params
+from llm_budget.model.hf import MAPPERS
+from llm_budget.model.presets import load_hf_config, load_preset
 
 FIXTURES = sorted(p.name for p in HF_CONFIGS.glob("*.json"))
 
@@ -41,6 +40,7 @@ def test_fixtures_cover_every_required_family():
     assert required <= types <= set(MAPPERS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_count_equals_transformers(fixture):
     ours = count_params(load_hf_config(HF_CONFIGS / fixture)).total
@@ -74,12 +74,37 @@ VARIANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_config_variants_equal_transformers(variant, tmp_path: Path):
     cfg = {k: v for k, v in VARIANTS[variant].items() if v is not None}
     f = tmp_path / "config.json"
     f.write_text(json.dumps(cfg))
     assert count_params(load_hf_config(f)).total == transformers_param_count(f)
+
+
+def test_every_mapper_is_held_to_transformers():
+    # Adding a family means a fixture config or a variant above, so the oracle tests reach its mapper.
+    fixture_types = {json.loads((HF_CONFIGS / f).read_text())["model_type"] for f in FIXTURES}
+    variant_types = {v["model_type"] for v in VARIANTS.values()}
+    assert set(MAPPERS) == fixture_types | variant_types
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", sorted(MAPPERS))
+def test_every_mapper_names_a_real_modeling_file(model_type):
+    transformers = pytest.importorskip("transformers")
+    models = Path(transformers.__file__).parent / "models"
+    assert (models / MAPPERS[model_type].follows).is_file()
+    assert MAPPERS[model_type].follows.startswith(model_type + "/")
+
+
+def test_old_module_path_still_reads_configs():
+    # llm_budget/probe/hf.py imports these from llm_budget.model.hfconfig.
+    from llm_budget.model import hf, hfconfig
+
+    assert hfconfig.read_hf_config is hf.read_hf_config
+    assert hfconfig.spec_fields_from_hf is hf.spec_fields_from_hf
 
 
 def test_folder_with_config_json(tmp_path: Path):

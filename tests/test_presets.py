@@ -11,9 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from llm_budget.model.counter import count_params
 from llm_budget.errors import SpecError, UnknownNameError, UnpublishedModelError
-from llm_budget.model.presets import closed_models, load_preset, preset_names, presets_dir, resolve
+from llm_budget.model.counter import count_params
+from llm_budget.model.presets import (
+    closed_models,
+    load_preset,
+    preset_names,
+    presets_dir,
+    resolve,
+)
 
 PUBLISHED = {
     "gpt3-175b": 175_181_291_520,  # the lecture's slide (3Blue1Brown's GPT-3 table)
@@ -77,6 +83,7 @@ def test_preset_declares_the_same_published_count(name):
     assert load_preset(name).published_params == PUBLISHED[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONFIG_ONLY))
 def test_preset_equals_transformers_on_official_config(name, hf_dir):
     from conftest import transformers_param_count

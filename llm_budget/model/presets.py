@@ -128,7 +128,7 @@ def load_preset(name: str) -> ModelSpec:
 
 def load_spec_file(path: str | Path) -> ModelSpec:
     """A user's own spec: YAML or JSON with ModelSpec fields, or a Hugging Face config.json."""
-    from llm_budget.model.hfconfig import read_hf_config, spec_fields_from_hf
+    from llm_budget.model.hf import read_hf_config, spec_fields_from_hf
 
     p = Path(path)
     if p.suffix == ".json":
@@ -147,7 +147,7 @@ def resolve(ref: str) -> ModelSpec:
 
 
 def load_hf_config(path: str | Path) -> ModelSpec:
-    from llm_budget.model.hfconfig import read_hf_config, spec_fields_from_hf
+    from llm_budget.model.hf import read_hf_config, spec_fields_from_hf
 
     return spec_from_mapping(spec_fields_from_hf(read_hf_config(path)), str(path))
 

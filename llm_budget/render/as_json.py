@@ -12,8 +12,7 @@ from llm_budget.model.spec import ClosedModel, ModelSpec
 
 
 def params_json(spec: ModelSpec, count: ParamCount) -> str:
-    data = count.model_dump(mode="json")
-    data["published_params"] = spec.published_params
+    data = count.model_dump(mode="json")  # published_params included
     data["spec"] = spec.model_dump(mode="json", exclude_none=True)
     return json.dumps(data, indent=2, ensure_ascii=False)
 

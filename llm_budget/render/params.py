@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_budget.model.counter import ParamCount
-from llm_budget.refs import listing, short
 from llm_budget.model.spec import ClosedModel, ModelSpec
+from llm_budget.refs import listing, short
 from llm_budget.render import si
 
 
@@ -47,7 +47,7 @@ def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -
     if explain:
         table.add_column("Source")
     for c in count.components:
-        share = f"{100 * c.count / count.total:.2f}%" if count.total else "–"
+        share = f"{count.percent_of_total(c):.2f}%" if count.total else "–"
         formula = Text(c.expression)
         formula.append("\n" + c.formula, style="dim")
         row: list[Any] = [c.name, formula, f"{c.count:,}", share]
@@ -58,7 +58,7 @@ def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -
     if count.active != count.total:
         lines.append(
             Text(
-                f"Active per token: {count.active:,} ({si(count.active)}, {100 * count.active / count.total:.1f}%): "
+                f"Active per token: {count.active:,} ({si(count.active)}, {count.active_percent:.1f}%): "
                 f"{spec.active_experts} of {spec.n_experts} experts; everything else is used by every token."
             )
         )
@@ -73,13 +73,13 @@ def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -
 
 
 def published_line(spec: ModelSpec, count: ParamCount) -> Text:
-    if spec.published_params is None:
+    diff = count.published_diff
+    if diff is None:
         return Text("No published count to compare with.", style="dim")
-    if spec.published_params == count.total:
-        line = Text(f"Matches the published count {spec.published_params:,} exactly.", style="green")
+    if diff == 0:
+        line = Text(f"Matches the published count {count.published_params:,} exactly.", style="green")
     else:
-        diff = count.total - spec.published_params
-        line = Text(f"Differs from the published count {spec.published_params:,} by {diff:+,}.", style="bold red")
+        line = Text(f"Differs from the published count {count.published_params:,} by {diff:+,}.", style="bold red")
     line.append(f" Source: {spec.source}", style="dim")
     return line
 
@@ -89,12 +89,13 @@ def presets_table(rows: list[tuple[ModelSpec, ParamCount]], closed: list[ClosedM
     for col, just in (("Name", "left"), ("Model", "left"), ("Parameters", "right"), ("Active", "right"), ("Context", "right"), ("Published count", "left")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for spec, count in sorted(rows, key=lambda r: (r[0].family or "", r[1].total)):
-        if spec.published_params is None:
+        diff = count.published_diff
+        if diff is None:
             check = Text("no exact figure published", style="dim")
-        elif spec.published_params == count.total:
+        elif diff == 0:
             check = Text("matches exactly", style="green")
         else:
-            check = Text(f"differs by {count.total - spec.published_params:+,}", style="bold red")
+            check = Text(f"differs by {diff:+,}", style="bold red")
         table.add_row(
             spec.name or "",
             spec.label,

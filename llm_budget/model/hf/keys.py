@@ -1,0 +1,49 @@
+"""Reading config.json keys: what every mapper shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_budget.errors import SpecError
+
+Config = dict[str, Any]
+Fields = dict[str, Any]  # ModelSpec fields, not yet validated
+
+
+def required(cfg: Config, *keys: str) -> Any:
+    """The first of `keys` present in cfg (configs rename keys across versions)."""
+    for key in keys:
+        if cfg.get(key) is not None:
+            return cfg[key]
+    raise SpecError(f"config.json has no '{keys[0]}' (needed for model_type '{cfg.get('model_type')}')")
+
+
+def optional(cfg: Config, key: str, default: Any) -> Any:
+    """cfg[key], or `default` when the key is absent or null."""
+    value = cfg.get(key)
+    return default if value is None else value
+
+
+def activation(name: str | None, default: str) -> str:
+    """transformers' activation name (ACT2FN keys in transformers/activations.py) -> ModelSpec.activation."""
+    name = (name or default).lower()
+    if name in ("silu", "swish"):
+        return "silu"
+    if name == "gelu_new":
+        return "gelu_new"
+    if name in ("gelu_pytorch_tanh", "gelu_fast", "gelu_tanh"):
+        return "gelu_tanh"
+    if name.startswith("gelu"):
+        return "gelu"
+    if name == "relu":
+        return "relu"
+    return default
+
+
+def tied(cfg: Config, default: bool) -> bool:
+    """tie_word_embeddings; its default differs by family (PretrainedConfig: true; Llama's config: false)."""
+    return bool(optional(cfg, "tie_word_embeddings", default))
+
+
+def dropout(cfg: Config, key: str, default: float = 0.0) -> float:
+    return float(optional(cfg, key, default) or 0.0)
