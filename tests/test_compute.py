@@ -265,7 +265,7 @@ def test_json_keys():
     data = run_json("compute", "--preset", "llama3-8b", "--tokens", "15t", "--gpu", "h100-sxm", "--gpus", "1024", "--mfu", "0.4")
     assert set(data) == {
         "model", "params", "params_total", "params_non_embedding", "params_note", "tokens", "seq_len",
-        "training", "runs", "speedup", "inference", "notes",
+        "training", "runs", "speedup", "comparison", "inference", "notes",
     }
     assert data["tokens"] == 15 * 10**12 and data["seq_len"] == 8192
     assert set(data["runs"][0]) >= {"gpu", "precision", "peak_tflops", "n_gpus", "mfu", "hfu", "time_s", "days", "gpu_hours", "cost_usd"}
@@ -320,6 +320,7 @@ def test_api_rejects_bad_utilization():
         training_run(flops, load_gpu("a100"), mfu=float("nan"))
 
 
+@pytest.mark.slow  # spawns a Python process (~1 s)
 def test_compute_and_scale_do_not_import_torch():
     code = (
         "import sys, runpy\n"

@@ -249,7 +249,7 @@ def test_plot_marks_the_optimum():
 
 def test_json_keys():
     data = run_json("scale", "--flops", "5.76e23")
-    assert set(data) == {"budget", "fit", "optimum", "fits", "loss_law", "iso_flop", "nearby", "fixed", "notes"}
+    assert set(data) == {"budget", "fit", "optimum", "fits", "loss_law", "optimum_loss", "iso_flop", "nearby", "fixed", "notes"}
     assert set(data["optimum"]) >= {"fit", "params", "tokens", "tokens_per_param", "loss_approach3", "loss_epoch", "source"}
     assert set(data["iso_flop"][0]) == {"params", "tokens", "loss"}
     assert data["fixed"] is None

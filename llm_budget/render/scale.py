@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_budget.refs import describe
-from llm_budget.compute import ScalePlan, loss
+from llm_budget.compute import ScalePlan
 from llm_budget.render import si
 from llm_budget.render.compute import duration, sci, usd
 
@@ -118,24 +118,23 @@ def iso_flop_plot(plan: ScalePlan, *, height: int = PLOT_HEIGHT) -> Text:
     grid: list[list[tuple[str, str]]] = [[(" ", "")] * width for _ in range(height)]
     for c, p in enumerate(points):
         grid[row_of(p.loss)][c] = (CURVE, "cyan")
-    law, C = plan.loss_law, plan.budget.flops
-    marks: list[tuple[float, str, str]] = []
+    marks: list[tuple[float, float, str, str]] = []  # (N, loss on the curve, symbol, style)
     for i, m in enumerate(plan.nearby[: len(PRESET_MARKS)]):
-        marks.append((m.params, PRESET_MARKS[i], "magenta"))
+        marks.append((m.params, m.loss, PRESET_MARKS[i], "magenta"))
     if plan.fixed is not None:
-        marks.append((plan.fixed.params, FIXED, "bold yellow"))
-    marks.append((plan.optimum.params, OPTIMUM, "bold green"))
-    for n, symbol, style in marks:  # the optimum is drawn last and wins its cell
+        marks.append((plan.fixed.params, plan.fixed.loss, FIXED, "bold yellow"))
+    marks.append((plan.optimum.params, plan.optimum_loss, OPTIMUM, "bold green"))
+    for n, mark_loss, symbol, style in marks:  # the optimum is drawn last and wins its cell
         c = col_of(n)
         if c is None:
             continue
-        r = row_of(loss(law, n, C / (6 * n)))
+        r = row_of(mark_loss)
         while r > 0 and grid[r][c][0] not in (" ", CURVE) and symbol != OPTIMUM:
             r -= 1  # a preset on the same cell as another mark goes one row up
         grid[r][c] = (symbol, style)
 
     text = Text()
-    text.append(f"Iso-FLOP curve at {sci(C)} FLOPs: loss L(N, C/6N) under the {law.label} law\n", style="bold")
+    text.append(f"Iso-FLOP curve at {sci(plan.budget.flops)} FLOPs: loss L(N, C/6N) under the {plan.loss_law.label} law\n", style="bold")
     label_w = 7
     for r in range(height):
         value = y_max - span * r / (height - 1)
