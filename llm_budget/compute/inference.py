@@ -196,7 +196,7 @@ def inference_estimate(
         mfu=mfu,
         gpus=[
             _gpu_inference(size, g, c, context_tokens=context_tokens, batch_sizes=batch_sizes, bits=bits, mfu=mfu)
-            for g, c in zip(gpus, choices)
+            for g, c in zip(gpus, choices, strict=True)
         ],
         formula="tokens/s ≤ min(B · bandwidth / (weights + B · KV), peak / (2·N + 4·L·H·Q·S))",
         source=SRC_DECODE,
