@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.compute import ComputeEstimate, InferenceEstimate, TrainingRun
+from llm_budget.compute import SRC_KV, SRC_PREFILL, ComputeEstimate, InferenceEstimate, TrainingRun
 from llm_budget.refs import describe
 from llm_budget.render import si
 from llm_budget.units import KiB, format_bytes
@@ -197,8 +197,6 @@ def _sources(est: ComputeEstimate) -> Text:
         keys += [t.source for t in est.training.terms]
     keys += [r.source for r in est.runs[:1]]
     if est.inference is not None:
-        from llm_budget.compute import SRC_KV, SRC_PREFILL
-
         keys += [SRC_PREFILL, est.inference.source, SRC_KV]
     text = Text("Sources:\n", style="bold")
     for k in dict.fromkeys(keys):
