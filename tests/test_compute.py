@@ -16,7 +16,16 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from llm_budget.cli import app
-from llm_budget.compute import estimate_compute, model_size, training_flops, training_run
+from llm_budget.compute import (
+    COMPUTE_PRECISIONS,
+    estimate_compute,
+    forward_flops_per_token,
+    model_size,
+    storage_bits,
+    training_flops,
+    training_flops_per_token,
+    training_run,
+)
 from llm_budget.errors import LLMBudgetError
 from llm_budget.hardware import load_gpu
 from llm_budget.model.presets import resolve
@@ -149,6 +158,43 @@ def test_sliding_window_caps_the_attention_span():
     assert f.attention_flops_per_token == 12 * 32 * 32 * 128 * 4096
 
 
+# The one FLOPs-per-token formula: what `compute` (and `fit`, ranking layouts) call.
+#   Llama 3 8B: 8,030,261,248 parameters, 32 layers, 32 heads of 128 (Meta model card / config.json).
+#   Mixtral 8x7B: 12,879,925,248 active of 46,702,792,704 (2 of 8 experts; Jiang et al. 2024), same attention shape.
+#   Mistral 7B v0.1: 7,241,732,096 parameters, sliding window 4,096 (Jiang et al. 2023).
+LLAMA3_8B, MIXTRAL_ACTIVE, MISTRAL_7B = 8_030_261_248, 12_879_925_248, 7_241_732_096
+LHQ = 32 * 32 * 128
+
+
+def test_training_flops_per_token_dense_moe_window_and_recompute():
+    llama = model_size(resolve("llama3-8b"))
+    assert training_flops_per_token(llama, seq_len=8192) == 6 * LLAMA3_8B + 12 * LHQ * 8192
+    assert training_flops_per_token(llama, seq_len=8192, recompute=True) == 8 * LLAMA3_8B + 16 * LHQ * 8192
+    mixtral = model_size(resolve("mixtral-8x7b"))  # active parameters, not the total
+    assert training_flops_per_token(mixtral, seq_len=4096) == 6 * MIXTRAL_ACTIVE + 12 * LHQ * 4096
+    mistral = model_size(resolve("mistral-7b"))  # T = 8,192 attends within the 4,096 window
+    assert training_flops_per_token(mistral, seq_len=8192) == 6 * MISTRAL_7B + 12 * LHQ * 4096
+    assert training_flops_per_token(model_size(params=7 * 10**9), seq_len=2048) == 42 * 10**9  # no architecture: 6·N
+
+
+def test_one_formula_behind_training_prefill_and_the_report():
+    size = model_size(resolve("llama2-7b"))
+    N, T = 6_738_415_616, 4096
+    forward = 2 * N + 4 * LHQ * T  # forward pass (kaplan2020: 2N; chowdhery2022: a third of 12·L·H·Q·T)
+    assert forward_flops_per_token(size, seq_len=T) == forward
+    f = training_flops(size, 10**9, seq_len=T, recompute=True)
+    assert f.model_flops_per_token == training_flops_per_token(size, seq_len=T) == 3 * forward
+    assert f.hardware_flops_per_token == training_flops_per_token(size, seq_len=T, recompute=True) == 4 * forward
+    est = estimate_compute(size, seq_len=T, gpus=[load_gpu("a100-80gb")], batch_sizes=[1])
+    assert est.inference.prefill_flops_per_token == est.inference.decode_flops_per_token == forward
+
+
+def test_storage_bits_follow_the_number_formats():
+    # IEEE 754 binary32 / binary16, bfloat16, OCP FP8, int8; TF32 math reads FP32 tensors (NVIDIA A100 whitepaper).
+    expected = {"fp32": 32, "tf32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8}
+    assert {p: storage_bits(p) for p in COMPUTE_PRECISIONS} == expected
+
+
 # -- time, GPUs, cost ------------------------------------------------------------------------------------------------
 
 
@@ -185,6 +231,11 @@ def test_v100_vs_a100_side_by_side():
     assert v100["precision_note"] and "BF16" in v100["precision_note"]
     assert (a100["precision"], a100["peak_tflops"]) == ("bf16", 312)
     assert data["speedup"] == pytest.approx(312 / 125)
+    assert (data["comparison"]["faster"], data["comparison"]["slower"]) == (1, 0)  # runs[1], the A100
+    assert data["comparison"]["times_faster"] == pytest.approx(312 / 125)
+    swapped = run_json("compute", "--params", "1e9", "--tokens", "20b", "--gpu", "a100-80gb", "--vs", "v100-32gb")
+    assert swapped["speedup"] == pytest.approx(125 / 312)
+    assert (swapped["comparison"]["faster"], swapped["comparison"]["times_faster"]) == (0, pytest.approx(312 / 125))
     assert v100["time_s"] == pytest.approx(1.2e20 / (0.4 * 125e12))
     r = run("compute", "--params", "1e9", "--tokens", "20b", "--gpu", "v100-32gb", "--vs", "a100-80gb")
     assert "2.50× faster" in r.stdout
@@ -265,7 +316,7 @@ def test_json_keys():
     data = run_json("compute", "--preset", "llama3-8b", "--tokens", "15t", "--gpu", "h100-sxm", "--gpus", "1024", "--mfu", "0.4")
     assert set(data) == {
         "model", "params", "params_total", "params_non_embedding", "params_note", "tokens", "seq_len",
-        "training", "runs", "speedup", "inference", "notes",
+        "training", "runs", "speedup", "comparison", "inference", "notes",
     }
     assert data["tokens"] == 15 * 10**12 and data["seq_len"] == 8192
     assert set(data["runs"][0]) >= {"gpu", "precision", "peak_tflops", "n_gpus", "mfu", "hfu", "time_s", "days", "gpu_hours", "cost_usd"}
@@ -320,6 +371,7 @@ def test_api_rejects_bad_utilization():
         training_run(flops, load_gpu("a100"), mfu=float("nan"))
 
 
+@pytest.mark.slow  # spawns a Python process (~1 s)
 def test_compute_and_scale_do_not_import_torch():
     code = (
         "import sys, runpy\n"

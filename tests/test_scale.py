@@ -224,6 +224,19 @@ def test_iso_flop_curve_bottoms_out_at_the_optimum():
         assert 6 * p.params * p.tokens == pytest.approx(5.76e23)
 
 
+def test_plan_carries_where_the_optimum_sits_on_its_curve():
+    # approach1 at 5.76e23: N = sqrt(C / 120), D = C / 6N, drawn on the Epoch law (Besiroglu et al. 2024);
+    # approach3 uses Hoffmann et al.'s printed constants on its own optimum.
+    C = 5.76e23
+    N = math.sqrt(C / 120)
+    epoch = 1.8172 + 482.01 / N**0.3478 + 2085.43 / (C / (6 * N)) ** 0.3658
+    assert plan_scale(make_budget(flops=C), candidates=[]).optimum_loss == pytest.approx(epoch, rel=1e-12)
+    plan = plan_scale(make_budget(flops=C), fit="approach3", candidates=[])
+    n = plan.optimum.params
+    hoffmann = 1.69 + 406.4 / n**0.34 + 410.7 / (C / (6 * n)) ** 0.28
+    assert plan.optimum_loss == pytest.approx(hoffmann, rel=1e-12)
+
+
 def test_nearby_presets():
     data = run_json("scale", "--flops", "5.76e23")
     names = [m["name"] for m in data["nearby"]]
@@ -249,7 +262,7 @@ def test_plot_marks_the_optimum():
 
 def test_json_keys():
     data = run_json("scale", "--flops", "5.76e23")
-    assert set(data) == {"budget", "fit", "optimum", "fits", "loss_law", "iso_flop", "nearby", "fixed", "notes"}
+    assert set(data) == {"budget", "fit", "optimum", "fits", "loss_law", "optimum_loss", "iso_flop", "nearby", "fixed", "notes"}
     assert set(data["optimum"]) >= {"fit", "params", "tokens", "tokens_per_param", "loss_approach3", "loss_epoch", "source"}
     assert set(data["iso_flop"][0]) == {"params", "tokens", "loss"}
     assert data["fixed"] is None

@@ -1,5 +1,5 @@
 """Rich output for `llm-budget compute`: training FLOPs, the run on each GPU type side by side,
-and the inference bounds. Numbers arrive exact (llm_budget/compute.py); here they get units."""
+and the inference bounds. Numbers arrive exact (llm_budget.compute); here they only get units."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.compute import ComputeEstimate, InferenceEstimate, TrainingRun
+from llm_budget.compute import SRC_KV, SRC_PREFILL, ComputeEstimate, InferenceEstimate, TrainingRun
 from llm_budget.refs import describe
 from llm_budget.render import si
+from llm_budget.units import KiB, format_bytes
 
 
 def sci(x: float) -> str:
@@ -40,10 +41,6 @@ def usd(x: Optional[float]) -> str:
     return f"${x:,.2f}"
 
 
-def gb(n: int) -> str:
-    return f"{n / 1e9:,.2f} GB"
-
-
 def rate(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
@@ -57,14 +54,8 @@ def compute_report(est: ComputeEstimate, *, explain: bool = False) -> Group:
         parts.append(_flops_table(est, explain=explain))
     if est.runs:
         parts.append(_runs_table(est.runs, recompute=bool(est.training and est.training.recompute)))
-        if est.speedup is not None:
-            a, b = est.runs
-            faster, slower, ratio = (b, a, est.speedup) if est.speedup >= 1 else (a, b, 1 / est.speedup)
-            line = Text(f"{faster.gpu_display_name} is {ratio:.2f}× faster than {slower.gpu_display_name} at the same MFU", style="bold")
-            line.append(f" (dense peak {faster.peak_tflops:g} vs {slower.peak_tflops:g} TFLOPS)", style="dim")
-            if a.cost_usd is not None and b.cost_usd is not None:
-                line.append(f"; cost {usd(a.cost_usd)} vs {usd(b.cost_usd)}", style="dim")
-            parts.append(line)
+        if est.comparison is not None:
+            parts.append(_comparison(est))
     if est.inference is not None:
         parts += _inference(est.inference, explain=explain)
     for note in est.notes:
@@ -72,6 +63,18 @@ def compute_report(est: ComputeEstimate, *, explain: bool = False) -> Group:
     if explain:
         parts.append(_sources(est))
     return Group(*parts)
+
+
+def _comparison(est: ComputeEstimate) -> Text:
+    """--gpu against --vs: "<faster> is k× faster than <slower> at the same MFU", peaks and costs."""
+    assert est.comparison is not None
+    a, b = est.runs
+    faster, slower = est.runs[est.comparison.faster], est.runs[est.comparison.slower]
+    line = Text(f"{faster.gpu_display_name} is {est.comparison.times_faster:.2f}× faster than {slower.gpu_display_name} at the same MFU", style="bold")
+    line.append(f" (dense peak {faster.peak_tflops:g} vs {slower.peak_tflops:g} TFLOPS)", style="dim")
+    if a.cost_usd is not None and b.cost_usd is not None:
+        line.append(f"; cost {usd(a.cost_usd)} vs {usd(b.cost_usd)}", style="dim")
+    return line
 
 
 def _header(est: ComputeEstimate) -> Group:
@@ -142,11 +145,11 @@ def _inference(inf: InferenceEstimate, *, explain: bool) -> list[Any]:
         "; " + ", ".join(f"{duration(g.prefill_s)} on one {g.gpu_display_name}" for g in inf.gpus) + f" at {inf.mfu:.0%} MFU"
     )
     lines.append(prefill)
-    kv = Text(f"Weights {gb(inf.weight_bytes)} at {inf.storage_bits} bits", style="dim")
+    kv = Text(f"Weights {format_bytes(inf.weight_bytes)} at {inf.storage_bits} bits", style="dim")
     if inf.kv_bytes_per_token:
         kv.append(
-            f"; KV cache {inf.kv_bytes_per_token:,} B per token ({inf.kv_bytes_per_token / 1024:,.0f} KiB), "
-            f"{gb(inf.kv_bytes_per_sequence)} per {inf.context_tokens:,}-token sequence",
+            f"; KV cache {inf.kv_bytes_per_token:,} B per token ({inf.kv_bytes_per_token / KiB:,.0f} KiB), "
+            f"{format_bytes(inf.kv_bytes_per_sequence)} per {inf.context_tokens:,}-token sequence",
             style="dim",
         )
     lines.append(kv)
@@ -169,7 +172,7 @@ def _inference(inf: InferenceEstimate, *, explain: bool) -> list[Any]:
             table.add_row(
                 g.gpu if i == 0 else "",
                 str(d.batch_size),
-                gb(d.bytes_per_step),
+                format_bytes(d.bytes_per_step),
                 rate(d.memory_bound_tokens_per_s),
                 rate(d.compute_bound_tokens_per_s),
                 rate(d.tokens_per_s_per_sequence),
@@ -194,8 +197,6 @@ def _sources(est: ComputeEstimate) -> Text:
         keys += [t.source for t in est.training.terms]
     keys += [r.source for r in est.runs[:1]]
     if est.inference is not None:
-        from llm_budget.compute import SRC_KV, SRC_PREFILL
-
         keys += [SRC_PREFILL, est.inference.source, SRC_KV]
     text = Text("Sources:\n", style="bold")
     for k in dict.fromkeys(keys):

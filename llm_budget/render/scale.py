@@ -10,8 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from llm_budget.compute import ScalePlan
 from llm_budget.refs import describe
-from llm_budget.compute import ScalePlan, loss
 from llm_budget.render import si
 from llm_budget.render.compute import duration, sci, usd
 
@@ -101,11 +101,31 @@ def _fixed(plan: ScalePlan) -> Text:
 def iso_flop_plot(plan: ScalePlan, *, height: int = PLOT_HEIGHT) -> Text:
     """Loss against log N at the budget, one column per curve point; ◆ optimum, ■ fixed size, letters: presets."""
     points = plan.iso_flop
-    width = len(points)
-    lo_n, hi_n = math.log(points[0].params), math.log(points[-1].params)
     losses = [p.loss for p in points]
     y_min, y_max = min(losses), max(losses)
     span = (y_max - y_min) or 1.0
+    grid = _plot_grid(plan, height=height, y_max=y_max, span=span)
+    text = Text()
+    text.append(f"Iso-FLOP curve at {sci(plan.budget.flops)} FLOPs: loss L(N, C/6N) under the {plan.loss_law.label} law\n", style="bold")
+    label_w = 7
+    for r in range(height):
+        value = y_max - span * r / (height - 1)
+        label = f"{value:.3f}" if r in (0, height // 2, height - 1) else ""
+        text.append(f"{label:>{label_w}} ┤" if label else f"{'':>{label_w}} │", style="dim")
+        for symbol, style in grid[r]:
+            text.append(symbol, style=style)
+        text.append("\n")
+    text.append(" " * label_w + " └" + "─" * len(points) + "\n", style="dim")
+    text.append(" " * (label_w + 2) + _x_axis(plan) + "  parameters (log scale)\n", style="dim")
+    text.append_text(_legend(plan))
+    return text
+
+
+def _plot_grid(plan: ScalePlan, *, height: int, y_max: float, span: float) -> list[list[tuple[str, str]]]:
+    """The plot's cells (symbol, style): the curve, then the presets, the fixed size and the optimum on it."""
+    points = plan.iso_flop
+    width = len(points)
+    lo_n, hi_n = math.log(points[0].params), math.log(points[-1].params)
 
     def row_of(value: float) -> int:
         r = round((y_max - value) / span * (height - 1))
@@ -118,48 +138,43 @@ def iso_flop_plot(plan: ScalePlan, *, height: int = PLOT_HEIGHT) -> Text:
     grid: list[list[tuple[str, str]]] = [[(" ", "")] * width for _ in range(height)]
     for c, p in enumerate(points):
         grid[row_of(p.loss)][c] = (CURVE, "cyan")
-    law, C = plan.loss_law, plan.budget.flops
-    marks: list[tuple[float, str, str]] = []
+    marks: list[tuple[float, float, str, str]] = []  # (N, loss on the curve, symbol, style)
     for i, m in enumerate(plan.nearby[: len(PRESET_MARKS)]):
-        marks.append((m.params, PRESET_MARKS[i], "magenta"))
+        marks.append((m.params, m.loss, PRESET_MARKS[i], "magenta"))
     if plan.fixed is not None:
-        marks.append((plan.fixed.params, FIXED, "bold yellow"))
-    marks.append((plan.optimum.params, OPTIMUM, "bold green"))
-    for n, symbol, style in marks:  # the optimum is drawn last and wins its cell
-        c = col_of(n)
-        if c is None:
+        marks.append((plan.fixed.params, plan.fixed.loss, FIXED, "bold yellow"))
+    marks.append((plan.optimum.params, plan.optimum_loss, OPTIMUM, "bold green"))
+    for n, mark_loss, symbol, style in marks:  # the optimum is drawn last and wins its cell
+        col = col_of(n)
+        if col is None:
             continue
-        r = row_of(loss(law, n, C / (6 * n)))
-        while r > 0 and grid[r][c][0] not in (" ", CURVE) and symbol != OPTIMUM:
+        r = row_of(mark_loss)
+        while r > 0 and grid[r][col][0] not in (" ", CURVE) and symbol != OPTIMUM:
             r -= 1  # a preset on the same cell as another mark goes one row up
-        grid[r][c] = (symbol, style)
+        grid[r][col] = (symbol, style)
+    return grid
 
-    text = Text()
-    text.append(f"Iso-FLOP curve at {sci(C)} FLOPs: loss L(N, C/6N) under the {law.label} law\n", style="bold")
-    label_w = 7
-    for r in range(height):
-        value = y_max - span * r / (height - 1)
-        label = f"{value:.3f}" if r in (0, height // 2, height - 1) else ""
-        text.append(f"{label:>{label_w}} ┤" if label else f"{'':>{label_w}} │", style="dim")
-        for symbol, style in grid[r]:
-            text.append(symbol, style=style)
-        text.append("\n")
-    text.append(" " * label_w + " └" + "─" * width + "\n", style="dim")
-    ticks = [0, width // 4, width // 2, 3 * width // 4, width - 1]
+
+def _x_axis(plan: ScalePlan) -> str:
+    """Five parameter counts under the plot, each centred on its column."""
+    points = plan.iso_flop
+    width = len(points)
     axis = [" "] * (width + 12)
-    for c in ticks:
+    for c in [0, width // 4, width // 2, 3 * width // 4, width - 1]:
         s = si(points[c].params)
         start = min(max(c - len(s) // 2, 0), len(axis) - len(s))
         axis[start : start + len(s)] = list(s)
-    text.append(" " * (label_w + 2) + "".join(axis).rstrip() + "  parameters (log scale)\n", style="dim")
+    return "".join(axis).rstrip()
+
+
+def _legend(plan: ScalePlan) -> Text:
     legend = Text()
     legend.append(f"{OPTIMUM} optimum ({plan.fit}: {si(plan.optimum.params)})", style="bold green")
     if plan.fixed is not None:
         legend.append(f"   {FIXED} fixed size {si(plan.fixed.params)}", style="bold yellow")
     if plan.nearby:
         legend.append("   letters: presets below", style="magenta")
-    text.append_text(legend)
-    return text
+    return legend
 
 
 def _nearby_table(plan: ScalePlan) -> Table:
