@@ -13,14 +13,14 @@ torch = pytest.importorskip("torch")
 from typer.testing import CliRunner  # noqa: E402
 
 from llm_budget.cli import app  # noqa: E402
-from llm_budget.model.counter import count_params  # noqa: E402
 from llm_budget.memory import InferSetup, TrainSetup  # noqa: E402
+from llm_budget.model.counter import count_params  # noqa: E402
 from llm_budget.model.presets import all_presets, load_preset  # noqa: E402
+from llm_budget.model.spec import ModelSpec  # noqa: E402
 from llm_budget.probe.matrix import inference_cases, training_cases  # noqa: E402
 from llm_budget.probe.measure import measure_training_step  # noqa: E402
 from llm_budget.probe.model import Transformer  # noqa: E402
 from llm_budget.probe.run import probe_inference, probe_training  # noqa: E402
-from llm_budget.model.spec import ModelSpec  # noqa: E402
 
 runner = CliRunner()
 
