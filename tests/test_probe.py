@@ -9,6 +9,7 @@ import sys
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # real and fake-tensor training steps: seconds each (the fast lane skips them)
 
 from typer.testing import CliRunner  # noqa: E402
 
@@ -136,3 +137,14 @@ def test_cli_probe_transformers_model(tmp_path):
     assert r.exit_code == 0, r.output
     (data,) = json.loads(r.stdout)["reports"]
     assert data["settings"]["implementation"] == "hf" and data["passed"]
+
+
+def test_the_probe_imports_neither_the_cli_nor_a_renderer():
+    code = (
+        "import sys\n"
+        "import llm_budget.probe.distributed, llm_budget.probe.hf, llm_budget.probe.matrix, llm_budget.probe.run\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('llm_budget.cli', 'llm_budget.render', 'typer', 'rich'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

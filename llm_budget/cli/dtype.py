@@ -18,7 +18,7 @@ app = typer.Typer(add_completion=False)
 def dtype(
     number: Annotated[
         Optional[str],
-        typer.Argument(help="A number, parsed exactly: 3.141592, -1e-8, 65504, 1/3. Without it: the range table.", show_default=False),
+        typer.Argument(metavar="NUMBER", help="A number, parsed exactly: 3.141592, -1e-8, 65504, 1/3. Without it: the range table.", show_default=False),
     ] = None,
     absmax: Annotated[
         Optional[str],

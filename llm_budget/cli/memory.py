@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
@@ -78,7 +78,7 @@ def memory(
     context: ContextOpt = None,
     prompt: Annotated[Optional[str], typer.Option("--prompt", help="Serving: prefill length processed at once (default: --context).", metavar="TOKENS", show_default=False)] = None,
     kv_precision: KvPrecisionOpt = None,
-    implementation: Annotated[str, typer.Option("--implementation", help="hf (Hugging Face transformers' ops) or reference (the probe's own model).")] = "hf",
+    implementation: Annotated[Literal["hf", "reference"], typer.Option("--implementation", help="hf (Hugging Face transformers' ops) or reference (the probe's own model).")] = "hf",
     device: Annotated[Device, typer.Option("--device", help="cuda (allocator rounding, FP32 norm statistics) or cpu (the probe's fake path).")] = "cuda",
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,

@@ -51,7 +51,7 @@ app = typer.Typer(add_completion=False)
 def oom(
     message: Annotated[
         Optional[str],
-        typer.Argument(help="The out-of-memory message, in quotes. Without it (or with -): read a log from stdin.", show_default=False),
+        typer.Argument(metavar="MESSAGE", help="The out-of-memory message, in quotes. Without it (or with -): read a log from stdin.", show_default=False),
     ] = None,
     mode: Annotated[Mode, typer.Option("--mode", help="With a model: what ran out.")] = "train",
     precision: PrecisionOpt = "bf16",

@@ -36,7 +36,7 @@ def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
 @app.command("show")
 @user_errors
 def show(
-    name: Annotated[str, typer.Argument(help="Preset name or path to a spec file.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Preset name or path to a spec file.")],
     json: JsonOpt = False,
 ) -> None:
     """Print one preset's fields (the resolved ModelSpec)."""

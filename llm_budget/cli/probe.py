@@ -70,7 +70,7 @@ def probe(
     fake: Annotated[bool, typer.Option("--fake", help="Run under PyTorch fake tensors: nothing allocated, any size, no GPU.")] = False,
     device: Annotated[Optional[Device], typer.Option("--device", help="Where to run (default: cuda when available).", show_default=False)] = None,
     layers: Annotated[Optional[str], typer.Option("--layers", help="Probe N blocks and extrapolate to the full depth.", metavar="N", show_default=False)] = None,
-    tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Relative tolerance on peaks (default 0.05; 0.10 for every row under --fsdp); exit 1 when exceeded.", show_default=False)] = None,
+    tolerance: Annotated[Optional[float], typer.Option("--tolerance", metavar="FRACTION", help="Relative tolerance on peaks (default 0.05; 0.10 for every row under --fsdp); exit 1 when exceeded.", show_default=False)] = None,
     matrix: Annotated[bool, typer.Option("--matrix", help="Run the calibration matrix (architectures × recipes × …).")] = False,
     out: Annotated[Optional[str], typer.Option("--out", help="Write the reports as JSON to this file.", metavar="PATH", show_default=False)] = None,
     fsdp: Annotated[bool, typer.Option("--fsdp", help="Under torchrun: shard with FSDP2 and report per-rank memory.")] = False,
