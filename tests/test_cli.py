@@ -174,7 +174,7 @@ def test_precision_help_lists_the_precision_table():
     from llm_budget.cli.options import PRECISIONS
     from llm_budget.hardware import ALIASES, Precision
 
-    assert PRECISIONS == tuple(p.value for p in Precision)
+    assert tuple(p.value for p in Precision) == PRECISIONS
     assert all(ALIASES[p] is Precision(p) for p in PRECISIONS)  # each listed name is accepted as written
     assert " | ".join(PRECISIONS) in run("memory", "--help").stdout
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -38,7 +38,7 @@ app = typer.Typer(add_completion=False)
 _T, _H, _I = "Training", "Hardware", "Inference"
 
 
-def _opt(*names: str, help: str, panel: str, metavar: str) -> typer.models.OptionInfo:
+def _opt(*names: str, help: str, panel: str, metavar: str) -> Any:
     return typer.Option(*names, help=help, metavar=metavar, rich_help_panel=panel, show_default=False)
 
 

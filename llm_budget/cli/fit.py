@@ -49,7 +49,7 @@ from llm_budget.cli.options import (
 )
 from llm_budget.cli.setups import infer_setup, train_setup
 from llm_budget.errors import LLMBudgetError
-from llm_budget.units import MemoryUnit, MiB, parse_decimal
+from llm_budget.units import MemoryUnit, MiB, parse_count, parse_decimal
 
 if TYPE_CHECKING:
     from llm_budget.hardware import Precision
@@ -121,7 +121,7 @@ def fit(
     card = load_gpu(gpu)
     if model is not None and params is not None:
         raise LLMBudgetError("give --params or a model, not both")
-    n_gpus = count(gpus, "--gpus")
+    n_gpus = parse_count(gpus, what="--gpus")
     prec = parse_precision(precision) if precision else Precision.bf16
     train = train_setup(
         precision=_training_precision(prec, lora_rank), recipe=recipe, convention=convention, optimizer=optimizer,
@@ -134,8 +134,8 @@ def fit(
     report = advise(
         model, card, mode=mode, gpus=n_gpus, train=train, infer=infer,
         n_params=count(params, "--params"),
-        gpus_per_node=count(gpus_per_node, "--gpus-per-node"),
-        max_gpus=count(max_gpus, "--max-gpus"),
+        gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
+        max_gpus=parse_count(max_gpus, what="--max-gpus"),
         cuda_context=int(parse_decimal(cuda_context, what="--cuda-context") * MiB) if cuda_context not in ("0", "0.0") else 0,
         fragmentation=float(fragmentation),
     )

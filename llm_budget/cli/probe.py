@@ -125,12 +125,13 @@ def probe(
     if matrix:
         _matrix(path, tol, out=out, as_json=json)
         return
-    hf_config, spec = _hf_model(hf_model) if hf_model else (None, model or load_preset(DEFAULT_MODEL))
+    transformers_config, spec = _hf_model(hf_model) if hf_model else (None, model or load_preset(DEFAULT_MODEL))
     prec = parse_precision(precision or "bf16")
     train = train_setup(precision=prec, recipe=recipe, optimizer=optimizer, optimizer_impl=optimizer_impl, batch=batch, seq=seq,
                         lora_rank=None, checkpointing=checkpointing, attention=attention)
     infer = infer_setup(precision=prec, kv_precision=None, batch=batch, context=context)
-    reports = probe_model(spec, train=train, infer=infer, mode=mode, path=path, tolerance=tol, layers=count(layers, "--layers"), hf_config=hf_config)
+    reports = probe_model(spec, train=train, infer=infer, mode=mode, path=path, tolerance=tol, layers=count(layers, "--layers"),
+                          hf_config=transformers_config)
     _write(out, {"reports": [r.model_dump(mode="json") for r in reports]})
     _show(reports, as_json=json)
     if not all(r.passed for r in reports):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -38,7 +38,7 @@ app = typer.Typer(add_completion=False)
 _B = "Budget (one of: --flops; --gpu --gpus --days; --budget-usd --gpu)"
 
 
-def _opt(*names: str, help: str, metavar: str, panel: str = _B) -> typer.models.OptionInfo:
+def _opt(*names: str, help: str, metavar: str, panel: str = _B) -> Any:
     return typer.Option(*names, help=help, metavar=metavar, rich_help_panel=panel, show_default=False)
 
 
