@@ -123,3 +123,66 @@ def test_malformed_files_exit_2(tmp_path: Path):
 def test_unknown_choice_is_a_usage_error():
     r = run("params", "--preset", "llama2-7b", "--mlp", "swishy")
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+# -- the command table, its options and its help -------------------------------------------------------------
+
+
+def test_version_is_written_once():
+    import tomllib
+
+    import llm_budget
+
+    r = run("--version")
+    assert r.exit_code == 0 and r.stdout == f"llm-budget {llm_budget.__version__}\n"
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["hatch"]["version"]["path"] == "llm_budget/__init__.py"
+
+
+def test_help_lists_every_command_of_the_table():
+    from llm_budget.cli import COMMANDS
+
+    r = run("--help")
+    assert r.exit_code == 0, r.output
+    listed = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 2]
+    assert [c for c in listed if c in COMMANDS] == list(COMMANDS)
+
+
+def test_a_typo_suggests_the_command():
+    r = run("parms")
+    assert r.exit_code == 2 and "Did you mean 'params'?" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "command, option, enum_name",
+    [("memory", "--optimizer", "Optimizer"), ("memory", "--convention", "Convention"), ("fit", "--recipe", "Recipe"),
+     ("oom", "--checkpointing", "Checkpointing"), ("probe", "--optimizer-impl", "OptimizerImpl"), ("memory", "--lora-targets", "LoraTargets"),
+     ("scale", "--fit", "Fit")],
+)
+def test_choices_are_listed_in_help_and_checked_by_typer(command, option, enum_name):
+    import llm_budget.choices as choices
+
+    values = [c.value for c in getattr(choices, enum_name)]
+    help_text = run(command, "--help").stdout
+    assert "<" + "|".join(values) + ">" in help_text
+    r = run(command, "--preset", "gpt2-124m", option, "no-such-choice")
+    assert r.exit_code == 2 and "Invalid value" in r.stderr and "Traceback" not in r.output
+
+
+def test_precision_help_lists_the_precision_table():
+    from llm_budget.cli.options import PRECISIONS
+    from llm_budget.hardware import ALIASES, Precision
+
+    assert tuple(p.value for p in Precision) == PRECISIONS
+    assert all(ALIASES[p] is Precision(p) for p in PRECISIONS)  # each listed name is accepted as written
+    assert " | ".join(PRECISIONS) in run("memory", "--help").stdout
+
+
+@pytest.mark.parametrize("command", ["params", "memory", "fit", "gpus", "compute", "scale", "dtype", "oom", "probe", "presets"])
+def test_options_show_what_they_take_not_their_python_type(command):
+    r = run(command, "--help")
+    assert r.exit_code == 0, r.output
+    options = [line for line in r.stdout.splitlines() if line.startswith("│ ") and "--" in line.split()[1]]
+    assert options
+    assert not [line for line in options if "<str>" in line or "<float>" in line or "<int>" in line]

@@ -9,18 +9,19 @@ import sys
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # real and fake-tensor training steps: seconds each (the fast lane skips them)
 
 from typer.testing import CliRunner  # noqa: E402
 
 from llm_budget.cli import app  # noqa: E402
-from llm_budget.model.counter import count_params  # noqa: E402
 from llm_budget.memory import InferSetup, TrainSetup  # noqa: E402
+from llm_budget.model.counter import count_params  # noqa: E402
 from llm_budget.model.presets import all_presets, load_preset  # noqa: E402
+from llm_budget.model.spec import ModelSpec  # noqa: E402
 from llm_budget.probe.matrix import inference_cases, training_cases  # noqa: E402
 from llm_budget.probe.measure import measure_training_step  # noqa: E402
 from llm_budget.probe.model import Transformer  # noqa: E402
 from llm_budget.probe.run import probe_inference, probe_training  # noqa: E402
-from llm_budget.model.spec import ModelSpec  # noqa: E402
 
 runner = CliRunner()
 
@@ -136,3 +137,14 @@ def test_cli_probe_transformers_model(tmp_path):
     assert r.exit_code == 0, r.output
     (data,) = json.loads(r.stdout)["reports"]
     assert data["settings"]["implementation"] == "hf" and data["passed"]
+
+
+def test_the_probe_imports_neither_the_cli_nor_a_renderer():
+    code = (
+        "import sys\n"
+        "import llm_budget.probe.distributed, llm_budget.probe.hf, llm_budget.probe.matrix, llm_budget.probe.run\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('llm_budget.cli', 'llm_budget.render', 'typer', 'rich'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

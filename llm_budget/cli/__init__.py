@@ -1,48 +1,90 @@
-"""The typer app: each command parses options, calls one pure function, renders the result.
+"""The `llm-budget` command: a table of its commands, each imported only when it runs (all of them for --help).
 
-Nothing imported here may import torch: estimation commands must start as fast as
-`python -c "import typer, rich, pydantic, yaml"` (benchmarks/cli_latency.py measures it).
-The console script registers only the command it runs; `from llm_budget.cli import app`
-registers them all.
+Each cli/<module>.py holds one command (presets: a small group) on its own `app`; its function parses the
+options, calls one calculator and renders the result. Nothing imported before a command runs may import torch:
+estimation commands start about as fast as `python -c "import typer, rich, pydantic, yaml"`
+(benchmarks/cli_latency.py). `from llm_budget.cli import app` is the whole command (tests use it with CliRunner).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
 
-_MODULE_OF = {"gpus": "fit"}
-"""Commands that live in another command's module; every other command is cli/<command>.py."""
+import typer
+from typer.core import TyperGroup
+
+from llm_budget import __version__
+
+COMMANDS: dict[str, str] = {
+    "params": "llm_budget.cli.params",
+    "presets": "llm_budget.cli.presets",
+    "memory": "llm_budget.cli.memory",
+    "fit": "llm_budget.cli.fit",
+    "gpus": "llm_budget.cli.gpus",
+    "compute": "llm_budget.cli.compute",
+    "scale": "llm_budget.cli.scale",
+    "dtype": "llm_budget.cli.dtype",
+    "oom": "llm_budget.cli.oom",
+    "probe": "llm_budget.cli.probe",
+}
+"""Command name -> the module whose `app` holds it, in the order `--help` lists them."""
 
 
-def _register_commands(only: Optional[str] = None) -> None:
-    """Import the command modules (each registers its commands on the app). With `only`, that command's module
-    alone, when there is one: building the other commands' options costs start-up time."""
-    import importlib
-    import pkgutil
+class LazyCommands(Mapping[str, Any]):
+    """COMMANDS as click commands: a module is imported, and its options built, the first time its name is looked up."""
 
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
-    if only is not None and _MODULE_OF.get(only, only) in names:
-        names = [_MODULE_OF.get(only, only)]
-    for name in names:
-        importlib.import_module(f"{__name__}.{name}")
+    def __init__(self, table: dict[str, str]) -> None:
+        self._table = table
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            module = importlib.import_module(self._table[name])
+            self._built[name] = typer.main.get_command(module.app)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class LazyGroup(TyperGroup):
+    """A typer group whose commands come from COMMANDS (typer reads `self.commands` to run, list and suggest)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = LazyCommands(COMMANDS)  # type: ignore[assignment]
+
+
+app = typer.Typer(
+    name="llm-budget",
+    help="Parameters, GPU memory and compute of transformer LLMs, exactly and offline.",
+    cls=LazyGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"llm-budget {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    pass
 
 
 def main() -> None:
-    """The console script: register the command named on the command line (all of them for --help or a typo), run it."""
-    import sys
-
-    from llm_budget.cli._app import app
-
-    first = sys.argv[1] if len(sys.argv) > 1 else None
-    _register_commands(first if first and not first.startswith("-") else None)
+    """The console script."""
     app()
-
-
-def __getattr__(name: str) -> object:
-    """`llm_budget.cli.app`: the app with every command registered."""
-    if name == "app":
-        from llm_budget.cli._app import app
-
-        _register_commands()
-        return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

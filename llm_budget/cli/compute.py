@@ -2,42 +2,82 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
+from llm_budget.cli.options import (
+    BiasOpt,
+    DEmbedOpt,
+    DHeadOpt,
+    DMlpOpt,
+    ExplainOpt,
+    HfConfigOpt,
+    JsonOpt,
+    MlpOpt,
+    NActiveExpertsOpt,
+    NExpertsOpt,
+    NHeadsOpt,
+    NKvHeadsOpt,
+    NLayersOpt,
+    NormOpt,
+    NPositionsOpt,
+    NVocabOpt,
+    PositionOpt,
+    PresetOpt,
+    QkNormOpt,
+    TiedOpt,
+    build_spec,
+    emit_json,
+    user_errors,
+)
 from llm_budget.errors import LLMBudgetError
-from llm_budget.model.spec import ModelSpec
-from llm_budget.cli._app import app
-from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+
+app = typer.Typer(add_completion=False)
 
 _T, _H, _I = "Training", "Hardware", "Inference"
 
 
-def _opt(*names: str, help: str, panel: str) -> typer.models.OptionInfo:
-    return typer.Option(*names, help=help, rich_help_panel=panel, show_default=False)
+def _opt(*names: str, help: str, panel: str, metavar: str) -> Any:
+    return typer.Option(*names, help=help, metavar=metavar, rich_help_panel=panel, show_default=False)
 
 
 @app.command()
 @user_errors
-@with_model(required=False)
 def compute(
-    model: Optional[ModelSpec],
-    params: Annotated[Optional[str], _opt("--params", help="Parameter count instead of a model (7b, 1e9): 6·N·D only, no attention term.", panel="Model")] = None,
-    tokens: Annotated[Optional[str], _opt("--tokens", help="Training tokens (15t, 2e12, 1.4T).", panel=_T)] = None,
-    seq: Annotated[Optional[str], _opt("--seq", help="Sequence length T (default: the model's context window, else 2048).", panel=_T)] = None,
+    params: Annotated[Optional[str], _opt("--params", metavar="COUNT", help="Parameter count instead of a model (7b, 1e9): 6·N·D only, no attention term.", panel="Model")] = None,
+    tokens: Annotated[Optional[str], _opt("--tokens", metavar="TOKENS", help="Training tokens (15t, 2e12, 1.4T).", panel=_T)] = None,
+    seq: Annotated[Optional[str], _opt("--seq", metavar="TOKENS", help="Sequence length T (default: the model's context window, else 2048).", panel=_T)] = None,
     recompute: Annotated[bool, typer.Option("--recompute", help="Full activation recomputation: the hardware does 8·N·D.", rich_help_panel=_T)] = False,
-    gpu: Annotated[Optional[str], _opt("--gpu", help="GPU type (llm-budget gpus lists them): a100-80gb, h100-sxm, v100-32gb …", panel=_H)] = None,
-    vs: Annotated[Optional[str], _opt("--vs", help="A second GPU type, side by side (the lecture's V100 vs A100).", panel=_H)] = None,
-    gpus: Annotated[Optional[str], _opt("--gpus", help="Number of GPUs \\[default: 1].", panel=_H)] = None,
-    mfu: Annotated[Optional[str], _opt("--mfu", help="Model FLOPs utilization in (0, 1] \\[default: 0.40; published runs: 0.35-0.50].", panel=_H)] = None,
-    hfu: Annotated[Optional[str], _opt("--hfu", help="Utilization counting recomputed FLOPs (Megatron's X / peak); with --recompute.", panel=_H)] = None,
-    gpu_hours: Annotated[Optional[str], _opt("--gpu-hours", help="Published GPU-hours on --gpu: report the implied MFU.", panel=_H)] = None,
-    precision: Annotated[Optional[str], _opt("--precision", help="Compute precision: bf16 (default; fp16 on cards without bf16), fp16, tf32, fp32, fp8, int8.", panel=_H)] = None,
-    price: Annotated[Optional[str], _opt("--price", help="USD per GPU-hour for --gpu (default: the catalog's snapshot price).", panel=_H)] = None,
-    batch: Annotated[Optional[str], _opt("--batch", help="Decode batch sizes, comma-separated \\[default: 1,8,64].", panel=_I)] = None,
+    gpu: Annotated[Optional[str], _opt("--gpu", metavar="NAME", help="GPU type (llm-budget gpus lists them): a100-80gb, h100-sxm, v100-32gb …", panel=_H)] = None,
+    vs: Annotated[Optional[str], _opt("--vs", metavar="NAME", help="A second GPU type, side by side (the lecture's V100 vs A100).", panel=_H)] = None,
+    gpus: Annotated[Optional[str], _opt("--gpus", metavar="N", help="Number of GPUs \\[default: 1].", panel=_H)] = None,
+    mfu: Annotated[Optional[str], _opt("--mfu", metavar="FRACTION", help="Model FLOPs utilization in (0, 1] \\[default: 0.40; published runs: 0.35-0.50].", panel=_H)] = None,
+    hfu: Annotated[Optional[str], _opt("--hfu", metavar="FRACTION", help="Utilization counting recomputed FLOPs (Megatron's X / peak); with --recompute.", panel=_H)] = None,
+    gpu_hours: Annotated[Optional[str], _opt("--gpu-hours", metavar="HOURS", help="Published GPU-hours on --gpu: report the implied MFU.", panel=_H)] = None,
+    precision: Annotated[Optional[str], _opt("--precision", metavar="FORMAT", help="Compute precision: bf16 (default; fp16 on cards without bf16), fp16, tf32, fp32, fp8, int8.", panel=_H)] = None,
+    price: Annotated[Optional[str], _opt("--price", metavar="USD", help="USD per GPU-hour for --gpu (default: the catalog's snapshot price).", panel=_H)] = None,
+    batch: Annotated[Optional[str], _opt("--batch", metavar="N[,N…]", help="Decode batch sizes, comma-separated \\[default: 1,8,64].", panel=_I)] = None,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    preset: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    d_embed: DEmbedOpt = None,
+    n_heads: NHeadsOpt = None,
+    n_layers: NLayersOpt = None,
+    n_vocab: NVocabOpt = None,
+    d_mlp: DMlpOpt = None,
+    d_head: DHeadOpt = None,
+    n_kv_heads: NKvHeadsOpt = None,
+    n_positions: NPositionsOpt = None,
+    n_experts: NExpertsOpt = None,
+    n_active_experts: NActiveExpertsOpt = None,
+    mlp: MlpOpt = None,
+    norm: NormOpt = None,
+    position: PositionOpt = None,
+    qk_norm: QkNormOpt = None,
+    tied: TiedOpt = None,
+    bias: BiasOpt = None,
 ) -> None:
     """Training FLOPs (6·N·D plus attention), time, GPU-hours and cost at an MFU, or the MFU implied by
     published GPU-hours; prefill FLOPs and the memory-bandwidth bound on decode.
@@ -53,6 +93,13 @@ def compute(
     def num(text: Optional[str], what: str) -> Optional[float]:
         return None if text is None else float(parse_decimal(text, what=what))
 
+    model = build_spec(
+        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
+        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
+                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
+        required=False,
+    )
     if vs is not None and gpu is None:
         raise LLMBudgetError("--vs compares with --gpu: give --gpu too")
     size = model_size(model, params=None if params is None else parse_count(params, what="--params"))

@@ -6,9 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from llm_budget.cli.options import ExplainOpt, JsonOpt, emit_json, user_errors
 from llm_budget.errors import LLMBudgetError
-from llm_budget.cli._app import app
-from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors
+
+app = typer.Typer(add_completion=False)
 
 
 # ignore_unknown_options: a negative number (`llm-budget dtype -3.5`) is an argument, not an option.
@@ -17,11 +18,11 @@ from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors
 def dtype(
     number: Annotated[
         Optional[str],
-        typer.Argument(help="A number, parsed exactly: 3.141592, -1e-8, 65504, 1/3. Without it: the range table.", show_default=False),
+        typer.Argument(metavar="NUMBER", help="A number, parsed exactly: 3.141592, -1e-8, 65504, 1/3. Without it: the range table.", show_default=False),
     ] = None,
     absmax: Annotated[
         Optional[str],
-        typer.Option("--absmax", help="Largest magnitude in the tensor (block), for INT8/INT4 absmax and NF4 scaling. Default: |NUMBER|.", show_default=False),
+        typer.Option("--absmax", help="Largest magnitude in the tensor (block), for INT8/INT4 absmax and NF4 scaling. Default: |NUMBER|.", metavar="NUMBER", show_default=False),
     ] = None,
     saturate: Annotated[
         bool,

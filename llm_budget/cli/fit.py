@@ -1,104 +1,139 @@
-"""`llm-budget fit` and `llm-budget gpus`: does it fit, and if not, what would make it fit."""
+"""`llm-budget fit`: does it fit, and if not, what would make it fit."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from pydantic import ValidationError
 
+from llm_budget.choices import Checkpointing, Convention, Optimizer
+from llm_budget.cli.options import (
+    Attention,
+    BatchOpt,
+    BiasOpt,
+    ContextOpt,
+    ConventionOpt,
+    DEmbedOpt,
+    DHeadOpt,
+    DMlpOpt,
+    GpuOpt,
+    HfConfigOpt,
+    JsonOpt,
+    KvPrecisionOpt,
+    LoraRankOpt,
+    MlpOpt,
+    ModeOrBoth,
+    NActiveExpertsOpt,
+    NExpertsOpt,
+    NHeadsOpt,
+    NKvHeadsOpt,
+    NLayersOpt,
+    NormOpt,
+    NPositionsOpt,
+    NVocabOpt,
+    OptimizerImplOpt,
+    OptimizerOpt,
+    ParamsOpt,
+    PositionOpt,
+    PrecisionOpt,
+    PresetOpt,
+    QkNormOpt,
+    RecipeOpt,
+    SeqOpt,
+    TiedOpt,
+    UnitsOpt,
+    build_spec,
+    count,
+    emit_json,
+    user_errors,
+)
+from llm_budget.cli.setups import infer_setup, train_setup
 from llm_budget.errors import LLMBudgetError
-from llm_budget.model.spec import ModelSpec
 from llm_budget.units import MemoryUnit, MiB, parse_count, parse_decimal
-from llm_budget.cli._app import app
-from llm_budget.cli._options import JsonOpt, emit_json, user_errors, with_model
 
-Opt = typer.Option
+if TYPE_CHECKING:
+    from llm_budget.hardware import Precision
+
+app = typer.Typer(add_completion=False)
+
+_CLUSTER = "Cluster and allowances"
 
 
 @app.command()
 @user_errors
-@with_model(required=False)
 def fit(
-    model: Optional[ModelSpec],
-    gpu: Annotated[str, Opt("--gpu", help="GPU from the catalog (llm-budget gpus): a100-80gb, v100-32gb, h100-sxm …")],
-    params: Annotated[Optional[str], Opt("--params", help="A parameter count alone (1e9, 7b): the lecture's bytes per parameter.")] = None,
-    gpus: Annotated[str, Opt("--gpus", help="GPUs available.")] = "1",
-    mode: Annotated[str, Opt("--mode", help="train | infer | both")] = "both",
-    precision: Annotated[Optional[str], Opt("--precision", help="fp32 | fp16 | bf16 | fp8 | int8 | int4 | nf4 (default bf16)")] = None,
-    recipe: Annotated[Optional[str], Opt("--recipe", help="fp32 | mixed | pure | lora | qlora")] = None,
-    convention: Annotated[str, Opt("--convention", help="autocast | zero | megatron | grad-copy")] = "autocast",
-    optimizer: Annotated[str, Opt("--optimizer", help="adamw | adam | adamw8bit | sgd | sgd-momentum | adafactor | lion")] = "adamw",
-    optimizer_impl: Annotated[Optional[str], Opt("--optimizer-impl", help="foreach | for-loop | fused")] = None,
-    batch: Annotated[str, Opt("--batch", help="Micro-batch (training) or concurrent sequences (serving).")] = "1",
-    seq: Annotated[Optional[str], Opt("--seq", help="Training sequence length (default: context window).")] = None,
-    checkpointing: Annotated[str, Opt("--checkpointing", help="none | selective | full (the search also tries full)")] = "none",
-    attention: Annotated[Optional[str], Opt("--attention", help="sdpa | eager (default: sdpa, eager where FlashAttention cannot run)")] = None,
-    lora_rank: Annotated[Optional[str], Opt("--lora-rank", help="Train LoRA adapters of this rank.")] = None,
-    context: Annotated[Optional[str], Opt("--context", help="Serving: tokens per sequence (default: context window).")] = None,
-    kv_precision: Annotated[Optional[str], Opt("--kv-precision", help="Serving: KV-cache precision.")] = None,
-    gpus_per_node: Annotated[str, Opt("--gpus-per-node", help="Tensor parallelism stays within a node.")] = "8",
-    max_gpus: Annotated[str, Opt("--max-gpus", help="Largest cluster the layout search considers.")] = "1024",
-    cuda_context: Annotated[str, Opt("--cuda-context", help="MiB per GPU PyTorch cannot use: the driver's share and the CUDA context.")] = "1280",
-    fragmentation: Annotated[str, Opt("--fragmentation", help="Share of the rest kept back for allocator fragmentation.")] = "0.05",
-    check: Annotated[bool, Opt("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
-    units: Annotated[MemoryUnit, Opt("--units", help="gb | gib", case_sensitive=False)] = MemoryUnit.gb,
+    gpu: GpuOpt,
+    params: ParamsOpt = None,
+    gpus: Annotated[str, typer.Option("--gpus", help="GPUs available.", metavar="N")] = "1",
+    mode: Annotated[ModeOrBoth, typer.Option("--mode", help="Serving, training, or both.")] = "both",
+    precision: PrecisionOpt = None,
+    recipe: RecipeOpt = None,
+    convention: ConventionOpt = Convention.autocast,
+    optimizer: OptimizerOpt = Optimizer.adamw,
+    optimizer_impl: OptimizerImplOpt = None,
+    batch: BatchOpt = "1",
+    seq: SeqOpt = None,
+    checkpointing: Annotated[Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing (the search also tries full).")] = Checkpointing.none,
+    attention: Annotated[Optional[Attention], typer.Option("--attention", help="sdpa or eager (default: sdpa, eager where FlashAttention cannot run).", show_default=False)] = None,
+    lora_rank: LoraRankOpt = None,
+    context: ContextOpt = None,
+    kv_precision: KvPrecisionOpt = None,
+    gpus_per_node: Annotated[str, typer.Option("--gpus-per-node", help="Tensor parallelism stays within a node.", metavar="N", rich_help_panel=_CLUSTER)] = "8",
+    max_gpus: Annotated[str, typer.Option("--max-gpus", help="Largest cluster the layout search considers.", metavar="N", rich_help_panel=_CLUSTER)] = "1024",
+    cuda_context: Annotated[str, typer.Option("--cuda-context", help="MiB per GPU PyTorch cannot use: the driver's share and the CUDA context.", metavar="MiB", rich_help_panel=_CLUSTER)] = "1280",
+    fragmentation: Annotated[str, typer.Option("--fragmentation", help="Share of the rest kept back for allocator fragmentation.", metavar="FRACTION", rich_help_panel=_CLUSTER)] = "0.05",
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
+    units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
+    preset: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    d_embed: DEmbedOpt = None,
+    n_heads: NHeadsOpt = None,
+    n_layers: NLayersOpt = None,
+    n_vocab: NVocabOpt = None,
+    d_mlp: DMlpOpt = None,
+    d_head: DHeadOpt = None,
+    n_kv_heads: NKvHeadsOpt = None,
+    n_positions: NPositionsOpt = None,
+    n_experts: NExpertsOpt = None,
+    n_active_experts: NActiveExpertsOpt = None,
+    mlp: MlpOpt = None,
+    norm: NormOpt = None,
+    position: PositionOpt = None,
+    qk_norm: QkNormOpt = None,
+    tied: TiedOpt = None,
+    bias: BiasOpt = None,
 ) -> None:
     """Does a model fit on given GPUs, for serving and for training, and what is the cheapest way to make it fit?
 
     Example: `llm-budget fit --preset llama3-70b --gpu a100-80gb --gpus 8 --mode train --seq 4096 --batch 1`.
     """
     from llm_budget.fit import advise
-    from llm_budget.hardware import load_gpu
-    from llm_budget.memory import InferSetup, TrainSetup
-    from llm_budget.hardware import Precision, parse_precision
+    from llm_budget.hardware import Precision, load_gpu, parse_precision
 
+    model = build_spec(
+        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
+        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
+                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
+        required=False,
+    )
     card = load_gpu(gpu)
-    if mode not in ("train", "infer", "both"):
-        raise LLMBudgetError(f"--mode must be train, infer or both, not '{mode}'")
     if model is not None and params is not None:
         raise LLMBudgetError("give --params or a model, not both")
     n_gpus = parse_count(gpus, what="--gpus")
     prec = parse_precision(precision) if precision else Precision.bf16
-    try:
-        train_kw = dict(
-            precision=prec if prec not in (Precision.int8, Precision.int4, Precision.nf4) or lora_rank else Precision.bf16,
-            recipe=recipe,
-            convention=convention,
-            optimizer=optimizer,
-            optimizer_impl=optimizer_impl,
-            batch=parse_count(batch, what="--batch"),
-            seq=parse_count(seq, what="--seq") if seq else None,
-            checkpointing=checkpointing,
-            lora_rank=parse_count(lora_rank, what="--lora-rank") if lora_rank else None,
-        )
-        if attention:
-            train_kw["attention"] = attention
-        if prec in (Precision.fp8_e4m3, Precision.fp8_e5m2):
-            train_kw["precision"] = Precision.bf16
-        train = TrainSetup(**train_kw)
-        infer = InferSetup(
-            precision=prec,
-            kv_precision=parse_precision(kv_precision, what="--kv-precision") if kv_precision else None,
-            batch=parse_count(batch, what="--batch"),
-            context=parse_count(context, what="--context") if context else None,
-        )
-    except ValidationError as e:
-        from llm_budget.cli.memory import _setup_error
-
-        raise LLMBudgetError(_setup_error(e)) from None
-    if mode != "infer" and prec in (Precision.int8, Precision.int4, Precision.nf4) and not lora_rank:
-        if mode == "train":
-            raise LLMBudgetError(f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16")
+    train = train_setup(
+        precision=_training_precision(prec, lora_rank), recipe=recipe, convention=convention, optimizer=optimizer,
+        optimizer_impl=optimizer_impl, batch=batch, seq=seq, checkpointing=checkpointing, lora_rank=lora_rank,
+        **({"attention": attention} if attention else {}),
+    )
+    infer = infer_setup(precision=prec, kv_precision=kv_precision, batch=batch, context=context)
+    if mode == "train" and _quantized(prec) and not lora_rank:
+        raise LLMBudgetError(f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16")
     report = advise(
-        model,
-        card,
-        mode=mode,  # type: ignore[arg-type]
-        gpus=n_gpus,
-        train=train,
-        infer=infer,
-        n_params=parse_count(params, what="--params") if params else None,
+        model, card, mode=mode, gpus=n_gpus, train=train, infer=infer,
+        n_params=count(params, "--params"),
         gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
         max_gpus=parse_count(max_gpus, what="--max-gpus"),
         cuda_context=int(parse_decimal(cuda_context, what="--cuda-context") * MiB) if cuda_context not in ("0", "0.0") else 0,
@@ -115,22 +150,17 @@ def fit(
         raise typer.Exit(code=1)
 
 
-@app.command()
-@user_errors
-def gpus(
-    units: Annotated[MemoryUnit, Opt("--units", help="gb | gib", case_sensitive=False)] = MemoryUnit.gb,
-    json: JsonOpt = False,
-) -> None:
-    """The GPU catalog: memory as the driver reports it, bandwidth, dense peak per precision, price."""
-    from llm_budget.hardware import gpu_catalog
+def _quantized(precision: Precision) -> bool:
+    from llm_budget.hardware import Precision
 
-    catalog = list(gpu_catalog().values())
-    if json:
-        import json as _json
+    return precision in (Precision.int8, Precision.int4, Precision.nf4)
 
-        emit_json(_json.dumps({"gpus": [g.model_dump(mode="json") for g in catalog]}, indent=2))
-        return
-    from llm_budget.render import console
-    from llm_budget.render.fit import gpus_table
 
-    console().print(gpus_table(catalog, unit=units))
+def _training_precision(precision: Precision, lora_rank: Optional[str]) -> Precision:
+    """What `--mode both` trains in: bf16 when the serving precision cannot be trained (FP8, or a quantized base
+    without adapters)."""
+    from llm_budget.hardware import Precision
+
+    if (_quantized(precision) and not lora_rank) or precision in (Precision.fp8_e4m3, Precision.fp8_e5m2):
+        return Precision.bf16
+    return precision

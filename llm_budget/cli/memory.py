@@ -2,101 +2,143 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
-from pydantic import ValidationError
 
+from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer
+from llm_budget.cli.options import (
+    AttentionOpt,
+    BatchOpt,
+    BiasOpt,
+    CheckpointingOpt,
+    ContextOpt,
+    ConventionOpt,
+    DEmbedOpt,
+    Device,
+    DHeadOpt,
+    DMlpOpt,
+    ExplainOpt,
+    HfConfigOpt,
+    JsonOpt,
+    KvPrecisionOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    MlpOpt,
+    Mode,
+    NActiveExpertsOpt,
+    NExpertsOpt,
+    NHeadsOpt,
+    NKvHeadsOpt,
+    NLayersOpt,
+    NormOpt,
+    NPositionsOpt,
+    NVocabOpt,
+    OptimizerImplOpt,
+    OptimizerOpt,
+    ParamsOpt,
+    PositionOpt,
+    PrecisionOpt,
+    PresetOpt,
+    QkNormOpt,
+    RecipeOpt,
+    SeqOpt,
+    TiedOpt,
+    UnitsOpt,
+    build_spec,
+    emit_json,
+    user_errors,
+)
+from llm_budget.cli.setups import infer_setup, train_setup
 from llm_budget.errors import LLMBudgetError
-from llm_budget.model.spec import ModelSpec
 from llm_budget.units import MemoryUnit, parse_count
-from llm_budget.cli._app import app
-from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
 
-Opt = typer.Option
+if TYPE_CHECKING:
+    from llm_budget.memory import MemoryReport
 
-
-def _enum_help(values: list[str]) -> str:
-    return " | ".join(values)
+app = typer.Typer(add_completion=False)
 
 
 @app.command()
 @user_errors
-@with_model(required=False)
 def memory(
-    model: Optional[ModelSpec],
-    params: Annotated[Optional[str], Opt("--params", help="A parameter count alone (7b, 1e9): the lecture's bytes-per-parameter table.")] = None,
-    mode: Annotated[str, Opt("--mode", help="train | infer")] = "train",
-    precision: Annotated[Optional[str], Opt("--precision", help="fp32 | fp16 | bf16 | fp8-e4m3 | fp8-e5m2 | int8 | int4 | nf4 (default: fp32 for --params, else bf16)")] = None,
-    recipe: Annotated[Optional[str], Opt("--recipe", help="fp32 | mixed | pure | lora | qlora (default from --precision)")] = None,
-    convention: Annotated[str, Opt("--convention", help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies) | zero (16) | megatron (18) | grad-copy (20)")] = "autocast",
-    optimizer: Annotated[str, Opt("--optimizer", help="adamw | adam | adamw8bit | sgd | sgd-momentum | adafactor | lion")] = "adamw",
-    optimizer_impl: Annotated[Optional[str], Opt("--optimizer-impl", help="foreach | for-loop | fused (default: foreach on CUDA)")] = None,
-    batch: Annotated[str, Opt("--batch", help="Micro-batch size (sequences).")] = "1",
-    seq: Annotated[Optional[str], Opt("--seq", help="Training sequence length (default: the model's context window).")] = None,
-    checkpointing: Annotated[str, Opt("--checkpointing", help="none | selective | full")] = "none",
-    attention: Annotated[str, Opt("--attention", help="sdpa (flash/memory-efficient) | eager (keeps s² probabilities)")] = "sdpa",
-    lora_rank: Annotated[Optional[str], Opt("--lora-rank", help="Train LoRA adapters of this rank on a frozen base.")] = None,
-    lora_targets: Annotated[str, Opt("--lora-targets", help="all | attention")] = "all",
-    context: Annotated[Optional[str], Opt("--context", help="Inference: tokens per sequence in the KV cache (default: context window).")] = None,
-    prompt: Annotated[Optional[str], Opt("--prompt", help="Inference: prefill length processed at once (default: --context).")] = None,
-    kv_precision: Annotated[Optional[str], Opt("--kv-precision", help="Inference: KV-cache precision (default: the compute precision).")] = None,
-    implementation: Annotated[str, Opt("--implementation", help="hf (Hugging Face transformers' ops, the default) | reference (the probe's own model)")] = "hf",
-    device: Annotated[str, Opt("--device", help="cuda (allocator rounding, FP32 norm statistics) | cpu (the probe's fake path)")] = "cuda",
-    units: Annotated[MemoryUnit, Opt("--units", help="gb (10^9 bytes, the lecture's) | gib (2^30, what PyTorch prints)", case_sensitive=False)] = MemoryUnit.gb,
+    params: ParamsOpt = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="What the memory is for.")] = "train",
+    precision: PrecisionOpt = None,
+    recipe: RecipeOpt = None,
+    convention: ConventionOpt = Convention.autocast,
+    optimizer: OptimizerOpt = Optimizer.adamw,
+    optimizer_impl: OptimizerImplOpt = None,
+    batch: BatchOpt = "1",
+    seq: SeqOpt = None,
+    checkpointing: CheckpointingOpt = Checkpointing.none,
+    attention: AttentionOpt = "sdpa",
+    lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = LoraTargets.all,
+    context: ContextOpt = None,
+    prompt: Annotated[Optional[str], typer.Option("--prompt", help="Serving: prefill length processed at once (default: --context).", metavar="TOKENS", show_default=False)] = None,
+    kv_precision: KvPrecisionOpt = None,
+    implementation: Annotated[Literal["hf", "reference"], typer.Option("--implementation", help="hf (Hugging Face transformers' ops) or reference (the probe's own model).")] = "hf",
+    device: Annotated[Device, typer.Option("--device", help="cuda (allocator rounding, FP32 norm statistics) or cpu (the probe's fake path).")] = "cuda",
+    units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    preset: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    d_embed: DEmbedOpt = None,
+    n_heads: NHeadsOpt = None,
+    n_layers: NLayersOpt = None,
+    n_vocab: NVocabOpt = None,
+    d_mlp: DMlpOpt = None,
+    d_head: DHeadOpt = None,
+    n_kv_heads: NKvHeadsOpt = None,
+    n_positions: NPositionsOpt = None,
+    n_experts: NExpertsOpt = None,
+    n_active_experts: NActiveExpertsOpt = None,
+    mlp: MlpOpt = None,
+    norm: NormOpt = None,
+    position: PositionOpt = None,
+    qk_norm: QkNormOpt = None,
+    tied: TiedOpt = None,
+    bias: BiasOpt = None,
 ) -> None:
     """How much memory a model needs to train or serve, component by component.
 
     `llm-budget memory --params 1e9` prints the lecture's table (4 GB to store, 24 GB to train at FP32);
     with a model (--preset, --hf-config or sizes) it accounts a real PyTorch training step or a serving workload.
+    Precision defaults to fp32 with --params, else bf16.
     """
-    from llm_budget.memory import InferSetup, TrainSetup, inference_memory, rule_of_thumb, training_memory
     from llm_budget.hardware import Precision, parse_precision
+    from llm_budget.memory import inference_memory, rule_of_thumb, training_memory
 
+    model = build_spec(
+        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
+        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
+                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
+        required=False,
+    )
     prec = parse_precision(precision) if precision else None
     if model is None:
         if params is None:
             raise LLMBudgetError("give --params N (the lecture's rule of thumb) or a model (--preset NAME, --hf-config PATH or sizes)")
         report = rule_of_thumb(parse_count(params, what="--params"), prec or Precision.fp32)
+    elif params is not None:
+        raise LLMBudgetError("give --params or a model, not both (a model's parameters are counted exactly)")
+    elif mode == "train":
+        report = training_memory(model, train_setup(
+            precision=prec or Precision.bf16, recipe=recipe, convention=convention, optimizer=optimizer,
+            optimizer_impl=optimizer_impl, batch=batch, seq=seq, checkpointing=checkpointing, attention=attention,
+            device=device, lora_rank=lora_rank, lora_targets=lora_targets, implementation=implementation,
+        ))
     else:
-        if params is not None:
-            raise LLMBudgetError("give --params or a model, not both (a model's parameters are counted exactly)")
-        try:
-            if mode == "train":
-                setup = TrainSetup(
-                    precision=prec or Precision.bf16,
-                    recipe=recipe,
-                    convention=convention,
-                    optimizer=optimizer,
-                    optimizer_impl=optimizer_impl,
-                    batch=parse_count(batch, what="--batch"),
-                    seq=parse_count(seq, what="--seq") if seq else None,
-                    checkpointing=checkpointing,
-                    attention=attention,
-                    device=device,
-                    lora_rank=parse_count(lora_rank, what="--lora-rank") if lora_rank else None,
-                    lora_targets=lora_targets,
-                    implementation=implementation,
-                )
-                report = training_memory(model, setup)
-            elif mode == "infer":
-                report = inference_memory(
-                    model,
-                    InferSetup(
-                        precision=prec or Precision.bf16,
-                        kv_precision=parse_precision(kv_precision, what="--kv-precision") if kv_precision else None,
-                        batch=parse_count(batch, what="--batch"),
-                        context=parse_count(context, what="--context") if context else None,
-                        prompt=parse_count(prompt, what="--prompt") if prompt else None,
-                        device=device,
-                    ),
-                )
-            else:
-                raise LLMBudgetError(f"--mode must be train or infer, not '{mode}'")
-        except ValidationError as e:
-            raise LLMBudgetError(_setup_error(e)) from None
+        report = inference_memory(model, infer_setup(
+            precision=prec or Precision.bf16, kv_precision=kv_precision, batch=batch, context=context, prompt=prompt, device=device,
+        ))
+    render(report, json=json, units=units, explain=explain)
+
+
+def render(report: MemoryReport, *, json: bool, units: MemoryUnit, explain: bool) -> None:
     if json:
         emit_json(report.model_dump_json(indent=2))
         return
@@ -104,15 +146,3 @@ def memory(
     from llm_budget.render.memory import memory_view
 
     console().print(memory_view(report, unit=units, explain=explain))
-
-
-def _setup_error(e: ValidationError) -> str:
-    """One line: the first problem, naming the option and the accepted values."""
-    err = e.errors()[0]
-    field = ".".join(str(x) for x in err["loc"])
-    option = f"--{field.replace('_', '-')}" if field else ""
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "enum":
-        allowed = err.get("ctx", {}).get("expected", "")
-        return f"{option}: unknown value {err.get('input')!r}; expected {allowed}"
-    return f"{option}: {msg}" if option else msg

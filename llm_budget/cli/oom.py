@@ -7,11 +7,112 @@ from typing import Annotated, Optional
 
 import typer
 
+from llm_budget.choices import Checkpointing, Optimizer
+from llm_budget.cli.options import (
+    BatchOpt,
+    BiasOpt,
+    CheckpointingOpt,
+    ContextOpt,
+    DEmbedOpt,
+    DHeadOpt,
+    DMlpOpt,
+    ExplainOpt,
+    HfConfigOpt,
+    JsonOpt,
+    MlpOpt,
+    Mode,
+    NActiveExpertsOpt,
+    NExpertsOpt,
+    NHeadsOpt,
+    NKvHeadsOpt,
+    NLayersOpt,
+    NormOpt,
+    NPositionsOpt,
+    NVocabOpt,
+    OptimizerOpt,
+    PositionOpt,
+    PrecisionOpt,
+    PresetOpt,
+    QkNormOpt,
+    SeqOpt,
+    TiedOpt,
+    build_spec,
+    emit_json,
+    user_errors,
+)
+from llm_budget.cli.setups import infer_setup, train_setup
 from llm_budget.errors import LLMBudgetError
-from llm_budget.model.spec import ModelSpec
-from llm_budget.units import parse_count
-from llm_budget.cli._app import app
-from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+@user_errors
+def oom(
+    message: Annotated[
+        Optional[str],
+        typer.Argument(metavar="MESSAGE", help="The out-of-memory message, in quotes. Without it (or with -): read a log from stdin.", show_default=False),
+    ] = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="With a model: what ran out.")] = "train",
+    precision: PrecisionOpt = "bf16",
+    optimizer: OptimizerOpt = Optimizer.adamw,
+    batch: BatchOpt = "1",
+    seq: SeqOpt = None,
+    context: ContextOpt = None,
+    checkpointing: CheckpointingOpt = Checkpointing.none,
+    json: JsonOpt = False,
+    explain: ExplainOpt = False,
+    preset: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    d_embed: DEmbedOpt = None,
+    n_heads: NHeadsOpt = None,
+    n_layers: NLayersOpt = None,
+    n_vocab: NVocabOpt = None,
+    d_mlp: DMlpOpt = None,
+    d_head: DHeadOpt = None,
+    n_kv_heads: NKvHeadsOpt = None,
+    n_positions: NPositionsOpt = None,
+    n_experts: NExpertsOpt = None,
+    n_active_experts: NActiveExpertsOpt = None,
+    mlp: MlpOpt = None,
+    norm: NormOpt = None,
+    position: PositionOpt = None,
+    qk_norm: QkNormOpt = None,
+    tied: TiedOpt = None,
+    bias: BiasOpt = None,
+) -> None:
+    """Explain a PyTorch CUDA out-of-memory message: the figures, the diagnosis, what to change.
+
+    Reads both the legacy message ("Tried to allocate 200.00 MiB (GPU 0; 15.78 GiB total capacity; …)")
+    and the current one ("GPU 0 has a total capacity of … of which … is free. …"); in a log, the last one.
+
+    Examples: `llm-budget oom "CUDA out of memory. Tried to allocate …"`; `python train.py 2>&1 | llm-budget oom`;
+    `llm-budget oom < train.log --json`; with a model (`--preset llama2-7b --batch 8 --seq 2048`), the
+    accountant's need on that card and the changes that would make it fit.
+    """
+    from llm_budget.hardware import parse_precision
+    from llm_budget.oom import explain_oom, with_model_advice
+
+    model = build_spec(
+        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
+        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
+                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
+        required=False,
+    )
+    report = explain_oom(_read_stdin() if message is None or message == "-" else message)
+    if model is not None:
+        prec = parse_precision(precision or "bf16")
+        train = train_setup(precision=prec, optimizer=optimizer, batch=batch, seq=seq, lora_rank=None, checkpointing=checkpointing)
+        infer = infer_setup(precision=prec, kv_precision=None, batch=batch, context=context)
+        report = with_model_advice(report, model, mode=mode, train=train, infer=infer)
+    if json:
+        emit_json(report.model_dump_json(indent=2))
+        return
+    from llm_budget.render import console
+    from llm_budget.render.oom import oom_view
+
+    console().print(oom_view(report, explain=explain))
 
 
 def _read_stdin() -> str:
@@ -25,65 +126,3 @@ def _read_stdin() -> str:
     if not text.strip():
         raise LLMBudgetError("stdin was empty: pipe a log or traceback that contains the CUDA out-of-memory message, or pass the message in quotes")
     return text
-
-
-Opt = typer.Option
-
-
-@app.command()
-@user_errors
-@with_model(required=False)
-def oom(
-    model: Optional[ModelSpec],
-    message: Annotated[
-        Optional[str],
-        typer.Argument(help="The out-of-memory message, in quotes. Without it (or with -): read a log from stdin.", show_default=False),
-    ] = None,
-    mode: Annotated[str, Opt("--mode", help="With a model: what ran out, train or infer.")] = "train",
-    precision: Annotated[str, Opt("--precision", help="With a model: fp32 | bf16 | fp16 | int8 | nf4 …")] = "bf16",
-    optimizer: Annotated[str, Opt("--optimizer", help="With a model: adamw | sgd | adamw8bit …")] = "adamw",
-    batch: Annotated[str, Opt("--batch", help="With a model: micro-batch (or sequences served).")] = "1",
-    seq: Annotated[Optional[str], Opt("--seq", help="With a model: training sequence length.")] = None,
-    context: Annotated[Optional[str], Opt("--context", help="With a model: serving context.")] = None,
-    checkpointing: Annotated[str, Opt("--checkpointing", help="With a model: none | selective | full.")] = "none",
-    json: JsonOpt = False,
-    explain: ExplainOpt = False,
-) -> None:
-    """Explain a PyTorch CUDA out-of-memory message: the figures, the diagnosis, what to change.
-
-    Reads both the legacy message ("Tried to allocate 200.00 MiB (GPU 0; 15.78 GiB total capacity; …)")
-    and the current one ("GPU 0 has a total capacity of … of which … is free. …"); in a log, the last one.
-
-    Examples: `llm-budget oom "CUDA out of memory. Tried to allocate …"`; `python train.py 2>&1 | llm-budget oom`;
-    `llm-budget oom < train.log --json`; with a model (`--preset llama2-7b --batch 8 --seq 2048`), the
-    accountant's need on that card and the changes that would make it fit.
-    """
-    from llm_budget.oom import explain_oom
-
-    text = _read_stdin() if message is None or message == "-" else message
-    report = explain_oom(text)
-    if model is not None:
-        from pydantic import ValidationError
-
-        from llm_budget.memory import InferSetup, TrainSetup
-        from llm_budget.oom import with_model_advice
-
-        if mode not in ("train", "infer"):
-            raise LLMBudgetError(f"--mode must be train or infer, not '{mode}'")
-        try:
-            train = TrainSetup(precision=precision, optimizer=optimizer, batch=parse_count(batch, what="--batch"),
-                               seq=parse_count(seq, what="--seq") if seq else None, checkpointing=checkpointing)
-            infer = InferSetup(precision=precision, batch=parse_count(batch, what="--batch"),
-                               context=parse_count(context, what="--context") if context else None)
-        except ValidationError as e:
-            from llm_budget.cli.memory import _setup_error
-
-            raise LLMBudgetError(_setup_error(e)) from None
-        report = with_model_advice(report, model, mode=mode, train=train, infer=infer)
-    if json:
-        emit_json(report.model_dump_json(indent=2))
-        return
-    from llm_budget.render import console
-    from llm_budget.render.oom import oom_view
-
-    console().print(oom_view(report, explain=explain))

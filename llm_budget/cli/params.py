@@ -2,22 +2,75 @@
 
 from __future__ import annotations
 
+import typer
 
-from llm_budget.model.counter import count_params
-from llm_budget.model.spec import ModelSpec
-from llm_budget.cli._app import app
-from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+from llm_budget.cli.options import (
+    BiasOpt,
+    DEmbedOpt,
+    DHeadOpt,
+    DMlpOpt,
+    ExplainOpt,
+    HfConfigOpt,
+    JsonOpt,
+    MlpOpt,
+    NActiveExpertsOpt,
+    NExpertsOpt,
+    NHeadsOpt,
+    NKvHeadsOpt,
+    NLayersOpt,
+    NormOpt,
+    NPositionsOpt,
+    NVocabOpt,
+    PositionOpt,
+    PresetOpt,
+    QkNormOpt,
+    TiedOpt,
+    build_spec,
+    emit_json,
+    user_errors,
+)
+
+app = typer.Typer(add_completion=False)
 
 
 @app.command()
 @user_errors
-@with_model()
-def params(model: ModelSpec, json: JsonOpt = False, explain: ExplainOpt = False) -> None:
+def params(
+    json: JsonOpt = False,
+    explain: ExplainOpt = False,
+    preset: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    d_embed: DEmbedOpt = None,
+    n_heads: NHeadsOpt = None,
+    n_layers: NLayersOpt = None,
+    n_vocab: NVocabOpt = None,
+    d_mlp: DMlpOpt = None,
+    d_head: DHeadOpt = None,
+    n_kv_heads: NKvHeadsOpt = None,
+    n_positions: NPositionsOpt = None,
+    n_experts: NExpertsOpt = None,
+    n_active_experts: NActiveExpertsOpt = None,
+    mlp: MlpOpt = None,
+    norm: NormOpt = None,
+    position: PositionOpt = None,
+    qk_norm: QkNormOpt = None,
+    tied: TiedOpt = None,
+    bias: BiasOpt = None,
+) -> None:
     """Count a model's parameters, component by component, with the formula behind each row.
 
     Examples: `llm-budget params --preset gpt3-175b`; `llm-budget params --hf-config ./config.json`;
     `llm-budget params --d-embed 4096 --n-heads 32 --n-layers 32 --n-vocab 32000 --d-mlp 11008 --mlp gated`.
     """
+    from llm_budget.model.counter import count_params
+
+    model = build_spec(
+        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
+        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
+                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
+    )
+    assert model is not None
     count = count_params(model)
     if json:
         from llm_budget.render.as_json import params_json

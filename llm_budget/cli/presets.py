@@ -6,14 +6,12 @@ from typing import Annotated
 
 import typer
 
-from llm_budget.cli._app import app
-from llm_budget.cli._options import JsonOpt, emit_json, user_errors
+from llm_budget.cli.options import JsonOpt, emit_json, user_errors
 
-presets_app = typer.Typer(help="List the shipped model presets, or show one.", no_args_is_help=False)
-app.add_typer(presets_app, name="presets")
+app = typer.Typer(name="presets", help="List the shipped model presets, or show one.", add_completion=False)
 
 
-@presets_app.callback(invoke_without_command=True)
+@app.callback(invoke_without_command=True)
 @user_errors
 def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
     """List every preset with its exact parameter count, and the lecture's closed models (unpublished)."""
@@ -21,6 +19,7 @@ def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
         return
     from llm_budget.model.counter import count_params
     from llm_budget.model.presets import all_presets, closed_models
+
     rows = [(s, count_params(s)) for s in all_presets()]
     closed = list(closed_models().values())
     if json:
@@ -34,21 +33,20 @@ def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
         console().print(presets_table(rows, closed))
 
 
-@presets_app.command("show")
+@app.command("show")
 @user_errors
 def show(
-    name: Annotated[str, typer.Argument(help="Preset name or path to a spec file.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Preset name or path to a spec file.")],
     json: JsonOpt = False,
 ) -> None:
     """Print one preset's fields (the resolved ModelSpec)."""
     from llm_budget.model.presets import resolve
-    from llm_budget.render import console
-    from llm_budget.render.params import preset_detail
 
     spec = resolve(name)
     if json:
         emit_json(spec.model_dump_json(indent=2, exclude_none=True))
     else:
+        from llm_budget.render import console
+        from llm_budget.render.params import preset_detail
+
         console().print(preset_detail(spec))
-
-

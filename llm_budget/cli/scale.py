@@ -2,36 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from llm_budget.choices import Fit
-from llm_budget.model.spec import ModelSpec
-from llm_budget.cli._app import app
-from llm_budget.cli._options import ExplainOpt, JsonOpt, emit_json, user_errors, with_model
+from llm_budget.cli.options import (
+    BiasOpt,
+    DEmbedOpt,
+    DHeadOpt,
+    DMlpOpt,
+    ExplainOpt,
+    HfConfigOpt,
+    JsonOpt,
+    MlpOpt,
+    NActiveExpertsOpt,
+    NExpertsOpt,
+    NHeadsOpt,
+    NKvHeadsOpt,
+    NLayersOpt,
+    NormOpt,
+    NPositionsOpt,
+    NVocabOpt,
+    PositionOpt,
+    PresetOpt,
+    QkNormOpt,
+    TiedOpt,
+    build_spec,
+    emit_json,
+    user_errors,
+)
+
+app = typer.Typer(add_completion=False)
 
 _B = "Budget (one of: --flops; --gpu --gpus --days; --budget-usd --gpu)"
 
 
-def _opt(*names: str, help: str, panel: str = _B) -> typer.models.OptionInfo:
-    return typer.Option(*names, help=help, rich_help_panel=panel, show_default=False)
+def _opt(*names: str, help: str, metavar: str, panel: str = _B) -> Any:
+    return typer.Option(*names, help=help, metavar=metavar, rich_help_panel=panel, show_default=False)
 
 
 @app.command()
 @user_errors
-@with_model(required=False)
 def scale(
-    model: Optional[ModelSpec],
-    params: Annotated[Optional[str], _opt("--params", help="A fixed model size (7b): what the budget buys it, what loss.", panel="Model")] = None,
-    flops: Annotated[Optional[str], _opt("--flops", help="Training FLOPs (5.76e23).")] = None,
-    gpu: Annotated[Optional[str], _opt("--gpu", help="GPU type whose dense peak turns time or money into FLOPs.")] = None,
-    gpus: Annotated[Optional[str], _opt("--gpus", help="Number of GPUs \\[default: 1].")] = None,
-    days: Annotated[Optional[str], _opt("--days", help="Wall-clock days on --gpus GPUs.")] = None,
-    budget_usd: Annotated[Optional[str], _opt("--budget-usd", help="Dollars, at --price or the catalog price per GPU-hour.")] = None,
-    mfu: Annotated[Optional[str], _opt("--mfu", help="Model FLOPs utilization in (0, 1] \\[default: 0.40].")] = None,
-    precision: Annotated[Optional[str], _opt("--precision", help="Compute precision \\[default: bf16; fp16 on cards without bf16].")] = None,
-    price: Annotated[Optional[str], _opt("--price", help="USD per GPU-hour (default: the catalog's snapshot price).")] = None,
+    params: Annotated[Optional[str], _opt("--params", metavar="COUNT", help="A fixed model size (7b): what the budget buys it, what loss.", panel="Model")] = None,
+    flops: Annotated[Optional[str], _opt("--flops", metavar="FLOPS", help="Training FLOPs (5.76e23).")] = None,
+    gpu: Annotated[Optional[str], _opt("--gpu", metavar="NAME", help="GPU type whose dense peak turns time or money into FLOPs.")] = None,
+    gpus: Annotated[Optional[str], _opt("--gpus", metavar="N", help="Number of GPUs \\[default: 1].")] = None,
+    days: Annotated[Optional[str], _opt("--days", metavar="DAYS", help="Wall-clock days on --gpus GPUs.")] = None,
+    budget_usd: Annotated[Optional[str], _opt("--budget-usd", metavar="USD", help="Dollars, at --price or the catalog price per GPU-hour.")] = None,
+    mfu: Annotated[Optional[str], _opt("--mfu", metavar="FRACTION", help="Model FLOPs utilization in (0, 1] \\[default: 0.40].")] = None,
+    precision: Annotated[Optional[str], _opt("--precision", metavar="FORMAT", help="Compute precision \\[default: bf16; fp16 on cards without bf16].")] = None,
+    price: Annotated[Optional[str], _opt("--price", metavar="USD", help="USD per GPU-hour (default: the catalog's snapshot price).")] = None,
     fit: Annotated[
         Fit,
         typer.Option(
@@ -42,6 +64,24 @@ def scale(
     ] = Fit.approach1,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    preset: PresetOpt = None,
+    hf_config: HfConfigOpt = None,
+    d_embed: DEmbedOpt = None,
+    n_heads: NHeadsOpt = None,
+    n_layers: NLayersOpt = None,
+    n_vocab: NVocabOpt = None,
+    d_mlp: DMlpOpt = None,
+    d_head: DHeadOpt = None,
+    n_kv_heads: NKvHeadsOpt = None,
+    n_positions: NPositionsOpt = None,
+    n_experts: NExpertsOpt = None,
+    n_active_experts: NActiveExpertsOpt = None,
+    mlp: MlpOpt = None,
+    norm: NormOpt = None,
+    position: PositionOpt = None,
+    qk_norm: QkNormOpt = None,
+    tied: TiedOpt = None,
+    bias: BiasOpt = None,
 ) -> None:
     """Compute-optimal parameters and tokens for a budget (Hoffmann et al. 2022), the loss each fit predicts,
     the iso-FLOP curve with the optimum marked, and the presets near it.
@@ -49,14 +89,20 @@ def scale(
     Examples: `llm-budget scale --flops 5.76e23`; `llm-budget scale --gpu a100-80gb --gpus 1024 --days 30 --mfu 0.4`;
     `llm-budget scale --budget-usd 1e6 --gpu h100-sxm`; `llm-budget scale --params 7b --flops 1e23`.
     """
-    from llm_budget.compute import model_size
+    from llm_budget.compute import make_budget, model_size, plan_scale
     from llm_budget.hardware import load_gpu
-    from llm_budget.compute import make_budget, plan_scale
     from llm_budget.units import parse_count, parse_decimal
 
     def num(text: Optional[str], what: str) -> Optional[float]:
         return None if text is None else float(parse_decimal(text, what=what))
 
+    model = build_spec(
+        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
+        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
+                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
+        required=False,
+    )
     fixed = None
     if model is not None or params is not None:
         fixed = model_size(model, params=None if params is None else parse_count(params, what="--params")).params

@@ -23,7 +23,15 @@ from llm_budget.defaults import sequence_length
 from llm_budget.errors import LLMBudgetError
 from llm_budget.memory import Convention, Parallel, Recipe, TrainSetup, training_memory
 from llm_budget.model.spec import ModelSpec
-from llm_budget.probe.measure import DTYPES, LiveBytes, StepMeasurement, _Meter, build_model, make_optimizer, measure_two_steps
+from llm_budget.probe.measure import (
+    DTYPES,
+    LiveBytes,
+    StepMeasurement,
+    _Meter,
+    build_model,
+    make_optimizer,
+    measure_two_steps,
+)
 from llm_budget.probe.run import ProbeReport, ProbeRow, _row
 
 
@@ -64,7 +72,7 @@ def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
         targets = torch.randint(0, spec.n_vocab, (setup.batch, seq), device=device, generator=g)
 
         def forward() -> torch.Tensor:
-            return model.loss(tokens, targets)  # type: ignore[operator,no-any-return]
+            return model.loss(tokens, targets)  # type: ignore[operator,no-any-return]  # noqa: F821 (deleted after the step)
 
         def settle() -> None:
             # The reduce-scatters are asynchronous: the barrier waits for them, but a worker thread of the
@@ -129,45 +137,41 @@ def _gathered(report) -> int:  # type: ignore[no-untyped-def]
     return int(report.settings.get("gathered_bytes", 0))
 
 
-def probe_fsdp_cli(spec: ModelSpec, *, precision: str, batch: int, seq: int, as_json: bool, tolerance: Optional[float]) -> None:
-    """Entry point for `llm-budget probe --fsdp` under torchrun: every rank measures, rank 0 prints."""
+def start_process_group() -> bool:
+    """Join torchrun's process group (NCCL on CUDA, gloo on the CPU); True when this call created it."""
     if "RANK" not in os.environ and not (dist.is_available() and dist.is_initialized()):
         raise LLMBudgetError("--fsdp needs a process group: run under torchrun (torchrun --nproc-per-node N -m llm_budget probe --fsdp …)")
-    own_group = not dist.is_initialized()
-    if own_group:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group(backend)
+    if dist.is_initialized():
+        return False
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group(backend)
+    return True
+
+
+def probe_fsdp_all_ranks(spec: ModelSpec, *, precision: str, batch: int, seq: int, tolerance: Optional[float]) -> list[ProbeReport]:
+    """Every rank measures; every rank gets every rank's report, in rank order."""
     setup = TrainSetup(precision=precision, batch=batch, seq=seq, device="cuda" if torch.cuda.is_available() else "cpu")  # type: ignore[arg-type]
     report = probe_fsdp(spec, setup, tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance)
     reports: list[Optional[ProbeReport]] = [None] * dist.get_world_size()
     dist.all_gather_object(reports, report)
-    if dist.get_rank() == 0:
-        from llm_budget import render
-        from llm_budget.cli._options import emit_json
+    return [r for r in reports if r is not None]
 
-        if as_json:
-            import json
 
-            emit_json(json.dumps({"reports": [r.model_dump(mode="json") for r in reports if r]}, indent=2))
-        else:
-            from llm_budget.render.probe import probe_view
+def is_first_rank() -> bool:
+    return dist.get_rank() == 0
 
-            for r in reports:
-                if r is not None:
-                    render.console().print(probe_view(r))
-    passed = all(r.passed for r in reports if r is not None)
+
+def end_process_group(own_group: bool, *, passed: bool) -> None:
+    """Wait for every rank; when this process created the group, destroy it and leave with 0 (passed) or 1."""
     dist.barrier()
-    if own_group:
-        dist.destroy_process_group()
-        # Gloo's worker threads can abort the interpreter's finalization ("terminate called without an active
-        # exception", SIGABRT; about 1 run in 8 here, see pytorch/pytorch#179291). The results are printed:
-        # leave without finalizing.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0 if passed else 1)
-    if not passed:
-        import typer
-
-        raise typer.Exit(code=1)
+    if not own_group:
+        return
+    dist.destroy_process_group()
+    # Gloo's worker threads can abort the interpreter's finalization ("terminate called without an active
+    # exception", SIGABRT; about 1 run in 8 here, see pytorch/pytorch#179291). The results are printed:
+    # leave without finalizing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if passed else 1)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -145,7 +146,7 @@ def measure_hf_step(config: dict[str, Any], setup: TrainSetup, *, path: str) -> 
 
         def forward() -> torch.Tensor:
             with torch.autocast(device, dtype=dtype) if amp else contextlib.nullcontext():
-                return model(input_ids=ids, labels=labels, use_cache=False).loss
+                return model(input_ids=ids, labels=labels, use_cache=False).loss  # noqa: F821 (deleted after the step)
 
         measure_two_steps(m, meter, opt, forward, tracker=tracker, cuda=path == "cuda")
         del model, opt, params

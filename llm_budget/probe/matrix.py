@@ -10,7 +10,8 @@ probe-results/ keeps the committed results.
 from __future__ import annotations
 
 import itertools
-from typing import Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
 
 from llm_budget.memory import InferSetup, TrainSetup
 from llm_budget.model.spec import ModelSpec
@@ -61,3 +62,31 @@ def training_cases(device: str = "cpu", *, with_transformers: bool = True) -> It
 def inference_cases(device: str = "cpu") -> Iterator[tuple[str, ModelSpec, InferSetup]]:
     for (arch, spec), prec, (b, ctx) in itertools.product(ARCHITECTURES.items(), ["fp32", "bf16"], [(1, 512), (4, 2048)]):
         yield f"{arch} {prec} b{b}×ctx{ctx}", spec, InferSetup(precision=prec, batch=b, context=ctx, device=device)  # type: ignore[arg-type]
+
+
+def run_matrix(path: str, tolerance: float, on_case: Optional[Callable[[int, int], None]] = None) -> dict[str, Any]:
+    """Probe every case; `on_case(done, total)` after each (a progress bar). The result is what --out writes:
+    the path, device and torch version, cases passed, the summary per quantity and every case's report."""
+    from llm_budget.probe.run import probe_inference, probe_training, summarize
+
+    dev = "cuda" if path == "cuda" else "cpu"
+    train, infer = list(training_cases(dev)), list(inference_cases(dev))
+    named = []
+    for name, spec, setup, cfg in train:
+        named.append((name, probe_training(spec, setup, path=path, tolerance=tolerance, hf_config=cfg)))  # type: ignore[arg-type]
+        if on_case:
+            on_case(len(named), len(train) + len(infer))
+    for name, spec, isetup in infer:
+        named.append((name, probe_inference(spec, isetup, path=path, tolerance=tolerance)))  # type: ignore[arg-type]
+        if on_case:
+            on_case(len(named), len(train) + len(infer))
+    reports = [r for _, r in named]
+    return {
+        "path": path,
+        "device": reports[0].device if reports else "",
+        "torch_version": reports[0].torch_version if reports else "",
+        "cases": len(reports),
+        "passed": sum(r.passed for r in reports),
+        "summary": summarize(reports),
+        "reports": [{"case": n, **r.model_dump(mode="json")} for n, r in named],
+    }

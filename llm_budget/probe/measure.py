@@ -23,16 +23,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from llm_budget.defaults import sequence_length
-from llm_budget.memory import Checkpointing, Optimizer, OptimizerImpl, Recipe, TrainSetup
 from llm_budget.hardware import Precision
+from llm_budget.memory import Checkpointing, InferSetup, Optimizer, OptimizerImpl, Recipe, TrainSetup
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.model import Transformer
 
@@ -211,8 +212,8 @@ def _mode(path: str) -> Iterator[Optional[LiveBytes]]:
         yield tracker
 
 
-def measure_two_steps(m: StepMeasurement, meter: "_Meter", opt: torch.optim.Optimizer, forward: Callable[[], torch.Tensor], *,
-                      tracker: Optional["LiveBytes"] = None, after_backward: Optional[Callable[[], None]] = None,
+def measure_two_steps(m: StepMeasurement, meter: _Meter, opt: torch.optim.Optimizer, forward: Callable[[], torch.Tensor], *,
+                      tracker: Optional[LiveBytes] = None, after_backward: Optional[Callable[[], None]] = None,
                       cuda: bool = False) -> None:
     """The probe's protocol for a training step, shared by every model it measures.
 
@@ -273,7 +274,7 @@ def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> S
 
         def forward() -> torch.Tensor:
             with ctx():
-                return model.loss(tokens, targets)
+                return model.loss(tokens, targets)  # noqa: F821 (the closure's `model`, deleted after the step)
 
         measure_two_steps(m, meter, opt, forward, tracker=tracker, cuda=path == "cuda")
         del model, opt, params
@@ -293,10 +294,8 @@ class InferMeasurement:
     notes: list[str] = field(default_factory=list)
 
 
-def measure_inference(spec: ModelSpec, setup: "InferSetup", *, path: str, decode_steps: int = 4) -> InferMeasurement:
+def measure_inference(spec: ModelSpec, setup: InferSetup, *, path: str, decode_steps: int = 4) -> InferMeasurement:
     """Load the weights, preallocate the KV cache for the context, prefill the prompt, decode a few tokens."""
-    from llm_budget.memory import InferSetup  # noqa: F401  (type)
-
     device = "cuda" if path == "cuda" else "cpu"
     dtype = DTYPES.get(setup.precision)
     if dtype is None:

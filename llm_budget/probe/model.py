@@ -101,7 +101,7 @@ class Attention(nn.Module):
             self.q_norm, self.k_norm = PerHeadNorm(spec, h, dh), PerHeadNorm(spec, kv, dh)
 
     def forward(
-        self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]], cache: Optional["LayerCache"] = None
+        self, x: torch.Tensor, rope: Optional[tuple[torch.Tensor, torch.Tensor]], cache: Optional[LayerCache] = None
     ) -> torch.Tensor:
         b, s, _ = x.shape
         q = self.q_norm(self.q(x).view(b, s, self.h, self.dh)).transpose(1, 2)
@@ -186,7 +186,7 @@ class MoE(nn.Module):
             sizes = [base + (i < extra) for i in range(self.n)]
         else:
             sizes = torch.bincount(chosen.flatten(), minlength=self.n).tolist()
-        out = torch.cat([e(chunk) for e, chunk in zip(self.experts, rows.split(sizes))])
+        out = torch.cat([e(chunk) for e, chunk in zip(self.experts, rows.split(sizes), strict=True)])
         out = out * weights.flatten()[order, None]
         y = torch.zeros_like(x).index_add_(0, order // self.k, out)
         return y.view(shape)
@@ -280,7 +280,7 @@ class Transformer(nn.Module):
         rope = self.rope(start + s, tokens.device, x.dtype)
         if rope is not None:
             rope = (rope[0][start:], rope[1][start:])
-        for block, layer_cache in zip(self.blocks, cache):
+        for block, layer_cache in zip(self.blocks, cache, strict=True):
             x = block(x, rope, layer_cache)
         for layer_cache in cache:
             layer_cache.length += s

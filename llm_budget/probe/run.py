@@ -15,14 +15,17 @@ from typing import Literal, Optional
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_budget.errors import LLMBudgetError
 from llm_budget.memory import CUDA_ROUND, InferSetup, MemoryReport, TrainSetup, inference_memory, training_memory
-from llm_budget.model.spec import ModelSpec
 from llm_budget.model.inventory import parameter_tensors
-from llm_budget.units import GiB
+from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
+from llm_budget.units import GiB, format_bytes
 
 Path = Literal["cuda", "cpu", "fake"]
 EXACT = {"weights", "optimizer states", "gradients", "KV cache"}
+DEFAULT_TOLERANCE = 0.05
+"""Peaks within 5% of the measurement pass; the exact rows allow only the allocator's rounding."""
 
 
 class ProbeRow(BaseModel):
@@ -85,7 +88,7 @@ def probe_training(
     setup: TrainSetup,
     *,
     path: Path,
-    tolerance: float = 0.05,
+    tolerance: float = DEFAULT_TOLERANCE,
     layers: Optional[int] = None,
     hf_config: Optional[dict] = None,
 ) -> ProbeReport:
@@ -182,7 +185,7 @@ def _extrapolate(a: StepMeasurement, b: StepMeasurement, n: int, L: int) -> Step
     )
 
 
-def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance: float = 0.05) -> ProbeReport:
+def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance: float = DEFAULT_TOLERANCE) -> ProbeReport:
     dev = "cuda" if path == "cuda" else "cpu"
     est_setup = setup.model_copy(update={"device": dev})
     est = inference_memory(spec, est_setup)
@@ -216,6 +219,46 @@ def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance
         passed=all(r.ok for r in rows),
         notes=notes + [f"Decode peak measured: {m.decode_peak / GiB:,.3f} GiB (one new token per sequence)."] if ok_m else notes,
     )
+
+
+def probe_model(
+    spec: ModelSpec,
+    *,
+    train: TrainSetup,
+    infer: InferSetup,
+    mode: Literal["train", "infer", "both"],
+    path: Path,
+    tolerance: float = DEFAULT_TOLERANCE,
+    layers: Optional[int] = None,
+    hf_config: Optional[dict] = None,
+) -> list[ProbeReport]:
+    """`llm-budget probe`: the training step, serving, or both (a transformers model is probed training only)."""
+    if hf_config is not None and mode == "infer":
+        raise LLMBudgetError("serving is probed on the reference model: drop --hf-model, or use --mode train")
+    if path == "cpu":
+        need = training_memory(spec, train.model_copy(update={"device": "cpu", "n_layers": layers})).total_bytes
+        spare = _spare_ram()
+        if need > spare:
+            raise LLMBudgetError(
+                f"{spec.label} needs about {format_bytes(need, decimals=1)} to train for real here, over the {format_bytes(spare, decimals=1)} this "
+                "machine can spare: use --fake (no memory used) or --layers N"
+            )
+    reports: list[ProbeReport] = []
+    if mode in ("train", "both"):
+        reports.append(probe_training(spec, train, path=path, tolerance=tolerance, layers=layers, hf_config=hf_config))
+    if mode in ("infer", "both") and hf_config is None:
+        reports.append(probe_inference(spec, infer, path=path, tolerance=tolerance))
+    return reports
+
+
+def _spare_ram() -> int:
+    """80% of the memory the OS reports available (8 GB when it cannot say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") * 0.8)
+    except (ValueError, OSError, AttributeError):
+        return 8 * 10**9
 
 
 def summarize(reports: list[ProbeReport]) -> dict[str, dict[str, float]]:

@@ -1,0 +1,225 @@
+"""Options that more than one command takes, each declared once as an `Annotated` alias and used plainly in
+the commands' signatures; the model a command is about (`build_spec`); the one place user errors become exit 2.
+
+Choices are enums (llm_budget/choices.py, model/spec.py) or Literals typed straight into typer, so `--help`
+lists them and typer rejects a bad value. Numbers stay `str`: they accept what people type (7b, 1e9, 15t) and
+are parsed exactly by units.parse_count, which names the option in its error. Nothing here may import a
+calculator package: every command imports this module before it runs (tests/test_startup.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Optional
+
+import typer
+from pydantic import ValidationError
+
+from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer, OptimizerImpl, Recipe
+from llm_budget.errors import LLMBudgetError, SpecError
+from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
+from llm_budget.units import MemoryUnit, parse_count
+
+# -- output ---------------------------------------------------------------------------------------------------
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (schema in the README) instead of a table.")]
+ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the formula and source behind every number.")]
+UnitsOpt = Annotated[
+    MemoryUnit, typer.Option("--units", help="gb: 10^9 bytes (the lecture's); gib: 2^30 (what PyTorch prints).", case_sensitive=False)
+]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one line on stderr and return the Exit(2) to raise."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code=2)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn LLMBudgetError (and stray pydantic errors) into one stderr line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LLMBudgetError as e:
+            raise fail(str(e)) from None
+        except ValidationError as e:
+            from llm_budget.model.presets import describe_validation_error
+
+            raise fail(describe_validation_error(e, "input")) from None
+
+    return wrapper
+
+
+def emit_json(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def setup_error(e: ValidationError) -> LLMBudgetError:
+    """A setup the calculators refuse, as one line naming the option."""
+    err = e.errors()[0]
+    field = ".".join(str(x) for x in err["loc"])
+    option = f"--{field.replace('_', '-')}" if field else ""
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "enum":
+        return LLMBudgetError(f"{option}: unknown value {err.get('input')!r}; expected {err.get('ctx', {}).get('expected', '')}")
+    return LLMBudgetError(f"{option}: {msg}" if option else msg)
+
+
+def count(text: Optional[str], option: str) -> Optional[int]:
+    """A whole number as typed (7b, 1e9, 4096), or None when the option was not given."""
+    return None if text is None else parse_count(text, what=option)
+
+
+# -- the model: a preset, a Hugging Face config, or sizes (on their own or over either) ----------------------
+
+_M = "Model"
+
+
+def _size(name: str, help: str) -> Any:
+    return typer.Option(name, help=help, metavar="N", rich_help_panel=_M, show_default=False)
+
+
+PresetOpt = Annotated[
+    Optional[str],
+    typer.Option("--preset", "-p", help="Preset name (see `llm-budget presets`) or a path to your own YAML/JSON spec.", metavar="NAME", rich_help_panel=_M, show_default=False),
+]
+HfConfigOpt = Annotated[
+    Optional[str],
+    typer.Option("--hf-config", help="A local Hugging Face config.json (or its folder); read offline.", metavar="PATH", rich_help_panel=_M, show_default=False),
+]
+DEmbedOpt = Annotated[Optional[str], _size("--d-embed", "Width of the residual stream (hidden_size).")]
+NHeadsOpt = Annotated[Optional[str], _size("--n-heads", "Attention (query) heads.")]
+NLayersOpt = Annotated[Optional[str], _size("--n-layers", "Transformer blocks.")]
+NVocabOpt = Annotated[Optional[str], _size("--n-vocab", "Vocabulary size.")]
+DMlpOpt = Annotated[Optional[str], _size("--d-mlp", "MLP hidden width (intermediate_size; per expert for MoE).")]
+DHeadOpt = Annotated[Optional[str], _size("--d-head", "Head size, when not d_embed / n_heads.")]
+NKvHeadsOpt = Annotated[Optional[str], _size("--n-kv-heads", "Key/value heads (grouped-query attention).")]
+NPositionsOpt = Annotated[Optional[str], _size("--n-positions", "Rows of a learned position table (with --position learned).")]
+NExpertsOpt = Annotated[Optional[str], _size("--n-experts", "Experts per MoE layer.")]
+NActiveExpertsOpt = Annotated[Optional[str], _size("--n-active-experts", "Experts per token (top-k).")]
+MlpOpt = Annotated[
+    Optional[MlpKind],
+    typer.Option("--mlp", help="standard: 2 matrices; gated: 3 (SwiGLU/GeGLU).", rich_help_panel=_M, show_default=False, case_sensitive=False),
+]
+NormOpt = Annotated[Optional[NormKind], typer.Option("--norm", help="Norm kind.", rich_help_panel=_M, show_default=False, case_sensitive=False)]
+PositionOpt = Annotated[
+    Optional[PositionKind], typer.Option("--position", help="Position encoding.", rich_help_panel=_M, show_default=False, case_sensitive=False)
+]
+QkNormOpt = Annotated[
+    Optional[QKNorm], typer.Option("--qk-norm", help="Query/key normalization.", rich_help_panel=_M, show_default=False, case_sensitive=False)
+]
+TiedOpt = Annotated[
+    Optional[bool], typer.Option("--tied/--untied", help="Unembedding shares the embedding matrix.", rich_help_panel=_M, show_default=False)
+]
+BiasOpt = Annotated[
+    Optional[bool], typer.Option("--bias/--no-bias", help="Biases on every attention and MLP projection.", rich_help_panel=_M, show_default=False)
+]
+
+REQUIRED = ("d_embed", "n_heads", "n_layers", "n_vocab", "d_mlp")
+
+
+def build_spec(
+    *,
+    preset: Optional[str],
+    hf_config: Optional[str],
+    sizes: dict[str, Optional[str]],
+    kinds: dict[str, Any],
+    tied: Optional[bool],
+    bias: Optional[bool],
+    required: bool = True,
+) -> Optional[ModelSpec]:
+    """The ModelSpec the user asked for: a preset, a user file or an HF config, with the options on top.
+
+    `sizes` are the size options as typed (by field name), `kinds` the enum options (mlp, norm, position, qk_norm).
+    Options override preset fields and the result is validated again (never model_copy).
+    Returns None when no model was given and `required` is false.
+    """
+    from llm_budget.model.presets import describe_validation_error, load_hf_config, resolve
+
+    if preset and hf_config:
+        raise LLMBudgetError("give --preset or --hf-config, not both")
+    overrides: dict[str, Any] = {name: count(value, f"--{name.replace('_', '-')}") for name, value in sizes.items() if value is not None}
+    overrides.update({name: kind.value for name, kind in kinds.items() if kind is not None})
+    if tied is not None:
+        overrides["tied_embeddings"] = tied
+    if bias is not None:
+        overrides.update(attn_qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias)
+
+    base = resolve(preset) if preset else load_hf_config(hf_config) if hf_config else None
+    if base is None:
+        if not overrides and not required:
+            return None
+        missing = [f"--{n.replace('_', '-')}" for n in REQUIRED if n not in overrides]
+        if missing:
+            raise LLMBudgetError(
+                "no model given: use --preset NAME, --hf-config PATH, or all of "
+                f"--d-embed --n-heads --n-layers --n-vocab --d-mlp (missing {' '.join(missing)})"
+            )
+        data: dict[str, Any] = dict(overrides)
+        origin = "options"
+    else:
+        if not overrides:
+            return base
+        data = base.model_dump(exclude_none=True)
+        data.update(overrides)
+        # The published count no longer describes a modified model.
+        data.pop("published_params", None)
+        data.pop("name", None)
+        changed = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        data["display_name"] = f"{base.label} (with {changed})"
+        origin = f"{base.label} with options"
+    try:
+        return ModelSpec.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(describe_validation_error(e, origin)) from None
+
+
+# -- how the model runs: memory, fit, oom and probe ------------------------------------------------------------
+
+PRECISIONS = ("fp32", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2", "int8", "int4", "nf4")
+"""hardware.Precision's values. Importing that table here would load the hardware package (~40 ms) into every
+command, `params` included; tests/test_cli.py holds this list to it. (An import-free home: llm_budget/choices.py.)"""
+
+Mode = Literal["train", "infer"]
+ModeOrBoth = Literal["train", "infer", "both"]
+Attention = Literal["sdpa", "eager"]
+Device = Literal["cuda", "cpu"]
+
+ParamsOpt = Annotated[
+    Optional[str],
+    typer.Option("--params", help="A parameter count alone (7b, 1e9) instead of a model.", metavar="COUNT", rich_help_panel=_M, show_default=False),
+]
+PrecisionOpt = Annotated[
+    Optional[str],
+    typer.Option("--precision", help=f"Weights: {' | '.join(PRECISIONS)} (or bfloat16, float16, half, fp8 …).", metavar="FORMAT", show_default=False),
+]
+KvPrecisionOpt = Annotated[
+    Optional[str],
+    typer.Option("--kv-precision", help=f"Serving: KV-cache format, {' | '.join(PRECISIONS)} (default: the compute precision).", metavar="FORMAT", show_default=False),
+]
+RecipeOpt = Annotated[Optional[Recipe], typer.Option("--recipe", help="Training recipe (default from --precision).", show_default=False)]
+ConventionOpt = Annotated[
+    Convention,
+    typer.Option("--convention", help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies), zero (16), megatron (18), grad-copy (20), fsdp."),
+]
+OptimizerOpt = Annotated[Optimizer, typer.Option("--optimizer", help="Optimizer (its states per parameter).")]
+OptimizerImplOpt = Annotated[
+    Optional[OptimizerImpl], typer.Option("--optimizer-impl", help="PyTorch implementation (default: foreach on CUDA, for-loop on the CPU).", show_default=False)
+]
+BatchOpt = Annotated[str, typer.Option("--batch", help="Micro-batch (training) or concurrent sequences (serving).", metavar="N")]
+SeqOpt = Annotated[Optional[str], typer.Option("--seq", help="Training sequence length (default: the model's context window).", metavar="TOKENS", show_default=False)]
+ContextOpt = Annotated[
+    Optional[str], typer.Option("--context", help="Serving: tokens per sequence in the KV cache (default: the context window).", metavar="TOKENS", show_default=False)
+]
+CheckpointingOpt = Annotated[Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing.")]
+AttentionOpt = Annotated[Attention, typer.Option("--attention", help="sdpa (flash/memory-efficient) or eager (keeps s² probabilities).")]
+LoraRankOpt = Annotated[Optional[str], typer.Option("--lora-rank", help="Train LoRA adapters of this rank on a frozen base.", metavar="RANK", show_default=False)]
+LoraTargetsOpt = Annotated[LoraTargets, typer.Option("--lora-targets", help="Layers that get adapters.")]
+GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU from the catalog (`llm-budget gpus`): a100-80gb, v100-32gb, h100-sxm …", metavar="NAME")]
