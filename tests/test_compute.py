@@ -51,7 +51,7 @@ def run_json(*args: str) -> dict:
 # Llama 2 (Meta, MODEL_CARD.md, github.com/meta-llama/llama): 7B / 70B on 2.0T tokens,
 # 184,320 / 1,720,320 GPU-hours on A100-80GB.
 # Nominal parameter counts as the papers state them; MFU = 6·N·D / (GPU-hours · 3600 · 312e12).
-# The expected MFU (one decimal, in %) is that arithmetic done by hand (gpu-and-compute-facts.md §4.3).
+# The expected MFU (one decimal, in %) is that arithmetic done by hand (MFU = 6·N·D / (GPU-hours · 3600 · peak), Chowdhery et al. 2022 App. B).
 
 PUBLISHED = [
     # name, N, D, GPU-hours, MFU % to one decimal
@@ -245,7 +245,7 @@ def test_v100_vs_a100_side_by_side():
 
 
 def test_decode_bound_weights_only():
-    # gpu-and-compute-facts.md §5: 7B fp16 (14e9 B) on A100-80 SXM (2,039 GB/s): 2039e9 / 14e9 = 145.6 tok/s;
+    # Pope et al. 2022 §2 (decode reads every weight once per step): 7B fp16 (14e9 B) on A100-80 SXM (2,039 GB/s): 2039e9 / 14e9 = 145.6 tok/s;
     # 70B fp16 on H100 SXM (3,350 GB/s): 3350e9 / 140e9 = 23.9 tok/s.
     data = run_json("compute", "--params", "7e9", "--gpu", "a100-sxm4-80gb", "--precision", "fp16", "--batch", "1")
     d = data["inference"]["gpus"][0]["decode"][0]

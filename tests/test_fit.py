@@ -25,7 +25,7 @@ def run(*args: str):
 
 
 def test_usable_memory_subtracts_context_and_fragmentation():
-    # A100 80GB: the driver reports 81920 MiB (nvidia-smi printouts; gpu-and-compute-facts.md §1.2).
+    # A100 80GB: the driver reports 81920 MiB (nvidia-smi totals: https://github.com/modal-labs/modal-client/pull/2797).
     u = usable_memory(load_gpu("a100-80gb"), cuda_context=512 * MiB, fragmentation=0.05)
     assert u.total_bytes == 81920 * MiB
     assert u.usable_bytes == (81920 - 512) * MiB - int((81920 - 512) * MiB * 0.05)
@@ -150,7 +150,7 @@ def test_cli_fit_json_and_check():
         (["--params", "1e9", "--gpu", "a100-80"], "unknown GPU 'a100-80'; did you mean"),
         (["--params", "1e9", "--gpu", "a100-80gb", "--gpus", "0"], "--gpus must be positive"),
         (["--preset", "llama2-7b", "--gpu", "a100-80gb", "--precision", "fp8", "--mode", "infer"], "no FP8 tensor cores"),
-        (["--preset", "llama2-7b", "--gpu", "a100-80gb", "--mode", "fly"], "--mode must be train, infer or both"),
+        (["--preset", "llama2-7b", "--gpu", "a100-80gb", "--mode", "fly"], "Invalid value for '--mode': 'fly' is not one of 'train', 'infer', 'both'"),
         (["--gpu", "a100-80gb"], "give a model"),
     ],
 )

@@ -99,14 +99,6 @@ def test_every_mapper_names_a_real_modeling_file(model_type):
     assert MAPPERS[model_type].follows.startswith(model_type + "/")
 
 
-def test_old_module_path_still_reads_configs():
-    # llm_budget/probe/hf.py imports these from llm_budget.model.hfconfig.
-    from llm_budget.model import hf, hfconfig
-
-    assert hfconfig.read_hf_config is hf.read_hf_config
-    assert hfconfig.spec_fields_from_hf is hf.spec_fields_from_hf
-
-
 def test_folder_with_config_json(tmp_path: Path):
     (tmp_path / "config.json").write_text((HF_CONFIGS / "llama3-8b.json").read_text())
     assert count_params(load_hf_config(tmp_path)).total == 8_030_261_248

@@ -86,8 +86,8 @@ def test_gopher_budget_gives_chinchilla():
 
 # -- Approach 3 and the Epoch refit ----------------------------------------------------------------------------------------
 #
-# Closed-form test vectors (gpu-and-compute-facts.md §4.2: arithmetic with Eq. 4, checked against a public
-# course notebook): (constants, C, N_opt, D_opt), to the 4 significant figures given there.
+# Closed-form test vectors (arithmetic with Hoffmann et al. 2022 Eq. 4, the optimum of the parametric loss,
+# checked against a public course notebook): (constants, C, N_opt, D_opt), to the 4 significant figures given there.
 VECTORS = [
     (HOFFMANN, 5.76e23, 3.219e10, 2.982e12),
     (HOFFMANN, 1e21, 1.824e9, 9.14e10),

@@ -9,6 +9,7 @@ estimation commands start about as fast as `python -c "import typer, rich, pydan
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
@@ -59,6 +60,30 @@ class LazyGroup(TyperGroup):
         super().__init__(**kwargs)
         self.commands = LazyCommands(COMMANDS)  # type: ignore[assignment]
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run, and report a usage error (a bad choice, a missing value, an extra argument) as ONE line on
+        stderr with exit code 2, as every other user error is reported (typer would draw a usage panel)."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except UsageError as e:
+            hint = ""
+            if "unexpected extra argument" in e.format_message():
+                hint = " (quote a value that has spaces, e.g. an out-of-memory message, or pipe it on stdin)"
+            raise SystemExit(one_line_error(e.format_message() + hint, e.ctx.command_path if e.ctx else "llm-budget"))
+        except ClickException as e:
+            raise SystemExit(one_line_error(e.format_message(), None, code=e.exit_code))
+        except typer.Abort:
+            sys.stderr.write("Aborted.\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="llm-budget",
@@ -83,6 +108,14 @@ def _root(
     ] = False,
 ) -> None:
     pass
+
+
+def one_line_error(message: str, command: str | None, *, code: int = 2) -> int:
+    """Print `error: <message>` (and where to read the options) on one line of stderr; return the exit code."""
+    text = " ".join(message.replace("Value error, ", "").split())
+    where = f" (see `{command} --help`)" if command else ""
+    sys.stderr.write(f"error: {text}{where}\n")
+    return code
 
 
 def main() -> None:

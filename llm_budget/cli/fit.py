@@ -140,7 +140,9 @@ def fit(
         fragmentation=float(fragmentation),
     )
     if json:
-        emit_json(report.model_dump_json(indent=2))
+        from llm_budget.render.fit import fit_json
+
+        emit_json(fit_json(report))
     else:
         from llm_budget.render import console
         from llm_budget.render.fit import fit_view

@@ -107,7 +107,9 @@ def oom(
         infer = infer_setup(precision=prec, kv_precision=None, batch=batch, context=context)
         report = with_model_advice(report, model, mode=mode, train=train, infer=infer)
     if json:
-        emit_json(report.model_dump_json(indent=2))
+        from llm_budget.render.oom import oom_json
+
+        emit_json(oom_json(report))
         return
     from llm_budget.render import console
     from llm_budget.render.oom import oom_view

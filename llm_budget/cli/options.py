@@ -24,7 +24,7 @@ from llm_budget.units import MemoryUnit, parse_count
 
 # -- output ---------------------------------------------------------------------------------------------------
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (schema in the README) instead of a table.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (schema in docs/json.md) instead of a table.")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the formula and source behind every number.")]
 UnitsOpt = Annotated[
     MemoryUnit, typer.Option("--units", help="gb: 10^9 bytes (the lecture's); gib: 2^30 (what PyTorch prints).", case_sensitive=False)

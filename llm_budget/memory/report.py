@@ -30,24 +30,7 @@ class Phase(BaseModel):
     bytes: int
 
 
-class _KeyAccess(BaseModel):
-    """TEMPORARY (issue 9): `settings["batch"]`, `.get(...)` and `.items()` as when settings was a dict, for
-    callers not yet moved to attribute access (llm_budget/probe/run.py, probe/distributed.py). Values are
-    the JSON values (enums as their strings), exactly what the dict held. Remove once those read attributes."""
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in type(self).model_fields:
-            raise KeyError(key)
-        return self.model_dump(mode="json")[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in type(self).model_fields else default
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        return iter(self.model_dump(mode="json").items())
-
-
-class TrainSettings(_KeyAccess):
+class TrainSettings(BaseModel):
     """The conditions of a training report, and the step's model-state and forward totals on one GPU."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,7 +51,7 @@ class TrainSettings(_KeyAccess):
     forward_end_bytes: int  # saved activations, autocast copies and loss buffers at the end of forward
 
 
-class InferSettings(_KeyAccess):
+class InferSettings(BaseModel):
     """The conditions of a serving report."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -80,7 +63,7 @@ class InferSettings(_KeyAccess):
     device: Literal["cuda", "cpu"]
 
 
-class NoSettings(_KeyAccess):
+class NoSettings(BaseModel):
     """The rule of thumb depends on nothing but the parameter count and the precision (prints as {})."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -11,7 +11,8 @@
 - ``other-processes`` when memory held by other processes is ≥ 10% of capacity and freeing it
   would cover the shortfall (request − free). Without a per-process figure (legacy form, or
   no NVML) other processes hold at least total − free − reserved − 2 GiB, 2 GiB being the top
-  of the CUDA context plus library range (300 MiB to 2 GiB; the reference's §2).
+  of the CUDA context plus library range (274-636 MiB measured for the context alone, pytorch/pytorch#86509; "around 400MB", #109888; cuBLAS
+  and NCCL workspaces on top).
 - ``exceeds-card`` when the request alone is larger than the card; ``memory-fraction`` when
   reserved + request passes the ``allowed`` cap; ``free-covers-request`` when the free figure
   beats the request by max(64 MiB, 1% of capacity) (the shortage was not one of capacity; a

@@ -21,7 +21,7 @@ import torch.distributed as dist
 
 from llm_budget.defaults import sequence_length
 from llm_budget.errors import LLMBudgetError
-from llm_budget.memory import Convention, Parallel, Recipe, TrainSetup, training_memory
+from llm_budget.memory import Convention, Parallel, Recipe, TrainSettings, TrainSetup, training_memory
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import (
     DTYPES,
@@ -108,10 +108,12 @@ def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT
     convention = Convention.fsdp if setup.resolved_recipe is Recipe.mixed else setup.convention
     est = training_memory(spec, setup.model_copy(update={"parallel": Parallel(dp=world, zero=3), "device": meas.path, "convention": convention, "implementation": "reference"}))
     s = est.settings
+    assert isinstance(s, TrainSettings)
     rows: list[ProbeRow] = [
-        _row("train", "weights", int(s["weight_bytes"]) - _gathered(est), meas.weights, tolerance),
-        _row("train", "optimizer states", int(s["optimizer_state_bytes"]), meas.states, tolerance),
-        _row("train", "gradients", int(s["gradient_bytes"]), meas.gradients, tolerance),
+        # the gathered blocks are part of the estimate's weights but not resident after the step
+        _row("train", "weights", s.weight_bytes - s.gathered_bytes, meas.weights, tolerance),
+        _row("train", "optimizer states", s.optimizer_state_bytes, meas.states, tolerance),
+        _row("train", "gradients", s.gradient_bytes, meas.gradients, tolerance),
         _row("train", "peak", est.total_bytes, meas.peak, tolerance),
     ]
     rows = [
@@ -130,11 +132,6 @@ def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT
         passed=all(r.ok for r in rows),
         notes=[f"Rank {dist.get_rank()} of {world}. Sharded rows are compared within ±{100 * tolerance:g}% (FSDP2 pads each tensor's first dimension to the world size)."],
     )
-
-
-def _gathered(report) -> int:  # type: ignore[no-untyped-def]
-    """The estimate's gathered-blocks allowance, which is not resident after the step (weights row)."""
-    return int(report.settings.get("gathered_bytes", 0))
 
 
 def start_process_group() -> bool:

@@ -50,14 +50,14 @@ def _transformers():  # type: ignore[no-untyped-def]
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
-    from llm_budget.model.hfconfig import read_hf_config
+    from llm_budget.model import read_hf_config
 
     return read_hf_config(path)
 
 
 def spec_of(config: dict[str, Any], n_layers: int | None = None) -> ModelSpec:
     """The ModelSpec of the config as transformers completes it (its defaults included)."""
-    from llm_budget.model.hfconfig import spec_fields_from_hf
+    from llm_budget.model import spec_fields_from_hf
     from llm_budget.model.presets import spec_from_mapping
 
     full = _config(config).to_dict()

@@ -16,7 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_budget.errors import LLMBudgetError
-from llm_budget.memory import CUDA_ROUND, InferSetup, MemoryReport, TrainSetup, inference_memory, training_memory
+from llm_budget.memory import CUDA_ROUND, InferSetup, MemoryReport, TrainSettings, TrainSetup, inference_memory, training_memory
 from llm_budget.model.inventory import parameter_tensors
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
@@ -114,13 +114,14 @@ def probe_training(
         notes.append("The model is Hugging Face transformers' own implementation, built from its config.")
     parts = _parts(est)
     s = est.settings
+    assert isinstance(s, TrainSettings)
     n_tensors = sum(t.copies for t in parameter_tensors(spec))
     allowance = CUDA_ROUND * n_tensors if path == "cuda" else 0
-    fwd_est = s["forward_end_bytes"]
+    fwd_est = s.forward_end_bytes
     rows = [
-        _row("train", "weights", s["weight_bytes"] + parts.get("Master weights (FP32)", 0) + parts.get("Adapters (FP32)", 0), meas.weights if not meas.oom else None, 0.0, allowance),
-        _row("train", "optimizer states", s["optimizer_state_bytes"], meas.states if not meas.oom else None, 0.0, allowance),
-        _row("train", "gradients", s["gradient_bytes"], meas.gradients if not meas.oom else None, 0.0, allowance),
+        _row("train", "weights", s.weight_bytes + parts.get("Master weights (FP32)", 0) + parts.get("Adapters (FP32)", 0), meas.weights if not meas.oom else None, 0.0, allowance),
+        _row("train", "optimizer states", s.optimizer_state_bytes, meas.states if not meas.oom else None, 0.0, allowance),
+        _row("train", "gradients", s.gradient_bytes, meas.gradients if not meas.oom else None, 0.0, allowance),
         _row("train", "forward (saved activations, loss)", fwd_est, meas.forward if not meas.oom else None, tolerance),
         _row("train", "peak", est.total_bytes, meas.peak if not meas.oom else None, tolerance),
     ]
@@ -132,7 +133,7 @@ def probe_training(
         path=path,
         torch_version=torch.__version__,
         model=spec.label,
-        settings={**{k: v for k, v in s.items() if not k.endswith("_bytes")}, "recipe": est.recipe, "precision": est.precision, "peak_phase": est.peak_phase, "implementation": impl},
+        settings={**{k: v for k, v in s.model_dump(mode="json").items() if not k.endswith("_bytes")}, "recipe": est.recipe, "precision": est.precision, "peak_phase": est.peak_phase, "implementation": impl},
         layers_probed=layers or L,
         layers_total=L,
         extrapolated=bool(layers and layers < L),
@@ -212,7 +213,7 @@ def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance
         path=path,
         torch_version=torch.__version__,
         model=spec.label,
-        settings=dict(est.settings),
+        settings=est.settings.model_dump(mode="json"),
         layers_probed=spec.n_layers,
         layers_total=spec.n_layers,
         rows=rows,
