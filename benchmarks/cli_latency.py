@@ -81,9 +81,10 @@ def main() -> int:
     print(f"  {'command':<44}{'wall ms':>9}{'cpu ms':>9}{'wall x':>8}{'cpu x':>8}")
     worst = 0.0
     for name in cmds:
-        label = {"baseline": "import typer, rich, pydantic, yaml", "floor": "floor: typer + 1 pydantic model + rich table"}.get(
-            name, f"llm-budget {name}"
-        )
+        label = {
+            "baseline": "import typer, rich, pydantic, yaml",
+            "floor": "floor: typer + 1 pydantic model + rich table",
+        }.get(name, f"llm-budget {name}")
         w, c = med(name, 0), med(name, 1)
         wr, cr = w / med("baseline", 0), c / med("baseline", 1)
         if name not in ("baseline", "floor"):

@@ -34,7 +34,7 @@ def main() -> int:
     for name, gpu, setup in cases:
         spec, card = load_preset(name), load_gpu(gpu)
         times = []
-        for i in range(args.runs):
+        for _ in range(args.runs):
             unsharded_step.cache_clear()  # every run from scratch
             t = time.perf_counter()
             r = advise(spec, card, mode="train", gpus=1024, train=setup)

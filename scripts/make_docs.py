@@ -78,8 +78,28 @@ def _quantity_table(reports: list[dict[str, Any]]) -> list[str]:
         s = _row_stats(groups[(phase, component, kind)])
         med = "–" if s["median"] is None else _pct(s["median"])
         mx = "–" if s["max"] is None else _pct(s["max"])
-        out.append([phase, component + (" (exact)" if component in EXACT else ""), kind, str(s["n"]), str(s["passed"]), str(s["equal"]), med, mx])
-    header = ["phase", "quantity", "model", "cases", "passed", "equal to the byte", "median \\|error\\|", "max \\|error\\|"]
+        out.append(
+            [
+                phase,
+                component + (" (exact)" if component in EXACT else ""),
+                kind,
+                str(s["n"]),
+                str(s["passed"]),
+                str(s["equal"]),
+                med,
+                mx,
+            ]
+        )
+    header = [
+        "phase",
+        "quantity",
+        "model",
+        "cases",
+        "passed",
+        "equal to the byte",
+        "median \\|error\\|",
+        "max \\|error\\|",
+    ]
     return _table(header, out, right_from=3)
 
 
@@ -100,8 +120,28 @@ def _family_table(reports: list[dict[str, Any]]) -> list[str]:
         def mx(s: dict[str, Any]) -> str:
             return "–" if s["max"] is None else _pct(s["max"])
 
-        out.append([family, kind, phase, str(len(reps)), str(sum(bool(r.get("passed")) for r in reps)), f"{exact['equal']} of {exact['n']}", mx(forward), mx(peak)])
-    header = ["architecture", "model", "phase", "cases", "passed", "exact rows equal", "forward max \\|error\\|", "peak max \\|error\\|"]
+        out.append(
+            [
+                family,
+                kind,
+                phase,
+                str(len(reps)),
+                str(sum(bool(r.get("passed")) for r in reps)),
+                f"{exact['equal']} of {exact['n']}",
+                mx(forward),
+                mx(peak),
+            ]
+        )
+    header = [
+        "architecture",
+        "model",
+        "phase",
+        "cases",
+        "passed",
+        "exact rows equal",
+        "forward max \\|error\\|",
+        "peak max \\|error\\|",
+    ]
     return _table(header, out, right_from=3)
 
 
@@ -286,7 +326,10 @@ def main(argv: list[str]) -> int:
     if what == "check":
         stale = stale_pages()
         for name in stale:
-            print(f"{GENERATED[name][0].relative_to(ROOT)} is stale: run `python scripts/make_docs.py {name}`", file=sys.stderr)
+            print(
+                f"{GENERATED[name][0].relative_to(ROOT)} is stale: run `python scripts/make_docs.py {name}`",
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     print(f"usage: python scripts/make_docs.py {{{'|'.join([*GENERATED, 'check'])}}}", file=sys.stderr)
     return 2

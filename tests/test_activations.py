@@ -15,16 +15,51 @@ from llm_budget.probe.measure import measure_training_step
 BASE = dict(d_embed=256, n_heads=8, n_layers=4, n_vocab=1000, d_mlp=704)
 CASES = {
     "llama-gqa": dict(BASE, n_kv_heads=2, mlp="gated"),
-    "gpt2-dropout": dict(BASE, mlp="standard", activation="gelu_new", norm="layernorm", position="learned", n_positions=1024,
-                         attn_qkv_bias=True, attn_out_bias=True, mlp_bias=True, tied_embeddings=True, dropout=0.1),
-    "cohere-qknorm": dict(BASE, n_kv_heads=2, mlp="gated", norm="layernorm", norm_bias=False, norms_per_layer=1,
-                          qk_norm="per_head", tied_embeddings=True),
-    "gemma2-sandwich": dict(BASE, mlp="gated", activation="gelu_tanh", d_head=64, norms_per_layer=4, tied_embeddings=True),
-    "bloom-alibi": dict(BASE, mlp="standard", activation="gelu_tanh", norm="layernorm", embed_norm=True, position="alibi",
-                        attn_qkv_bias=True, attn_out_bias=True, mlp_bias=True, tied_embeddings=True),
+    "gpt2-dropout": dict(
+        BASE,
+        mlp="standard",
+        activation="gelu_new",
+        norm="layernorm",
+        position="learned",
+        n_positions=1024,
+        attn_qkv_bias=True,
+        attn_out_bias=True,
+        mlp_bias=True,
+        tied_embeddings=True,
+        dropout=0.1,
+    ),
+    "cohere-qknorm": dict(
+        BASE,
+        n_kv_heads=2,
+        mlp="gated",
+        norm="layernorm",
+        norm_bias=False,
+        norms_per_layer=1,
+        qk_norm="per_head",
+        tied_embeddings=True,
+    ),
+    "gemma2-sandwich": dict(
+        BASE, mlp="gated", activation="gelu_tanh", d_head=64, norms_per_layer=4, tied_embeddings=True
+    ),
+    "bloom-alibi": dict(
+        BASE,
+        mlp="standard",
+        activation="gelu_tanh",
+        norm="layernorm",
+        embed_norm=True,
+        position="alibi",
+        attn_qkv_bias=True,
+        attn_out_bias=True,
+        mlp_bias=True,
+        tied_embeddings=True,
+    ),
     "moe": dict(BASE, n_kv_heads=2, mlp="gated", n_experts=4, n_active_experts=2),
 }
-RECIPES = {"pure": dict(precision="bf16", recipe="pure"), "autocast": dict(precision="bf16"), "fp32": dict(precision="fp32")}
+RECIPES = {
+    "pure": dict(precision="bf16", recipe="pure"),
+    "autocast": dict(precision="bf16"),
+    "fp32": dict(precision="fp32"),
+}
 B, S = 2, 64
 
 
@@ -42,7 +77,9 @@ def predicted(spec: ModelSpec, setup: TrainSetup) -> tuple[int, int]:
     if flow == "autocast":  # the 16-bit weight copies autocast caches in forward
         lin = [t for t in parameter_tensors(spec) if t.kind == "linear"]
         per += 2 * sum(t.total for t in lin if t.layer) // spec.n_layers
-        rest += 2 * sum(t.total for t in lin if not t.layer) + (2 * spec.n_vocab * spec.d_embed if spec.tied_embeddings else 0)
+        rest += 2 * sum(t.total for t in lin if not t.layer) + (
+            2 * spec.n_vocab * spec.d_embed if spec.tied_embeddings else 0
+        )
     return per, rest
 
 
@@ -52,7 +89,9 @@ def predicted(spec: ModelSpec, setup: TrainSetup) -> tuple[int, int]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_saved_tensors_match_pytorch_exactly(case, recipe, attention):
     spec = ModelSpec(**CASES[case])
-    kw = dict(RECIPES[recipe], batch=B, seq=S, attention=attention, device="cpu", optimizer="sgd", implementation="reference")
+    kw = dict(
+        RECIPES[recipe], batch=B, seq=S, attention=attention, device="cpu", optimizer="sgd", implementation="reference"
+    )
     one = forward_bytes(spec, TrainSetup(n_layers=1, **kw))
     three = forward_bytes(spec, TrainSetup(n_layers=3, **kw))
     per_block, rest = (three - one) // 2, one - (three - one) // 2

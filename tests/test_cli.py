@@ -42,7 +42,22 @@ def test_params_json_schema():
 
 
 def test_params_from_sizes():
-    r = run("params", "--d-embed", "4096", "--n-heads", "32", "--n-layers", "32", "--n-vocab", "32000", "--d-mlp", "11008", "--mlp", "gated", "--json")
+    r = run(
+        "params",
+        "--d-embed",
+        "4096",
+        "--n-heads",
+        "32",
+        "--n-layers",
+        "32",
+        "--n-vocab",
+        "32000",
+        "--d-mlp",
+        "11008",
+        "--mlp",
+        "gated",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["total"] == 6_738_415_616  # Llama 2 7B
 
@@ -89,9 +104,18 @@ def test_presets_list_and_show():
     [
         (["params", "--preset", "llama3-8"], "unknown preset 'llama3-8'; did you mean llama3-8b"),
         (["params", "--preset", "gpt-4o"], "GPT-4o (OpenAI) has no published architecture"),
-        (["params", "--d-embed", "100", "--n-heads", "3", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"], "d_embed=100 is not divisible by n_heads=3"),
-        (["params", "--d-embed", "-4096", "--n-heads", "32", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"], "--d-embed must be positive"),
-        (["params", "--d-embed", "inf", "--n-heads", "32", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"], "--d-embed"),
+        (
+            ["params", "--d-embed", "100", "--n-heads", "3", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"],
+            "d_embed=100 is not divisible by n_heads=3",
+        ),
+        (
+            ["params", "--d-embed", "-4096", "--n-heads", "32", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"],
+            "--d-embed must be positive",
+        ),
+        (
+            ["params", "--d-embed", "inf", "--n-heads", "32", "--n-layers", "2", "--n-vocab", "10", "--d-mlp", "4"],
+            "--d-embed",
+        ),
         (["params", "--preset", "llama2-7b", "--n-kv-heads", "5"], "n_heads=32 is not divisible by n_kv_heads=5"),
         (["params", "--d-embed", "64"], "no model given"),
         (["params", "--preset", "llama2-7b", "--hf-config", "x.json"], "not both"),
@@ -156,9 +180,15 @@ def test_a_typo_suggests_the_command():
 
 @pytest.mark.parametrize(
     "command, option, enum_name",
-    [("memory", "--optimizer", "Optimizer"), ("memory", "--convention", "Convention"), ("fit", "--recipe", "Recipe"),
-     ("oom", "--checkpointing", "Checkpointing"), ("probe", "--optimizer-impl", "OptimizerImpl"), ("memory", "--lora-targets", "LoraTargets"),
-     ("scale", "--fit", "Fit")],
+    [
+        ("memory", "--optimizer", "Optimizer"),
+        ("memory", "--convention", "Convention"),
+        ("fit", "--recipe", "Recipe"),
+        ("oom", "--checkpointing", "Checkpointing"),
+        ("probe", "--optimizer-impl", "OptimizerImpl"),
+        ("memory", "--lora-targets", "LoraTargets"),
+        ("scale", "--fit", "Fit"),
+    ],
 )
 def test_choices_are_listed_in_help_and_checked_by_typer(command, option, enum_name):
     import llm_budget.choices as choices
@@ -179,7 +209,9 @@ def test_precision_help_lists_the_precision_table():
     assert " | ".join(PRECISIONS) in run("memory", "--help").stdout
 
 
-@pytest.mark.parametrize("command", ["params", "memory", "fit", "gpus", "compute", "scale", "dtype", "oom", "probe", "presets"])
+@pytest.mark.parametrize(
+    "command", ["params", "memory", "fit", "gpus", "compute", "scale", "dtype", "oom", "probe", "presets"]
+)
 def test_options_show_what_they_take_not_their_python_type(command):
     r = run(command, "--help")
     assert r.exit_code == 0, r.output

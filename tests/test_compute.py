@@ -65,7 +65,9 @@ PUBLISHED = [
 @pytest.mark.parametrize("name,N,D,hours,mfu_pct", PUBLISHED, ids=[p[0] for p in PUBLISHED])
 def test_published_runs_imply_a_plausible_mfu_and_round_trip(name, N, D, hours, mfu_pct):
     expected = 6 * N * D / (hours * 3600 * A100_BF16)
-    data = run_json("compute", "--params", f"{N:.0f}", "--tokens", f"{D:.0f}", "--gpu", "a100-80gb", "--gpu-hours", str(hours))
+    data = run_json(
+        "compute", "--params", f"{N:.0f}", "--tokens", f"{D:.0f}", "--gpu", "a100-80gb", "--gpu-hours", str(hours)
+    )
     (r,) = data["runs"]
     assert r["peak_tflops"] == 312 and r["precision"] == "bf16"
     assert r["mfu"] == pytest.approx(expected, rel=1e-12)
@@ -73,7 +75,9 @@ def test_published_runs_imply_a_plausible_mfu_and_round_trip(name, N, D, hours, 
     assert 0.30 < r["mfu"] < 0.60
     assert r["mfu_from"] == "gpu_hours"
     # Round trip: at that MFU the predicted GPU-hours are the published ones.
-    data = run_json("compute", "--params", f"{N:.0f}", "--tokens", f"{D:.0f}", "--gpu", "a100-80gb", "--mfu", repr(r["mfu"]))
+    data = run_json(
+        "compute", "--params", f"{N:.0f}", "--tokens", f"{D:.0f}", "--gpu", "a100-80gb", "--mfu", repr(r["mfu"])
+    )
     assert data["runs"][0]["gpu_hours"] == pytest.approx(hours, rel=1e-9)
 
 
@@ -102,7 +106,9 @@ def test_llama_65b_throughput_gives_21_days():
     # Touvron et al. 2023 §2.4: 65B processes ~380 tokens/s/GPU on 2048 A100-80GB, 1.4T tokens in ~21 days.
     N, D, n = 65.2e9, 1.4e12, 2048
     mfu = 6 * N * 380 / A100_BF16  # 148.7 TFLOP/s of 312: 47.6%
-    data = run_json("compute", "--params", "65.2b", "--tokens", "1.4t", "--gpu", "a100-80gb", "--gpus", "2048", "--mfu", repr(mfu))
+    data = run_json(
+        "compute", "--params", "65.2b", "--tokens", "1.4t", "--gpu", "a100-80gb", "--gpus", "2048", "--mfu", repr(mfu)
+    )
     r = data["runs"][0]
     assert r["days"] == pytest.approx(D / (380 * n) / 86400, rel=1e-9)
     assert round(r["days"], 1) == 20.8
@@ -114,7 +120,18 @@ def test_megatron_gpt3_34_days_with_recompute():
     # 8·T·P / (n·X) = 8 · 300e9 · 175e9 / (1024 · 140e12) s = 33.9 days ("about 34 days").
     hfu = 140e12 / A100_BF16
     data = run_json(
-        "compute", "--params", "175b", "--tokens", "300b", "--gpu", "a100-80gb", "--gpus", "1024", "--recompute", "--hfu", repr(hfu)
+        "compute",
+        "--params",
+        "175b",
+        "--tokens",
+        "300b",
+        "--gpu",
+        "a100-80gb",
+        "--gpus",
+        "1024",
+        "--recompute",
+        "--hfu",
+        repr(hfu),
     )
     r = data["runs"][0]
     assert data["training"]["hardware_flops"] == 8 * 175 * 10**9 * 300 * 10**9
@@ -257,7 +274,22 @@ def test_decode_bound_weights_only():
     assert d["fits"] is False and d["min_gpus"] == 2  # 140 GB of weights on an 80 GB card
 
 
-OPT_13B = ["--d-embed", "5120", "--n-heads", "40", "--n-layers", "40", "--n-vocab", "50272", "--d-mlp", "20480", "--position", "learned", "--n-positions", "2048"]
+OPT_13B = [
+    "--d-embed",
+    "5120",
+    "--n-heads",
+    "40",
+    "--n-layers",
+    "40",
+    "--n-vocab",
+    "50272",
+    "--d-mlp",
+    "20480",
+    "--position",
+    "learned",
+    "--n-positions",
+    "2048",
+]
 
 
 def test_kv_cache_per_token_matches_vllm_paper():
@@ -313,13 +345,37 @@ def test_moe_decode_reads_only_active_experts_at_batch_one():
 
 
 def test_json_keys():
-    data = run_json("compute", "--preset", "llama3-8b", "--tokens", "15t", "--gpu", "h100-sxm", "--gpus", "1024", "--mfu", "0.4")
+    data = run_json(
+        "compute", "--preset", "llama3-8b", "--tokens", "15t", "--gpu", "h100-sxm", "--gpus", "1024", "--mfu", "0.4"
+    )
     assert set(data) == {
-        "model", "params", "params_total", "params_non_embedding", "params_note", "tokens", "seq_len",
-        "training", "runs", "speedup", "comparison", "inference", "notes",
+        "model",
+        "params",
+        "params_total",
+        "params_non_embedding",
+        "params_note",
+        "tokens",
+        "seq_len",
+        "training",
+        "runs",
+        "speedup",
+        "comparison",
+        "inference",
+        "notes",
     }
     assert data["tokens"] == 15 * 10**12 and data["seq_len"] == 8192
-    assert set(data["runs"][0]) >= {"gpu", "precision", "peak_tflops", "n_gpus", "mfu", "hfu", "time_s", "days", "gpu_hours", "cost_usd"}
+    assert set(data["runs"][0]) >= {
+        "gpu",
+        "precision",
+        "peak_tflops",
+        "n_gpus",
+        "mfu",
+        "hfu",
+        "time_s",
+        "days",
+        "gpu_hours",
+        "cost_usd",
+    }
     assert set(data["training"]) >= {"model_flops", "flops_6nd", "hardware_flops", "terms"}
     assert set(data["inference"]) >= {"prefill_flops_per_token", "kv_bytes_per_token", "gpus"}
     assert isinstance(data["training"]["model_flops"], int)
@@ -328,7 +384,15 @@ def test_json_keys():
 def test_table_output():
     r = run("compute", "--preset", "llama3-8b", "--tokens", "15t", "--gpu", "h100-sxm", "--gpus", "1024", "--explain")
     assert r.exit_code == 0, r.output
-    for text in ["Training FLOPs", "6 × N × D", "12 × L × H × Q × T × D", "GPU-hours", "Decode upper bounds", "Sources", "arxiv.org/abs/2204.02311"]:
+    for text in [
+        "Training FLOPs",
+        "6 × N × D",
+        "12 × L × H × Q × T × D",
+        "GPU-hours",
+        "Decode upper bounds",
+        "Sources",
+        "arxiv.org/abs/2204.02311",
+    ]:
         assert text in r.stdout, text
 
 
@@ -342,7 +406,10 @@ def test_table_output():
         (["--params", "7b", "--tokens", "1t", "--gpu", "a100", "--gpus", "0"], "--gpus must be positive"),
         (["--params", "7b", "--tokens", "1t", "--gpu", "v100", "--precision", "bf16"], "has no bf16 peak"),
         (["--params", "7b", "--tokens", "1t", "--gpu", "a100", "--precision", "fp8"], "has no fp8 peak"),
-        (["--params", "7b", "--tokens", "1t", "--gpu", "a100", "--vs", "v100", "--precision", "bf16"], "has no bf16 peak"),
+        (
+            ["--params", "7b", "--tokens", "1t", "--gpu", "a100", "--vs", "v100", "--precision", "bf16"],
+            "has no bf16 peak",
+        ),
         (["--params", "7b", "--tokens", "1t", "--gpu", "a100", "--precision", "fp7"], "unknown compute precision"),
         (["--params", "7b", "--tokens", "1t", "--gpu", "a1000"], "unknown GPU"),
         (["--params", "7b", "--tokens", "1t", "--vs", "a100"], "--vs compares with --gpu"),
@@ -390,7 +457,19 @@ def test_compute_and_scale_do_not_import_torch():
 
 
 def test_gpu_hours_with_vs_carries_the_implied_mfu_over():
-    data = run_json("compute", "--params", "6.7b", "--tokens", "1t", "--gpu", "a100-80gb", "--vs", "v100-32gb", "--gpu-hours", "82432")
+    data = run_json(
+        "compute",
+        "--params",
+        "6.7b",
+        "--tokens",
+        "1t",
+        "--gpu",
+        "a100-80gb",
+        "--vs",
+        "v100-32gb",
+        "--gpu-hours",
+        "82432",
+    )
     a100, v100 = data["runs"]
     assert v100["mfu"] == pytest.approx(a100["mfu"]) and v100["mfu_from"] == "gpu_hours"
     assert v100["gpu_hours"] == pytest.approx(82_432 * 312 / 125)  # same MFU, FP16 peak 125 vs 312

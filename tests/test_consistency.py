@@ -32,11 +32,37 @@ def run_json(*args: str) -> dict:
 
 @pytest.mark.parametrize("preset", ["llama3-8b", "mixtral-8x7b"])  # dense, and a mixture of experts (2 of 8 active)
 def test_fit_time_per_million_tokens_agrees_with_compute(preset):
-    fit = run_json("fit", "--preset", preset, "--gpu", "h100-sxm", "--gpus", "16", "--mode", "train",
-                   "--seq", "4096", "--precision", "bf16")
+    fit = run_json(
+        "fit",
+        "--preset",
+        preset,
+        "--gpu",
+        "h100-sxm",
+        "--gpus",
+        "16",
+        "--mode",
+        "train",
+        "--seq",
+        "4096",
+        "--precision",
+        "bf16",
+    )
     best = fit["plans"][0]
-    compute = run_json("compute", "--preset", preset, "--tokens", "1e6", "--gpu", "h100-sxm",
-                       "--gpus", str(best["gpus"]), "--seq", "4096", "--precision", "bf16")
+    compute = run_json(
+        "compute",
+        "--preset",
+        preset,
+        "--tokens",
+        "1e6",
+        "--gpu",
+        "h100-sxm",
+        "--gpus",
+        str(best["gpus"]),
+        "--seq",
+        "4096",
+        "--precision",
+        "bf16",
+    )
     run = compute["runs"][0]
     assert run["mfu"] == DEFAULT_MFU and run["n_gpus"] == best["gpus"]
     # fit adds what compute leaves out, never less: recomputation (×4/3 with full checkpointing), the
@@ -73,8 +99,19 @@ def test_memory_kv_row_equals_compute_kv_bytes(preset, context, batch):
     spec = load_preset(preset)
     memory = run_json("memory", "--preset", preset, "--mode", "infer", "--context", str(context), "--batch", str(batch))
     kv_row = next(c["bytes"] for c in memory["components"] if c["name"].startswith("KV cache"))
-    compute = run_json("compute", "--preset", preset, "--tokens", "1e6", "--gpu", "h100-sxm",
-                       "--seq", str(context), "--batch", str(batch))
+    compute = run_json(
+        "compute",
+        "--preset",
+        preset,
+        "--tokens",
+        "1e6",
+        "--gpu",
+        "h100-sxm",
+        "--seq",
+        str(context),
+        "--batch",
+        str(batch),
+    )
     inference = compute["inference"]
     # 2 (K and V) · layers · KV heads · head size · 2 bytes (bf16), per token held
     per_token = 2 * spec.n_layers * spec.kv_heads * spec.head_dim * 2
@@ -94,16 +131,21 @@ def test_fit_need_per_layout_equals_training_memory():
     r = advise(spec, load_gpu("a100-40gb"), mode="train", gpus=8, train=setup)
     assert r.plans
     for plan in r.plans:
-        same = setup.model_copy(update={
-            "batch": plan.micro_batch,
-            "checkpointing": Checkpointing(plan.checkpointing),
-            "parallel": Parallel(dp=plan.dp, tp=plan.tp, pp=plan.pp, zero=plan.zero),
-        })
+        same = setup.model_copy(
+            update={
+                "batch": plan.micro_batch,
+                "checkpointing": Checkpointing(plan.checkpointing),
+                "parallel": Parallel(dp=plan.dp, tp=plan.tp, pp=plan.pp, zero=plan.zero),
+            }
+        )
         assert plan.required_bytes_per_gpu == training_memory(spec, same).total_bytes, plan
     verdict = next(v for v in r.verdicts if v.mode == "train")
     layout = Parallel(dp=verdict.dp, tp=verdict.tp, pp=verdict.pp, zero=verdict.zero)
     assert verdict.dp * verdict.tp * verdict.pp == 8
-    assert verdict.required_bytes_per_gpu == training_memory(spec, setup.model_copy(update={"parallel": layout})).total_bytes
+    assert (
+        verdict.required_bytes_per_gpu
+        == training_memory(spec, setup.model_copy(update={"parallel": layout})).total_bytes
+    )
 
 
 # -- (d) fit's one-GPU verdict against memory and the usable memory -----------------------------------------

@@ -83,7 +83,17 @@ def test_moe_total_and_active():
     experts = L * E * 3 * f * d
     router = L * E * d
     rest = attn + router + 2 * V * d + (2 * L + 1) * d
-    spec = ModelSpec(d_embed=d, n_heads=32, n_kv_heads=kv, n_layers=L, n_vocab=V, d_mlp=f, mlp="gated", n_experts=E, n_active_experts=k)
+    spec = ModelSpec(
+        d_embed=d,
+        n_heads=32,
+        n_kv_heads=kv,
+        n_layers=L,
+        n_vocab=V,
+        d_mlp=f,
+        mlp="gated",
+        n_experts=E,
+        n_active_experts=k,
+    )
     count = count_params(spec)
     assert count.total == rest + experts == 46_702_792_704
     assert count.active == rest + experts * k // E == 12_879_925_248
@@ -94,15 +104,34 @@ def test_full_gpt_accounting_closed_form():
     # GPT-2/3 layout: 12·L·d² + 13·L·d + (V + n_ctx)·d + 2·d with tied embeddings (biases 9·L·d, LN 4·L·d + 2·d).
     L, d, V, n_ctx = 12, 768, 50257, 1024
     spec = ModelSpec(
-        d_embed=d, n_heads=12, n_layers=L, n_vocab=V, d_mlp=4 * d, norm="layernorm", position="learned",
-        n_positions=n_ctx, tied_embeddings=True, attn_qkv_bias=True, attn_out_bias=True, mlp_bias=True,
+        d_embed=d,
+        n_heads=12,
+        n_layers=L,
+        n_vocab=V,
+        d_mlp=4 * d,
+        norm="layernorm",
+        position="learned",
+        n_positions=n_ctx,
+        tied_embeddings=True,
+        attn_qkv_bias=True,
+        attn_out_bias=True,
+        mlp_bias=True,
     )
     assert count_params(spec).total == 12 * L * d * d + 13 * L * d + (V + n_ctx) * d + 2 * d == 124_439_808
 
 
 def test_explicit_head_size():
     # Gemma 7B: 16 heads of 256 on a 3072-wide stream (Q is 3072 -> 4096).
-    spec = ModelSpec(d_embed=3072, n_heads=16, d_head=256, n_layers=28, n_vocab=256000, d_mlp=24576, mlp="gated", tied_embeddings=True)
+    spec = ModelSpec(
+        d_embed=3072,
+        n_heads=16,
+        d_head=256,
+        n_layers=28,
+        n_vocab=256000,
+        d_mlp=24576,
+        mlp="gated",
+        tied_embeddings=True,
+    )
     count = count_params(spec)
     assert count.get("Query") == 3072 * 16 * 256 * 28
     # Gemma Team 2024, Table 2: 7,751,248,896 non-embedding parameters for Gemma 7B.
@@ -211,8 +240,18 @@ def test_a_formula_that_disagrees_with_the_inventory_is_a_bug(monkeypatch):
 def test_moe_active_counts_k_of_n_experts_and_their_biases():
     # 2 of 8 experts per token: expert matrices and expert biases count 2/8, everything else fully.
     d, L, f, E = 64, 2, 96, 8
-    spec = ModelSpec(d_embed=d, n_heads=4, n_layers=L, n_vocab=100, d_mlp=f, mlp="gated", mlp_bias=True,
-                     n_experts=E, n_active_experts=2, router_bias=True)
+    spec = ModelSpec(
+        d_embed=d,
+        n_heads=4,
+        n_layers=L,
+        n_vocab=100,
+        d_mlp=f,
+        mlp="gated",
+        mlp_bias=True,
+        n_experts=E,
+        n_active_experts=2,
+        router_bias=True,
+    )
     rows = {c.name: c for c in count_params(spec).components}
     assert rows["Experts"].active == 2 * 3 * f * d * L
     assert rows["Biases"].count == L * E * (2 * f + d) + L * E
@@ -227,7 +266,9 @@ def test_result_carries_the_published_comparison_and_shares():
     assert llama.published_params == 6_738_415_616  # the preset's, kept through overrides
     assert llama.published_diff == llama.total - 6_738_415_616 < 0
     assert count_params(lecture_gpt3()).published_diff is None
-    moe = count_params(ModelSpec(d_embed=64, n_heads=4, n_layers=2, n_vocab=100, d_mlp=96, n_experts=4, n_active_experts=1))
+    moe = count_params(
+        ModelSpec(d_embed=64, n_heads=4, n_layers=2, n_vocab=100, d_mlp=96, n_experts=4, n_active_experts=1)
+    )
     assert moe.active_percent == 100 * moe.active / moe.total < 100
     assert sum(moe.percent_of_total(c) for c in moe.components) == pytest.approx(100)
 

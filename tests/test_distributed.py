@@ -10,17 +10,50 @@ import pytest
 
 pytest.importorskip("torch")
 
-MODEL = ["--d-embed", "256", "--n-heads", "8", "--n-kv-heads", "2", "--n-layers", "4", "--n-vocab", "1000", "--d-mlp", "704", "--mlp", "gated"]
+MODEL = [
+    "--d-embed",
+    "256",
+    "--n-heads",
+    "8",
+    "--n-kv-heads",
+    "2",
+    "--n-layers",
+    "4",
+    "--n-vocab",
+    "1000",
+    "--d-mlp",
+    "704",
+    "--mlp",
+    "gated",
+]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
 def test_fsdp_two_cpu_ranks(precision):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "llm_budget", "probe", "--fsdp", *MODEL, "--precision", precision, "--batch", "2", "--seq", "64", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "llm_budget",
+        "probe",
+        "--fsdp",
+        *MODEL,
+        "--precision",
+        precision,
+        "--batch",
+        "2",
+        "--seq",
+        "64",
+        "--json",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[:3000]
-    data = json.loads(out.stdout[out.stdout.index("{"):])
+    data = json.loads(out.stdout[out.stdout.index("{") :])
     reports = data["reports"]
     assert len(reports) == 2 and {r["settings"]["rank"] for r in reports} == {0, 1}
     for r in reports:

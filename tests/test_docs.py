@@ -40,7 +40,9 @@ def test_check_command_reports_stale_pages(tmp_path, monkeypatch):
     stale.write_text("old\n", encoding="utf-8")
     current = tmp_path / "cli.md"
     current.write_text("current\n", encoding="utf-8")
-    monkeypatch.setattr(make_docs, "GENERATED", {"accuracy": (stale, lambda: "new\n"), "cli": (current, lambda: "current\n")})
+    monkeypatch.setattr(
+        make_docs, "GENERATED", {"accuracy": (stale, lambda: "new\n"), "cli": (current, lambda: "current\n")}
+    )
     monkeypatch.setattr(make_docs, "ROOT", tmp_path)
     assert make_docs.stale_pages() == ["accuracy"]
     assert make_docs.main(["check"]) == 1
@@ -83,8 +85,11 @@ def test_relative_links_point_to_files(doc):
 
 def test_link_checker_sees_a_broken_link(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("# A `b` title\n[ok](page.md#a-b-title) [web](https://example.org) [gone](missing.md#x) "
-                    "[no heading](page.md#nope) `[code](nope.md)`\n", encoding="utf-8")
+    page.write_text(
+        "# A `b` title\n[ok](page.md#a-b-title) [web](https://example.org) [gone](missing.md#x) "
+        "[no heading](page.md#nope) `[code](nope.md)`\n",
+        encoding="utf-8",
+    )
     assert _broken(page) == ["missing.md#x", "page.md#nope"]
 
 
@@ -104,14 +109,34 @@ def test_accuracy_summary_counts_exact_rows_and_errors(tmp_path, monkeypatch):
     """The accuracy generator's arithmetic on a hand-made result: 2 cases, one peak off by 1 in 100."""
 
     def row(component, est, meas):
-        return {"phase": "train", "component": component, "estimate_bytes": est, "measured_bytes": meas,
-                "error": (est - meas) / meas, "ok": True}
+        return {
+            "phase": "train",
+            "component": component,
+            "estimate_bytes": est,
+            "measured_bytes": meas,
+            "error": (est - meas) / meas,
+            "ok": True,
+        }
 
     reports = [
-        {"case": "tiny a", "path": "fake", "device": "cpu", "torch_version": "x", "settings": {"implementation": "reference"},
-         "passed": True, "rows": [row("weights", 100, 100), row("peak", 101, 100)]},
-        {"case": "tiny b", "path": "fake", "device": "cpu", "torch_version": "x", "settings": {"implementation": "hf"},
-         "passed": True, "rows": [row("weights", 100, 100), row("peak", 100, 100)]},
+        {
+            "case": "tiny a",
+            "path": "fake",
+            "device": "cpu",
+            "torch_version": "x",
+            "settings": {"implementation": "reference"},
+            "passed": True,
+            "rows": [row("weights", 100, 100), row("peak", 101, 100)],
+        },
+        {
+            "case": "tiny b",
+            "path": "fake",
+            "device": "cpu",
+            "torch_version": "x",
+            "settings": {"implementation": "hf"},
+            "passed": True,
+            "rows": [row("weights", 100, 100), row("peak", 100, 100)],
+        },
     ]
     (tmp_path / "r.json").write_text(json.dumps({"reports": reports}), encoding="utf-8")
     monkeypatch.setattr(make_docs, "ROOT", tmp_path)

@@ -241,7 +241,9 @@ def test_zero_and_negative_zero():
 # -- independent oracles: struct, numpy, PyTorch ----------------------------------------------------
 
 # Doubles from random bit patterns cover every binade (subnormal to 1e308) evenly.
-_any_double = st.integers(0, 2**64 - 1).map(lambda b: struct.unpack(">d", b.to_bytes(8, "big"))[0]).filter(math.isfinite)
+_any_double = (
+    st.integers(0, 2**64 - 1).map(lambda b: struct.unpack(">d", b.to_bytes(8, "big"))[0]).filter(math.isfinite)
+)
 doubles = st.one_of(st.floats(allow_nan=False, allow_infinity=False), _any_double)
 
 
@@ -307,7 +309,9 @@ floats32 = st.one_of(
 
 
 @pytest.mark.parametrize("n", lanes(2000))
-@pytest.mark.parametrize("p, torch_dtype", [(P.bf16, "bfloat16"), (P.fp8_e4m3, "float8_e4m3fn"), (P.fp8_e5m2, "float8_e5m2")])
+@pytest.mark.parametrize(
+    "p, torch_dtype", [(P.bf16, "bfloat16"), (P.fp8_e4m3, "float8_e4m3fn"), (P.fp8_e5m2, "float8_e5m2")]
+)
 def test_bf16_and_fp8_match_torch(p, torch_dtype, n):
     """PyTorch rounds float32 to these formats to nearest, ties to even, so on float32 inputs it must
     agree with rounding the exact value once. On overflow its CPU cast saturates E4M3 (our
@@ -325,7 +329,7 @@ def test_bf16_and_fp8_match_torch(p, torch_dtype, n):
     @example(464.0)
     @example(465.0)
     @example(61440.0)
-    @example(-2.0**-10)
+    @example(-(2.0**-10))
     def check(x):
         t = torch.tensor([x], dtype=torch.float32).to(dtype)
         expected = format(int(t.view(view).item()) & (2**bits - 1), f"0{bits}b")
@@ -343,7 +347,15 @@ def test_bf16_and_fp8_match_torch(p, torch_dtype, n):
 FORMATS_BITS = {P.bf16: 16, P.fp8_e4m3: 8, P.fp8_e5m2: 8}
 
 
-@pytest.mark.parametrize("p", [pytest.param(P.fp16, marks=pytest.mark.slow), pytest.param(P.bf16, marks=pytest.mark.slow), P.fp8_e4m3, P.fp8_e5m2])
+@pytest.mark.parametrize(
+    "p",
+    [
+        pytest.param(P.fp16, marks=pytest.mark.slow),
+        pytest.param(P.bf16, marks=pytest.mark.slow),
+        P.fp8_e4m3,
+        P.fp8_e5m2,
+    ],
+)
 def test_every_finite_code_round_trips(p):
     """Every code of the format (65,536 for the 16-bit ones: slow lane; the FP8 ones run always)."""
     lay = layout(p)
@@ -406,10 +418,22 @@ def test_int4_plain_and_absmax_by_hand():
 # -- NF4 ------------------------------------------------------------------------------------------------
 
 NF4_PUBLISHED = [
-    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-    -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-    0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-    0.7229568362236023, 1.0,
+    -1.0,
+    -0.6961928009986877,
+    -0.5250730514526367,
+    -0.39491748809814453,
+    -0.28444138169288635,
+    -0.18477343022823334,
+    -0.09105003625154495,
+    0.0,
+    0.07958029955625534,
+    0.16093020141124725,
+    0.24611230194568634,
+    0.33791524171829224,
+    0.44070982933044434,
+    0.5626170039176941,
+    0.7229568362236023,
+    1.0,
 ]  # QLoRA (Dettmers et al. 2023) / bitsandbytes' NF4 table
 
 
@@ -456,13 +480,22 @@ def test_exact_decimal():
     assert exact_decimal(max_finite(P.fp32)) == "3.4028234663852885981170418348451692544e+38"
     assert exact_decimal(F(1, 3), digits=5) == "0.33333…"
     assert exact_decimal(F(2, 3), digits=5) == "0.66667…"
-    assert exact_decimal(F(1, 2**149)).startswith("1.40129846432481707092372958328991613128026194187651577175706828388979108268586060148663818836212158203125e-45")
+    assert exact_decimal(F(1, 2**149)).startswith(
+        "1.40129846432481707092372958328991613128026194187651577175706828388979108268586060148663818836212158203125e-45"
+    )
 
 
 @pytest.mark.parametrize(
     "text, value, negative",
-    [("3.141592", F(3141592, 10**6), False), ("-1e-8", F(-1, 10**8), True), ("65,504", F(65504), False),
-     ("1_000", F(1000), False), ("1/3", F(1, 3), False), ("-0", F(0), True), ("+2.5E3", F(2500), False)],
+    [
+        ("3.141592", F(3141592, 10**6), False),
+        ("-1e-8", F(-1, 10**8), True),
+        ("65,504", F(65504), False),
+        ("1_000", F(1000), False),
+        ("1/3", F(1, 3), False),
+        ("-0", F(0), True),
+        ("+2.5E3", F(2500), False),
+    ],
 )
 def test_parse_number(text, value, negative):
     assert parse_number(text) == (value, negative)
@@ -487,7 +520,16 @@ def test_range_table_covers_every_precision():
     t = dtype_table()
     assert [f.precision for f in t.formats] == [p.value for p in Precision]
     rows = {f.precision: f for f in t.formats}
-    assert [rows[k].bytes for k in ("fp32", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2", "int8", "int4", "nf4")] == [4, 2, 2, 1, 1, 1, 0.5, 0.5]
+    assert [rows[k].bytes for k in ("fp32", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2", "int8", "int4", "nf4")] == [
+        4,
+        2,
+        2,
+        1,
+        1,
+        1,
+        0.5,
+        0.5,
+    ]
     assert (rows["fp16"].sign_bits, rows["fp16"].exponent_bits, rows["fp16"].fraction_bits) == (1, 5, 10)
     assert (rows["bf16"].exponent_bits, rows["bf16"].fraction_bits, rows["bf16"].exponent_bias) == (8, 7, 127)
     assert (rows["int8"].int_min, rows["int8"].int_max) == (-128, 127)
@@ -515,7 +557,15 @@ def run(*args: str):
 def test_cli_number_prints_the_lecture_bits():
     r = run("dtype", PI)
     assert r.exit_code == 0, r.output
-    for s in ["0 10000000 10010010000111111011000", "3.1415920257568359375", "0 10000 1001001000", "0 10000000 1001001", "3.140625", "00000011", "INT8 absmax"]:
+    for s in [
+        "0 10000000 10010010000111111011000",
+        "3.1415920257568359375",
+        "0 10000 1001001000",
+        "0 10000000 1001001",
+        "3.140625",
+        "00000011",
+        "INT8 absmax",
+    ]:
         assert s in r.stdout, s
 
 
@@ -532,9 +582,39 @@ def test_cli_json_schema():
     data = json.loads(r.stdout)
     assert set(data) == {"input", "value", "value_fraction", "absmax", "absmax_given", "saturate", "encodings"}
     assert data["absmax"] == "10" and data["absmax_given"] is True
-    keys = {"precision", "scheme", "label", "bits", "bits_grouped", "sign", "exponent", "fraction", "code", "stored_value",
-            "stored_fraction", "abs_error", "relative_error", "scale", "scale_fraction", "absmax", "status", "note", "source"}
-    assert [e["label"] for e in data["encodings"]] == ["FP32", "FP16", "BF16", "FP8-E4M3", "FP8-E5M2", "INT8", "INT8 absmax", "INT4", "INT4 absmax", "NF4"]
+    keys = {
+        "precision",
+        "scheme",
+        "label",
+        "bits",
+        "bits_grouped",
+        "sign",
+        "exponent",
+        "fraction",
+        "code",
+        "stored_value",
+        "stored_fraction",
+        "abs_error",
+        "relative_error",
+        "scale",
+        "scale_fraction",
+        "absmax",
+        "status",
+        "note",
+        "source",
+    }
+    assert [e["label"] for e in data["encodings"]] == [
+        "FP32",
+        "FP16",
+        "BF16",
+        "FP8-E4M3",
+        "FP8-E5M2",
+        "INT8",
+        "INT8 absmax",
+        "INT4",
+        "INT4 absmax",
+        "NF4",
+    ]
     for e in data["encodings"]:
         assert set(e) == keys
     int8 = data["encodings"][6]
@@ -581,7 +661,10 @@ def test_the_code_is_the_nearest_with_ties_to_even(n):
     """For any rational (not only doubles): no neighbouring code is nearer, and a tie picks the even code."""
 
     @settings(max_examples=n, deadline=None)
-    @given(st.fractions(min_value=F(-70000), max_value=F(70000), max_denominator=10**12), st.sampled_from([P.fp16, P.bf16, P.fp8_e4m3, P.fp8_e5m2]))
+    @given(
+        st.fractions(min_value=F(-70000), max_value=F(70000), max_denominator=10**12),
+        st.sampled_from([P.fp16, P.bf16, P.fp8_e4m3, P.fp8_e5m2]),
+    )
     def check(x, p):
         _nearest_with_ties_to_even(x, p)
 
@@ -609,8 +692,17 @@ def _nearest_with_ties_to_even(x, p):
 
 @pytest.mark.parametrize(
     "args",
-    [["1e-1000"], ["-1e1000"], ["1", "--absmax", "1e-1000"], ["1e-1000", "--absmax", "1e1000"], ["1/3"],
-     ["123456789012345678901234567890"], ["-0"], ["65520"], ["1e-45"]],
+    [
+        ["1e-1000"],
+        ["-1e1000"],
+        ["1", "--absmax", "1e-1000"],
+        ["1e-1000", "--absmax", "1e1000"],
+        ["1/3"],
+        ["123456789012345678901234567890"],
+        ["-0"],
+        ["65520"],
+        ["1e-45"],
+    ],
 )
 def test_cli_extreme_values_do_not_crash(args):
     r = run("dtype", *args)
@@ -645,12 +737,25 @@ def test_table_shortening_keeps_the_magnitude():
 def test_aliases_are_the_names_users_type():
     from llm_budget.hardware import ALIASES
 
-    assert ALIASES == {
-        "float32": P.fp32, "fp32": P.fp32, "float16": P.fp16, "half": P.fp16, "fp16": P.fp16,
-        "bfloat16": P.bf16, "bf16": P.bf16, "fp8": P.fp8_e4m3, "e4m3": P.fp8_e4m3, "fp8-e4m3": P.fp8_e4m3,
-        "fp8_e4m3": P.fp8_e4m3, "e5m2": P.fp8_e5m2, "fp8-e5m2": P.fp8_e5m2, "fp8_e5m2": P.fp8_e5m2,
-        "int8": P.int8, "int4": P.int4, "nf4": P.nf4,
-    }
+    assert {
+        "float32": P.fp32,
+        "fp32": P.fp32,
+        "float16": P.fp16,
+        "half": P.fp16,
+        "fp16": P.fp16,
+        "bfloat16": P.bf16,
+        "bf16": P.bf16,
+        "fp8": P.fp8_e4m3,
+        "e4m3": P.fp8_e4m3,
+        "fp8-e4m3": P.fp8_e4m3,
+        "fp8_e4m3": P.fp8_e4m3,
+        "e5m2": P.fp8_e5m2,
+        "fp8-e5m2": P.fp8_e5m2,
+        "fp8_e5m2": P.fp8_e5m2,
+        "int8": P.int8,
+        "int4": P.int4,
+        "nf4": P.nf4,
+    } == ALIASES
 
 
 @pytest.mark.parametrize("p", list(Precision))

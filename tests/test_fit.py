@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from llm_budget.cli import app
-from llm_budget.model.counter import count_params
 from llm_budget.errors import LLMBudgetError, UnknownNameError
 from llm_budget.fit import advise, usable_memory
 from llm_budget.hardware import gpu_catalog, load_gpu
 from llm_budget.memory import Parallel, TrainSetup, training_memory
+from llm_budget.model.counter import count_params
 from llm_budget.model.presets import load_preset
 
 MiB = 2**20
@@ -81,8 +81,12 @@ def test_requested_layout_per_gpu_matches_accountant():
     setup = TrainSetup(batch=1, seq=1024)
     r = advise(spec, load_gpu("a100-80gb"), mode="train", gpus=8, train=setup)
     best = min(
-        training_memory(spec, setup.model_copy(update={"parallel": Parallel(dp=8 // (tp * pp), tp=tp, pp=pp, zero=z)})).total_bytes
-        for tp in (1, 2, 4, 8) for pp in (1, 2, 4, 8) if 8 % (tp * pp) == 0
+        training_memory(
+            spec, setup.model_copy(update={"parallel": Parallel(dp=8 // (tp * pp), tp=tp, pp=pp, zero=z)})
+        ).total_bytes
+        for tp in (1, 2, 4, 8)
+        for pp in (1, 2, 4, 8)
+        if 8 % (tp * pp) == 0
         for z in ((0, 1, 2, 3) if 8 // (tp * pp) > 1 else (0,))
     )
     assert r.required_bytes_per_gpu == best
@@ -91,14 +95,22 @@ def test_requested_layout_per_gpu_matches_accountant():
 def test_zero_stages_never_increase_per_gpu_memory():
     spec = load_preset("llama2-7b")
     base = TrainSetup(batch=1, seq=512, optimizer_impl="fused")
-    needs = [training_memory(spec, base.model_copy(update={"parallel": Parallel(dp=8, zero=z)})).total_bytes for z in (0, 1, 2, 3)]
+    needs = [
+        training_memory(spec, base.model_copy(update={"parallel": Parallel(dp=8, zero=z)})).total_bytes
+        for z in (0, 1, 2, 3)
+    ]
     assert needs == sorted(needs, reverse=True) and needs[3] < needs[0]
-    more = [training_memory(spec, base.model_copy(update={"parallel": Parallel(dp=d, zero=3)})).total_bytes for d in (2, 4, 8, 16)]
+    more = [
+        training_memory(spec, base.model_copy(update={"parallel": Parallel(dp=d, zero=3)})).total_bytes
+        for d in (2, 4, 8, 16)
+    ]
     assert more == sorted(more, reverse=True)
 
 
 def test_when_it_does_not_fit_changes_are_ranked_and_real():
-    r = advise(load_preset("llama2-13b"), load_gpu("a100-80gb"), mode="train", gpus=1, train=TrainSetup(batch=4, seq=4096))
+    r = advise(
+        load_preset("llama2-13b"), load_gpu("a100-80gb"), mode="train", gpus=1, train=TrainSetup(batch=4, seq=4096)
+    )
     assert not r.fits and r.changes
     fitting = [c for c in r.changes if c.fits]
     assert fitting and r.changes[: len(fitting)] == fitting  # fitting changes first
@@ -112,10 +124,21 @@ def test_when_it_does_not_fit_changes_are_ranked_and_real():
 def test_max_batch_and_context_are_limits():
     spec = load_preset("llama2-7b")
     gpu = load_gpu("a100-80gb")
-    r = advise(spec, gpu, mode="both", gpus=1, train=TrainSetup(batch=1, seq=1024, precision="bf16", recipe="pure", optimizer_impl="fused"))
+    r = advise(
+        spec,
+        gpu,
+        mode="both",
+        gpus=1,
+        train=TrainSetup(batch=1, seq=1024, precision="bf16", recipe="pure", optimizer_impl="fused"),
+    )
     assert r.max_batch and r.max_context
     usable = r.usable_bytes_per_gpu
-    fits = lambda b: training_memory(spec, TrainSetup(batch=b, seq=1024, precision="bf16", recipe="pure", optimizer_impl="fused")).total_bytes <= usable
+    fits = lambda b: (
+        training_memory(
+            spec, TrainSetup(batch=b, seq=1024, precision="bf16", recipe="pure", optimizer_impl="fused")
+        ).total_bytes
+        <= usable
+    )
     assert fits(r.max_batch) and not fits(r.max_batch + 1)
 
 
@@ -136,7 +159,21 @@ def test_cli_fit_json_and_check():
     assert data["fits"] is True and data["gpus_needed"] == 1
     assert isinstance(data["usable_bytes_per_gpu"], int) and isinstance(data["required_bytes_per_gpu"], int)
     assert isinstance(data["plans"], list)
-    r = run("fit", "--preset", "llama3-70b", "--gpu", "a100-80gb", "--gpus", "8", "--mode", "train", "--seq", "4096", "--batch", "1")
+    r = run(
+        "fit",
+        "--preset",
+        "llama3-70b",
+        "--gpu",
+        "a100-80gb",
+        "--gpus",
+        "8",
+        "--mode",
+        "train",
+        "--seq",
+        "4096",
+        "--batch",
+        "1",
+    )
     assert r.exit_code == 0 and "does not fit" in r.stdout
     r = run("fit", "--preset", "llama3-70b", "--gpu", "a100-80gb", "--mode", "train", "--check")
     assert r.exit_code == 1
@@ -149,8 +186,14 @@ def test_cli_fit_json_and_check():
     [
         (["--params", "1e9", "--gpu", "a100-80"], "unknown GPU 'a100-80'; did you mean"),
         (["--params", "1e9", "--gpu", "a100-80gb", "--gpus", "0"], "--gpus must be positive"),
-        (["--preset", "llama2-7b", "--gpu", "a100-80gb", "--precision", "fp8", "--mode", "infer"], "no FP8 tensor cores"),
-        (["--preset", "llama2-7b", "--gpu", "a100-80gb", "--mode", "fly"], "Invalid value for '--mode': 'fly' is not one of 'train', 'infer', 'both'"),
+        (
+            ["--preset", "llama2-7b", "--gpu", "a100-80gb", "--precision", "fp8", "--mode", "infer"],
+            "no FP8 tensor cores",
+        ),
+        (
+            ["--preset", "llama2-7b", "--gpu", "a100-80gb", "--mode", "fly"],
+            "Invalid value for '--mode': 'fly' is not one of 'train', 'infer', 'both'",
+        ),
         (["--gpu", "a100-80gb"], "give a model"),
     ],
 )
@@ -170,7 +213,9 @@ def test_cli_gpus():
 def test_changes_are_option_values_and_the_renderer_makes_the_flags():
     from llm_budget.render.fit import fit_json
 
-    r = advise(load_preset("llama3-70b"), load_gpu("a100-80gb"), mode="train", gpus=8, train=TrainSetup(batch=1, seq=4096))
+    r = advise(
+        load_preset("llama3-70b"), load_gpu("a100-80gb"), mode="train", gpus=8, train=TrainSetup(batch=1, seq=4096)
+    )
     by_name = {c.change: c for c in r.changes}
     assert by_name["QLoRA: NF4 base, rank-16 adapters"].settings == {"precision": "nf4", "lora_rank": 16}
     assert by_name["full activation checkpointing"].settings == {"checkpointing": "full"}
@@ -180,12 +225,16 @@ def test_changes_are_option_values_and_the_renderer_makes_the_flags():
     data = json.loads(fit_json(r))
     options = {c["change"]: c["option"] for c in data["changes"]}
     assert options["QLoRA: NF4 base, rank-16 adapters"] == "--precision nf4 --lora-rank 16"
-    assert options[more.change] == f"--gpus {more.gpus}" + (" --checkpointing full" if "checkpointing" in more.settings else "")
+    assert options[more.change] == f"--gpus {more.gpus}" + (
+        " --checkpointing full" if "checkpointing" in more.settings else ""
+    )
     assert all(c["settings"] == ch.settings for c, ch in zip(data["changes"], r.changes, strict=True))
 
 
 def test_changes_together_merge_their_settings():
-    r = advise(load_preset("llama2-13b"), load_gpu("a100-80gb"), mode="train", gpus=1, train=TrainSetup(batch=4, seq=4096))
+    r = advise(
+        load_preset("llama2-13b"), load_gpu("a100-80gb"), mode="train", gpus=1, train=TrainSetup(batch=4, seq=4096)
+    )
     together = next(c for c in r.changes if c.change.startswith("together:"))
     parts = together.change.removeprefix("together: ").split(" + ")
     singles = {c.change: c.settings for c in r.changes}

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from golden.examples import run_json
 
 VOLATILE = {"search_seconds"}  # wall-clock time of the fit search, not an estimate

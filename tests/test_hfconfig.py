@@ -26,11 +26,31 @@ PUBLISHED = {
 
 # Presets that are the same model as a fixture config.
 PRESET_OF = {
-    "gpt2.json": "gpt2-124m", "gpt2-medium.json": "gpt2-355m", "gpt2-large.json": "gpt2-774m", "gpt2-xl.json": "gpt2-1.5b",
-    **{f"{n}.json": n for n in [
-        "gemma-7b", "llama3-8b", "llama3-70b", "llama2-7b", "llama2-13b", "llama2-70b", "codellama-7b", "codellama-13b",
-        "codellama-34b", "codellama-70b", "mistral-7b", "mixtral-8x7b", "mixtral-8x22b", "dbrx", "command-r", "command-r-plus",
-    ]},
+    "gpt2.json": "gpt2-124m",
+    "gpt2-medium.json": "gpt2-355m",
+    "gpt2-large.json": "gpt2-774m",
+    "gpt2-xl.json": "gpt2-1.5b",
+    **{
+        f"{n}.json": n
+        for n in [
+            "gemma-7b",
+            "llama3-8b",
+            "llama3-70b",
+            "llama2-7b",
+            "llama2-13b",
+            "llama2-70b",
+            "codellama-7b",
+            "codellama-13b",
+            "codellama-34b",
+            "codellama-70b",
+            "mistral-7b",
+            "mixtral-8x7b",
+            "mixtral-8x22b",
+            "dbrx",
+            "command-r",
+            "command-r-plus",
+        ]
+    },
 }
 
 
@@ -59,7 +79,14 @@ def test_preset_and_config_describe_the_same_model(fixture):
     assert [(c.name, c.count) for c in from_config.components] == [(c.name, c.count) for c in from_preset.components]
 
 
-SMALL = dict(hidden_size=64, num_attention_heads=4, num_hidden_layers=2, vocab_size=1000, intermediate_size=96, num_key_value_heads=2)
+SMALL = dict(
+    hidden_size=64,
+    num_attention_heads=4,
+    num_hidden_layers=2,
+    vocab_size=1000,
+    intermediate_size=96,
+    num_key_value_heads=2,
+)
 VARIANTS = {
     "llama-biases": dict(SMALL, model_type="llama", attention_bias=True, mlp_bias=True),
     "llama-tied": dict(SMALL, model_type="llama", tie_word_embeddings=True),
@@ -68,8 +95,12 @@ VARIANTS = {
     "gemma2": dict(SMALL, model_type="gemma2", head_dim=32),
     "gpt_neox-no-attn-bias": dict(SMALL, model_type="gpt_neox", attention_bias=False, num_key_value_heads=None),
     "gpt_neox-tied": dict(SMALL, model_type="gpt_neox", tie_word_embeddings=True, num_key_value_heads=None),
-    "gpt2-n_inner": dict(model_type="gpt2", n_embd=64, n_head=4, n_layer=2, vocab_size=1000, n_positions=128, n_inner=100),
-    "bloom-untied": dict(model_type="bloom", hidden_size=64, n_head=4, n_layer=2, vocab_size=1000, tie_word_embeddings=False),
+    "gpt2-n_inner": dict(
+        model_type="gpt2", n_embd=64, n_head=4, n_layer=2, vocab_size=1000, n_positions=128, n_inner=100
+    ),
+    "bloom-untied": dict(
+        model_type="bloom", hidden_size=64, n_head=4, n_layer=2, vocab_size=1000, tie_word_embeddings=False
+    ),
     "cohere-bias": dict(SMALL, model_type="cohere", attention_bias=True),
 }
 

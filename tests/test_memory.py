@@ -67,7 +67,12 @@ def model_state_bytes(spec, **kw) -> int:
 def test_mixed_precision_conventions(convention, expected):
     spec = SMALL
     n = count_params(spec).total
-    r = training_memory(spec, TrainSetup(device="cpu", batch=1, seq=8, convention=convention, optimizer_impl="fused", implementation="reference"))
+    r = training_memory(
+        spec,
+        TrainSetup(
+            device="cpu", batch=1, seq=8, convention=convention, optimizer_impl="fused", implementation="reference"
+        ),
+    )
     # At the optimizer step every gradient exists: states + gradients + weights = bytes/param × N (+ step counters).
     step = next(p for p in r.phases if p.name == "optimizer step").bytes
     tokens = 2 * 1 * 8 * 8  # inputs: ids + targets
@@ -77,7 +82,18 @@ def test_mixed_precision_conventions(convention, expected):
 
 def test_pure_bf16_adamw_is_8_bytes_per_param():
     n = count_params(SMALL).total
-    r = training_memory(SMALL, TrainSetup(device="cpu", precision="bf16", recipe="pure", batch=1, seq=8, optimizer_impl="fused", implementation="reference"))
+    r = training_memory(
+        SMALL,
+        TrainSetup(
+            device="cpu",
+            precision="bf16",
+            recipe="pure",
+            batch=1,
+            seq=8,
+            optimizer_impl="fused",
+            implementation="reference",
+        ),
+    )
     s = states_only(r)
     assert s["Weights"] == 2 * n
     assert s["Optimizer states"] - 4 * sum(t.copies for t in parameter_tensors(SMALL)) == 4 * n
@@ -175,7 +191,9 @@ def test_kv_cache_vectors():
 
 def test_sliding_window_caps_the_cache():
     m = load_preset("mistral-7b")  # 4,096-token window
-    assert kv_cache_bytes(m, batch=1, tokens=32768, precision=Precision.bf16) == kv_cache_bytes(m, batch=1, tokens=4096, precision=Precision.bf16)
+    assert kv_cache_bytes(m, batch=1, tokens=32768, precision=Precision.bf16) == kv_cache_bytes(
+        m, batch=1, tokens=4096, precision=Precision.bf16
+    )
 
 
 def test_inference_weights_at_each_precision():
@@ -228,9 +246,15 @@ def test_lower_precision_never_needs_more(n):
     order = [Precision.fp32, Precision.bf16, Precision.fp8_e4m3]
     totals = [rule_of_thumb(n, p).total_bytes for p in order]
     assert totals == sorted(totals, reverse=True)
-    infer = [inference_memory(SMALL, InferSetup(precision=p, context=512)).total_bytes for p in (Precision.fp32, Precision.bf16, Precision.int8, Precision.nf4)]
+    infer = [
+        inference_memory(SMALL, InferSetup(precision=p, context=512)).total_bytes
+        for p in (Precision.fp32, Precision.bf16, Precision.int8, Precision.nf4)
+    ]
     assert infer == sorted(infer, reverse=True)
-    train = [training_memory(SMALL, TrainSetup(precision=p, recipe=r, batch=2, seq=64)).total_bytes for p, r in (("fp32", None), ("bf16", "pure"))]
+    train = [
+        training_memory(SMALL, TrainSetup(precision=p, recipe=r, batch=2, seq=64)).total_bytes
+        for p, r in (("fp32", None), ("bf16", "pure"))
+    ]
     assert train[1] < train[0]
 
 
@@ -264,16 +288,34 @@ def test_cli_json_schema():
     assert data["total_bytes"] == sum(c["bytes"] for c in data["components"])
     assert all({"name", "bytes"} <= set(c) for c in data["components"])
     assert data["assumptions"] and all(isinstance(a, str) for a in data["assumptions"])
-    r = _run("memory", "--preset", "mixtral-8x7b", "--mode", "infer", "--precision", "int8", "--batch", "8", "--context", "32768", "--json")
+    r = _run(
+        "memory",
+        "--preset",
+        "mixtral-8x7b",
+        "--mode",
+        "infer",
+        "--precision",
+        "int8",
+        "--batch",
+        "8",
+        "--context",
+        "32768",
+        "--json",
+    )
     data = json.loads(r.stdout)
-    assert any(c["name"].startswith("KV cache") and c["bytes"] == 8 * 32768 * 2 * 32 * 8 * 128 * 2 for c in data["components"])
+    assert any(
+        c["name"].startswith("KV cache") and c["bytes"] == 8 * 32768 * 2 * 32 * 8 * 128 * 2 for c in data["components"]
+    )
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--preset", "llama2-7b", "--precision", "int8"], "cannot be trained directly"),
-        (["--preset", "llama2-7b", "--optimizer", "adamz"], "Invalid value for '--optimizer': 'adamz' is not one of 'adamw'"),
+        (
+            ["--preset", "llama2-7b", "--optimizer", "adamz"],
+            "Invalid value for '--optimizer': 'adamz' is not one of 'adamw'",
+        ),
         (["--preset", "llama2-7b", "--batch", "0"], "--batch must be positive"),
         (["--preset", "llama2-7b", "--seq", "-5"], "--seq must be positive"),
         (["--preset", "llama2-7b", "--precision", "fp12"], "unknown precision 'fp12'"),
@@ -299,13 +341,27 @@ def test_hf_eager_checkpoints_keep_the_causal_mask(precision, recipe, mask_bytes
     b, s = 2, 1024
 
     def forward_end(attention: str, ckpt: str) -> int:
-        setup = TrainSetup(precision=precision, recipe=recipe, batch=b, seq=s, attention=attention, checkpointing=ckpt, device="cpu")
+        setup = TrainSetup(
+            precision=precision, recipe=recipe, batch=b, seq=s, attention=attention, checkpointing=ckpt, device="cpu"
+        )
         return training_memory(spec, setup).settings.forward_end_bytes
 
     assert forward_end("eager", "full") - forward_end("sdpa", "full") == b * s * s * mask_bytes
-    ref = TrainSetup(precision=precision, recipe=recipe, batch=b, seq=s, attention="eager", checkpointing="full", device="cpu", implementation="reference")
+    ref = TrainSetup(
+        precision=precision,
+        recipe=recipe,
+        batch=b,
+        seq=s,
+        attention="eager",
+        checkpointing="full",
+        device="cpu",
+        implementation="reference",
+    )
     ref_sdpa = ref.model_copy(update={"attention": "sdpa"})
-    assert training_memory(spec, ref).settings.forward_end_bytes == training_memory(spec, ref_sdpa).settings.forward_end_bytes
+    assert (
+        training_memory(spec, ref).settings.forward_end_bytes
+        == training_memory(spec, ref_sdpa).settings.forward_end_bytes
+    )
 
 
 # -- the tables: recipes and optimizers --------------------------------------------------------------
@@ -369,7 +425,9 @@ def test_optimizer_step_temporaries_per_implementation():
     fused = step_phase(optimizer_impl="fused")
     assert step_phase(optimizer_impl="foreach") - fused == 4 * n
     assert step_phase(optimizer_impl="for-loop") - fused == 2 * 4 * largest
-    assert step_phase(optimizer="sgd-momentum", optimizer_impl="foreach") == step_phase(optimizer="sgd-momentum", optimizer_impl="fused")
+    assert step_phase(optimizer="sgd-momentum", optimizer_impl="foreach") == step_phase(
+        optimizer="sgd-momentum", optimizer_impl="fused"
+    )
 
 
 # -- the step's timeline and its typed results ------------------------------------------------------
@@ -378,7 +436,12 @@ def test_optimizer_step_temporaries_per_implementation():
 def test_timeline_phases_in_order():
     r = training_memory(SMALL, TrainSetup(device="cpu", batch=1, seq=8))
     names = [p.name for p in r.phases]
-    assert names[:4] == ["forward: log_softmax", "backward: cross-entropy", "backward: unembedding", "backward: unembedding (FP32 gradient)"]
+    assert names[:4] == [
+        "forward: log_softmax",
+        "backward: cross-entropy",
+        "backward: unembedding",
+        "backward: unembedding (FP32 gradient)",
+    ]
     assert names[4] == "backward: final norm"
     regions = ["MLP", "MLP norm", "attention", "attention norm"]
     blocks = [f"backward: block {i}, {region}" for i in (3, 0) for region in regions]  # the last and the first block
@@ -392,7 +455,9 @@ def test_step_peak_is_the_report():
     report = training_memory(SMALL, setup)
     assert peak.bytes == report.total_bytes == sum(peak.live.values())
     assert peak.phases == report.phases
-    assert report.peak_phase == peak.phase and peak.phase.startswith(("first pipeline stage: ", "last pipeline stage: "))
+    assert report.peak_phase == peak.phase and peak.phase.startswith(
+        ("first pipeline stage: ", "last pipeline stage: ")
+    )
     assert (peak.phase.split(": ", 1)[1], peak.bytes) in peak.points
 
 
@@ -401,8 +466,20 @@ def test_settings_keep_their_json_keys():
 
     train = json.loads(training_memory(SMALL, TrainSetup(batch=2, seq=64)).model_dump_json())["settings"]
     assert list(train) == [
-        "batch", "seq", "optimizer", "optimizer_impl", "checkpointing", "attention", "device", "activations_per_layer_bytes",
-        "parallel", "gathered_bytes", "weight_bytes", "optimizer_state_bytes", "gradient_bytes", "forward_end_bytes",
+        "batch",
+        "seq",
+        "optimizer",
+        "optimizer_impl",
+        "checkpointing",
+        "attention",
+        "device",
+        "activations_per_layer_bytes",
+        "parallel",
+        "gathered_bytes",
+        "weight_bytes",
+        "optimizer_state_bytes",
+        "gradient_bytes",
+        "forward_end_bytes",
     ]
     assert train["optimizer"] == "adamw" and train["optimizer_impl"] == "foreach" and train["seq"] == 64
     assert train["parallel"] == {"dp": 1, "tp": 1, "pp": 1, "zero": 0, "sp": False, "micro_batches": None}

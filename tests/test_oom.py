@@ -86,17 +86,23 @@ try setting max_split_size_mb to avoid fragmentation.  See documentation
  for Memory Management and PYTORCH_CUDA_ALLOC_CONF"""
 
 # https://github.com/pytorch/pytorch/issues/35901: legacy form, "~50% of the GPU RAM cannot be utilised".
-PT_35901 = ("CUDA out of memory. Tried to allocate 10.84 GiB (GPU 0; 23.65 GiB total capacity; 1.06 GiB already allocated; "
-            "10.26 GiB free; 12.53 GiB reserved in total by PyTorch)")
+PT_35901 = (
+    "CUDA out of memory. Tried to allocate 10.84 GiB (GPU 0; 23.65 GiB total capacity; 1.06 GiB already allocated; "
+    "10.26 GiB free; 12.53 GiB reserved in total by PyTorch)"
+)
 
 # https://github.com/pytorch/pytorch/issues/40863: legacy form; the maintainer: "another program ... is already using
 # all the GPU memory".
-PT_40863 = ("RuntimeError: CUDA out of memory. Tried to allocate 60.00 MiB (GPU 0; 11.17 GiB total capacity; 505.96 MiB "
-            "already allocated; 12.50 MiB free; 530.00 MiB reserved in total by PyTorch)")
+PT_40863 = (
+    "RuntimeError: CUDA out of memory. Tried to allocate 60.00 MiB (GPU 0; 11.17 GiB total capacity; 505.96 MiB "
+    "already allocated; 12.50 MiB free; 530.00 MiB reserved in total by PyTorch)"
+)
 
 # https://github.com/pytorch/pytorch/issues/16417 (title): the oldest wording, "cached".
-PT_16417 = ("RuntimeError: CUDA out of memory. Tried to allocate 12.50 MiB (GPU 0; 10.92 GiB total capacity; 8.57 MiB "
-            "already allocated; 9.28 GiB free; 4.68 MiB cached)")
+PT_16417 = (
+    "RuntimeError: CUDA out of memory. Tried to allocate 12.50 MiB (GPU 0; 10.92 GiB total capacity; 8.57 MiB "
+    "already allocated; 9.28 GiB free; 4.68 MiB cached)"
+)
 
 # https://github.com/awslabs/keys_values/issues/92: four other ranks' contexts of 414 MiB on this GPU.
 KEYS_VALUES_92 = (
@@ -168,8 +174,24 @@ def test_format_size_is_pytorchs():
     assert format_size(B("15.78", GiB)) == "15.78 GiB"
 
 
-@pytest.mark.parametrize("n", [0, 1, 1024, 1025, 982 * KiB + 511, MiB, MiB + 1, 200 * MiB + 12_345, GiB, GiB + 1,
-                               B("15.78", GiB), 81559 * MiB, 2**64 - 1])
+@pytest.mark.parametrize(
+    "n",
+    [
+        0,
+        1,
+        1024,
+        1025,
+        982 * KiB + 511,
+        MiB,
+        MiB + 1,
+        200 * MiB + 12_345,
+        GiB,
+        GiB + 1,
+        B("15.78", GiB),
+        81559 * MiB,
+        2**64 - 1,
+    ],
+)
 def test_parse_size_reads_what_format_size_writes(n):
     # The parser mirrors PyTorch's printer: reading a printed size gives the true size within the printed rounding.
     f = parse_size(format_size(n))
@@ -199,8 +221,21 @@ def test_gpu_candidates():
 
 def test_lecture_message_figures():
     r = explain_oom(LECTURE)
-    assert (r.format, r.wording, r.exception, r.backend, r.gpu_index, r.complete) == ("legacy", "legacy", "RuntimeError", "CUDA", 0, True)
-    total, allocated, free, reserved, request = B("15.78", GiB), B("14.56", GiB), B("38.44", MiB), B("14.80", GiB), 200 * MiB
+    assert (r.format, r.wording, r.exception, r.backend, r.gpu_index, r.complete) == (
+        "legacy",
+        "legacy",
+        "RuntimeError",
+        "CUDA",
+        0,
+        True,
+    )
+    total, allocated, free, reserved, request = (
+        B("15.78", GiB),
+        B("14.56", GiB),
+        B("38.44", MiB),
+        B("14.80", GiB),
+        200 * MiB,
+    )
     assert r.tried_to_allocate_bytes == request == 209_715_200
     assert r.total_capacity_bytes == total
     assert r.allocated_bytes == allocated
@@ -222,14 +257,22 @@ def test_lecture_message_is_a_full_card_not_fragmentation():
     assert r.diagnosis == "full"
     # the diagnosis as data: live tensors 14.56 GiB of 15.78 GiB, 200 MiB asked, 200 MiB − 38.44 MiB short
     assert r.verdict.case == "full-live-tensors"
-    assert r.verdict.numbers == {"allocated": B("14.56", GiB), "total": B("15.78", GiB), "request": 200 * MiB,
-                                 "shortfall": 200 * MiB - B("38.44", MiB)}
+    assert r.verdict.numbers == {
+        "allocated": B("14.56", GiB),
+        "total": B("15.78", GiB),
+        "request": 200 * MiB,
+        "shortfall": 200 * MiB - B("38.44", MiB),
+    }
     assert headline(r).startswith("The card is full")
     assert "92.3%" in headline(r)  # 14.56 / 15.78
     assert r.recommendations[0].kind == "smaller-micro-batch"
     assert recommendation_text(r.recommendations[0])["title"].startswith("Smaller micro-batch")
     last = r.recommendations[-1]
-    assert (last.kind, last.env, last.settings) == ("expandable-segments-one-allocation", "PYTORCH_CUDA_ALLOC_CONF", {"expandable_segments": True})
+    assert (last.kind, last.env, last.settings) == (
+        "expandable-segments-one-allocation",
+        "PYTORCH_CUDA_ALLOC_CONF",
+        {"expandable_segments": True},
+    )
     assert recommendation_text(last)["setting"] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
     assert "this one allocation" in recommendation_text(last)["title"]
     assert not any("empty_cache" in x for x in settings_text(r))
@@ -250,7 +293,12 @@ def test_current_form_fragmentation_lerf_73():
     assert (r.format, r.wording, r.exception) == ("current", "current-2.1", "torch.cuda.OutOfMemoryError")
     total, free, in_use = B("23.65", GiB), B("1.66", GiB), B("20.81", GiB)
     allocated, unallocated, request = B("12.09", GiB), B("4.84", GiB), 3 * GiB
-    assert (r.total_capacity_bytes, r.free_bytes, r.allocated_bytes, r.reserved_unallocated_bytes) == (total, free, allocated, unallocated)
+    assert (r.total_capacity_bytes, r.free_bytes, r.allocated_bytes, r.reserved_unallocated_bytes) == (
+        total,
+        free,
+        allocated,
+        unallocated,
+    )
     assert r.reserved_bytes == allocated + unallocated and r.tried_to_allocate_bytes == request
     assert r.process_in_use_bytes == in_use and not r.process_in_use_inferred
     assert r.this_process_non_pytorch_bytes == in_use - (allocated + unallocated)  # 3.88 GiB outside the allocator
@@ -326,10 +374,12 @@ def test_legacy_other_processes_pytorch_40863():
 
 def test_current_other_processes():
     # Synthetic, built from the template: another process holds most of the card.
-    text = ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 1 has a total capacity of 23.65 GiB "
-            "of which 1.25 GiB is free. Process 4242 has 18.50 GiB memory in use. Including non-PyTorch memory, this process "
-            "has 3.80 GiB memory in use. Of the allocated memory 3.10 GiB is allocated by PyTorch, and 200.00 MiB is reserved "
-            "by PyTorch but unallocated.")
+    text = (
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 1 has a total capacity of 23.65 GiB "
+        "of which 1.25 GiB is free. Process 4242 has 18.50 GiB memory in use. Including non-PyTorch memory, this process "
+        "has 3.80 GiB memory in use. Of the allocated memory 3.10 GiB is allocated by PyTorch, and 200.00 MiB is reserved "
+        "by PyTorch but unallocated."
+    )
     r = explain_oom(text)
     assert r.gpu_index == 1
     assert r.other_processes_bytes == B("23.65", GiB) - B("1.25", GiB) - B("3.80", GiB)
@@ -382,9 +432,11 @@ def test_oldest_wording_and_free_covering_the_request_pytorch_16417():
 
 def test_nvml_not_available_and_exceeds_card():
     # Synthetic: NVML's 2^64 − 1 bytes prints as 17179869184.00 GiB; a request larger than the card.
-    text = ("CUDA out of memory. Tried to allocate 32.00 GiB. GPU 0 has a total capacity of 23.99 GiB of which 20.00 GiB is "
-            "free. Including non-PyTorch memory, this process has 17179869184.00 GiB memory in use. Of the allocated memory "
-            "2.50 GiB is allocated by PyTorch, and 20.00 MiB is reserved by PyTorch but unallocated.")
+    text = (
+        "CUDA out of memory. Tried to allocate 32.00 GiB. GPU 0 has a total capacity of 23.99 GiB of which 20.00 GiB is "
+        "free. Including non-PyTorch memory, this process has 17179869184.00 GiB memory in use. Of the allocated memory "
+        "2.50 GiB is allocated by PyTorch, and 20.00 MiB is reserved by PyTorch but unallocated."
+    )
     r = explain_oom(text)
     assert r.processes[0].bytes is None and r.process_in_use_bytes is None
     assert r.diagnosis == "exceeds-card"
@@ -392,8 +444,10 @@ def test_nvml_not_available_and_exceeds_card():
 
 
 def test_message_cut_before_the_allocator_figures():
-    r = explain_oom("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 552.00 MiB.\n"
-                    "GPU 0 has a total capacty of 14.74 GiB of which 58.19 MiB is free.")
+    r = explain_oom(
+        "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 552.00 MiB.\n"
+        "GPU 0 has a total capacty of 14.74 GiB of which 58.19 MiB is free."
+    )
     assert not r.complete and r.allocated_bytes is None and r.reserved_bytes is None
     assert r.diagnosis == "full"
     assert any("stops before" in f for f in findings_text(r))
@@ -418,7 +472,9 @@ Traceback (most recent call last):
 
 
 def test_colored_traceback():
-    colored = "\x1b[0;31mOutOfMemoryError\x1b[0m: " + LECTURE.removeprefix("RuntimeError: ").replace("15.78 GiB", "\x1b[1m15.78 GiB\x1b[0m")
+    colored = "\x1b[0;31mOutOfMemoryError\x1b[0m: " + LECTURE.removeprefix("RuntimeError: ").replace(
+        "15.78 GiB", "\x1b[1m15.78 GiB\x1b[0m"
+    )
     r = explain_oom(colored)
     assert r.exception == "OutOfMemoryError" and r.total_capacity_bytes == B("15.78", GiB)
 
@@ -440,7 +496,13 @@ def test_unreadable_input(text, fragment):
 def test_suggestions_are_empty_until_the_fit_advisor_fills_them():
     r = explain_oom(LECTURE)
     assert r.suggestions == []
-    s = FitSuggestion(change="QLoRA", settings={"precision": "nf4", "lora_rank": 16}, required_bytes_per_gpu=10 * GiB, gpus=1, fits=True)
+    s = FitSuggestion(
+        change="QLoRA",
+        settings={"precision": "nf4", "lora_rank": 16},
+        required_bytes_per_gpu=10 * GiB,
+        gpus=1,
+        fits=True,
+    )
     r2 = r.model_copy(update={"suggestions": [s]})
     dumped = json.loads(oom_json(r2))["suggestions"][0]
     assert dumped["settings"] == {"precision": "nf4", "lora_rank": 16}
@@ -458,10 +520,17 @@ def test_json_keeps_the_sentences_beside_the_data():
     data = json.loads(oom_json(r))
     assert data["headline"] == headline(r) and data["headline"].startswith("Fragmentation: 4.84 GiB")
     assert data["findings"] == findings_text(r) and len(data["findings"]) == len(data["observations"])
-    assert data["verdict"] == {"case": "fragmentation", "numbers": {"unallocated": B("4.84", GiB), "total": B("23.65", GiB), "request": 3 * GiB}}
+    assert data["verdict"] == {
+        "case": "fragmentation",
+        "numbers": {"unallocated": B("4.84", GiB), "total": B("23.65", GiB), "request": 3 * GiB},
+    }
     first = data["recommendations"][0]
     assert first["setting"] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
-    assert (first["kind"], first["env"], first["settings"]) == ("expandable-segments", "PYTORCH_CUDA_ALLOC_CONF", {"expandable_segments": True})
+    assert (first["kind"], first["env"], first["settings"]) == (
+        "expandable-segments",
+        "PYTORCH_CUDA_ALLOC_CONF",
+        {"expandable_segments": True},
+    )
     assert first["numbers"] == {"reserved_unallocated": B("4.84", GiB)}
     assert data["rounding_note"].startswith("Printed figures are rounded to 0.01")
 
@@ -485,9 +554,21 @@ def test_cli_lecture_table():
     r = run(LECTURE)
     assert r.exit_code == 0, r.output
     out = r.stdout
-    for s in ["200.00 MiB", "15.78 GiB", "14.56 GiB", "38.44 MiB", "14.80 GiB", "(245.76 MiB)",
-              f"{B('15.78', GiB):,}", f"{B('14.80', GiB) - B('14.56', GiB):,}", "V100", "Diagnosis", "The card is full",
-              "Smaller micro-batch", "rounded to 0.01 of their unit"]:
+    for s in [
+        "200.00 MiB",
+        "15.78 GiB",
+        "14.56 GiB",
+        "38.44 MiB",
+        "14.80 GiB",
+        "(245.76 MiB)",
+        f"{B('15.78', GiB):,}",
+        f"{B('14.80', GiB) - B('14.56', GiB):,}",
+        "V100",
+        "Diagnosis",
+        "The card is full",
+        "Smaller micro-batch",
+        "rounded to 0.01 of their unit",
+    ]:
         assert s in out, s
     assert "█" in out and "request" in out
 
@@ -497,19 +578,40 @@ def test_cli_json_keys():
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert set(data) >= {
-        "format", "gpu_index", "tried_to_allocate_bytes", "total_capacity_bytes", "free_bytes", "allocated_bytes",
-        "reserved_bytes", "reserved_unallocated_bytes", "non_pytorch_bytes", "process_in_use_bytes", "other_processes_bytes",
-        "gpu_candidates", "diagnosis", "headline", "findings", "recommendations", "suggestions", "figures", "message",
+        "format",
+        "gpu_index",
+        "tried_to_allocate_bytes",
+        "total_capacity_bytes",
+        "free_bytes",
+        "allocated_bytes",
+        "reserved_bytes",
+        "reserved_unallocated_bytes",
+        "non_pytorch_bytes",
+        "process_in_use_bytes",
+        "other_processes_bytes",
+        "gpu_candidates",
+        "diagnosis",
+        "headline",
+        "findings",
+        "recommendations",
+        "suggestions",
+        "figures",
+        "message",
     }
     assert data["format"] == "current" and data["diagnosis"] == "fragmentation"
     assert isinstance(data["total_capacity_bytes"], int) and data["suggestions"] == []
     assert set(data["recommendations"][0]) >= {"title", "setting", "why", "source"}  # keys are only ever added
     assert data["recommendations"][0]["setting"] == "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"
-    assert data["figures"]["total_capacity"] == {"printed": "23.65 GiB", "bytes": B("23.65", GiB), "tolerance_bytes": B("0.005", GiB), "formula": None}
+    assert data["figures"]["total_capacity"] == {
+        "printed": "23.65 GiB",
+        "bytes": B("23.65", GiB),
+        "tolerance_bytes": B("0.005", GiB),
+        "formula": None,
+    }
 
 
 def test_cli_reads_a_log_on_stdin():
-    log = "epoch 3\nTraceback (most recent call last):\n  File \"x.py\", line 1\n" + PR_99699 + "\n"
+    log = 'epoch 3\nTraceback (most recent call last):\n  File "x.py", line 1\n' + PR_99699 + "\n"
     r = run("--json", input=log)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["tried_to_allocate_bytes"] == 138 * MiB
@@ -545,16 +647,21 @@ def test_oom_with_a_model_says_what_would_fit():
 
     from llm_budget.cli import app
 
-    r = CliRunner().invoke(app, ["oom", LECTURE, "--preset", "gpt2-355m",
-                                 "--batch", "8", "--seq", "1024", "--json"], env={"COLUMNS": "200"})
+    r = CliRunner().invoke(
+        app,
+        ["oom", LECTURE, "--preset", "gpt2-355m", "--batch", "8", "--seq", "1024", "--json"],
+        env={"COLUMNS": "200"},
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     # the card PyTorch saw: 15.78 GiB total, of which the message leaves 14.80 reserved + 38.44 MiB free to this process
     assert data["model_need_bytes"] > data["model_usable_bytes"] and data["model_fits"] is False
     assert data["model_usable_bytes"] < 15.78 * 2**30
     assert any(s["fits"] for s in data["suggestions"])
-    assert all(s["fits"] == (s["required_bytes_per_gpu"] <= data["model_usable_bytes"]) or s["option"].startswith("--gpu")
-               for s in data["suggestions"])
+    assert all(
+        s["fits"] == (s["required_bytes_per_gpu"] <= data["model_usable_bytes"]) or s["option"].startswith("--gpu")
+        for s in data["suggestions"]
+    )
 
 
 @pytest.mark.slow  # a fresh interpreter: a few seconds
@@ -563,8 +670,10 @@ def test_json_output_does_not_load_rich():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom llm_budget.oom import explain_oom\nfrom llm_budget.render.oom import oom_json\n"
-            f"oom_json(explain_oom({LECTURE!r}))\nloaded = [m for m in sys.modules if m.split('.')[0] == 'rich']\n"
-            "assert not loaded, loaded\n")
+    code = (
+        "import sys\nfrom llm_budget.oom import explain_oom\nfrom llm_budget.render.oom import oom_json\n"
+        f"oom_json(explain_oom({LECTURE!r}))\nloaded = [m for m in sys.modules if m.split('.')[0] == 'rich']\n"
+        "assert not loaded, loaded\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -63,12 +63,33 @@ GPT3_TABLE = {
 }
 
 LECTURE_OPEN_MODELS = [
-    "gemma-7b", "llama3-8b", "llama3-70b", "codellama-7b", "codellama-13b", "codellama-34b", "codellama-70b",
-    "mistral-7b", "mixtral-8x7b", "mixtral-8x22b", "dbrx", "command-r", "command-r-plus",
+    "gemma-7b",
+    "llama3-8b",
+    "llama3-70b",
+    "codellama-7b",
+    "codellama-13b",
+    "codellama-34b",
+    "codellama-70b",
+    "mistral-7b",
+    "mixtral-8x7b",
+    "mixtral-8x22b",
+    "dbrx",
+    "command-r",
+    "command-r-plus",
 ]
 LECTURE_CLOSED_MODELS = [
-    "gpt-4o", "gpt-4-turbo", "gpt-4", "gpt-3.5-turbo", "gemini-1.5-pro", "gemini-1.5-flash",
-    "claude-3-opus", "claude-3-sonnet", "claude-3-haiku", "mistral-large", "mistral-medium", "mistral-small",
+    "gpt-4o",
+    "gpt-4-turbo",
+    "gpt-4",
+    "gpt-3.5-turbo",
+    "gemini-1.5-pro",
+    "gemini-1.5-flash",
+    "claude-3-opus",
+    "claude-3-sonnet",
+    "claude-3-haiku",
+    "mistral-large",
+    "mistral-medium",
+    "mistral-small",
 ]
 
 
@@ -162,7 +183,9 @@ def test_loose_spellings_resolve():
 
 def test_user_yaml_file(tmp_path: Path):
     f = tmp_path / "my-model.yaml"
-    f.write_text("display_name: Mine\nd_embed: 2048\nn_heads: 16\nn_layers: 24\nn_vocab: 32000\nd_mlp: 5632\nmlp: gated\n")
+    f.write_text(
+        "display_name: Mine\nd_embed: 2048\nn_heads: 16\nn_layers: 24\nn_vocab: 32000\nd_mlp: 5632\nmlp: gated\n"
+    )
     before = f.read_bytes()
     spec = resolve(str(f))
     d, L, V, m = 2048, 24, 32000, 5632

@@ -62,12 +62,18 @@ def test_fake_and_real_cpu_agree_byte_for_byte():
     fake = measure_training_step(spec, setup, path="fake")
     real = measure_training_step(spec, setup, path="cpu")
     assert (fake.weights, fake.states, fake.forward, fake.gradients, fake.peak) == (
-        real.weights, real.states, real.forward, real.gradients, real.peak,
+        real.weights,
+        real.states,
+        real.forward,
+        real.gradients,
+        real.peak,
     )
 
 
 def test_moe_routing_has_static_shapes_under_fake_tensors():
-    spec = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=100, d_mlp=96, mlp="gated", n_experts=4, n_active_experts=2)
+    spec = ModelSpec(
+        d_embed=64, n_heads=4, n_layers=1, n_vocab=100, d_mlp=96, mlp="gated", n_experts=4, n_active_experts=2
+    )
     report = probe_training(spec, TrainSetup(precision="fp32", batch=2, seq=16, device="cpu"), path="fake")
     assert report.passed
 
@@ -88,7 +94,22 @@ def test_cli_probe_fake_json():
     assert data["path"] == "fake" and isinstance(data["device"], str)
     for row in data["rows"]:
         assert {"component", "estimate_bytes", "measured_bytes", "error"} <= set(row)
-    r = run("probe", "--fake", "--preset", "llama3-70b", "--layers", "1", "--mode", "both", "--batch", "1", "--seq", "256", "--context", "512")
+    r = run(
+        "probe",
+        "--fake",
+        "--preset",
+        "llama3-70b",
+        "--layers",
+        "1",
+        "--mode",
+        "both",
+        "--batch",
+        "1",
+        "--seq",
+        "256",
+        "--context",
+        "512",
+    )
     assert r.exit_code == 0, r.output
     assert "extrapolated" in r.stdout
 
@@ -96,8 +117,30 @@ def test_cli_probe_fake_json():
 def test_cli_tolerance_gate_exits_1():
     # The estimate is not byte-exact for this peak (the backward's temporaries are modeled), so a zero
     # tolerance must fail it: the command is a real gate.
-    args = ["probe", "--fake", "--mode", "train", "--d-embed", "256", "--n-heads", "8", "--n-kv-heads", "2", "--n-layers", "4",
-            "--n-vocab", "1000", "--d-mlp", "704", "--mlp", "gated", "--batch", "2", "--seq", "64"]
+    args = [
+        "probe",
+        "--fake",
+        "--mode",
+        "train",
+        "--d-embed",
+        "256",
+        "--n-heads",
+        "8",
+        "--n-kv-heads",
+        "2",
+        "--n-layers",
+        "4",
+        "--n-vocab",
+        "1000",
+        "--d-mlp",
+        "704",
+        "--mlp",
+        "gated",
+        "--batch",
+        "2",
+        "--seq",
+        "64",
+    ]
     assert run(*args).exit_code == 0
     assert run(*args, "--tolerance", "0").exit_code == 1
 
@@ -124,7 +167,9 @@ def test_inference_probe_matches_kv_formula_exactly():
     spec = load_preset("llama3-8b")
     r = probe_inference(spec, InferSetup(precision="bf16", batch=2, context=4096), path="fake")
     kv = next(x for x in r.rows if x.component == "KV cache")
-    assert kv.measured_bytes == 2 * 32 * 8 * 128 * 2 * 2 * 4096  # 2 · layers · kv heads · d_head · bytes · batch · tokens
+    assert (
+        kv.measured_bytes == 2 * 32 * 8 * 128 * 2 * 2 * 4096
+    )  # 2 · layers · kv heads · d_head · bytes · batch · tokens
 
 
 def test_cli_probe_transformers_model(tmp_path):
@@ -133,7 +178,21 @@ def test_cli_probe_transformers_model(tmp_path):
 
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(SMALL_CONFIGS["hf-llama-gqa"]))
-    r = run("probe", "--fake", "--hf-model", str(cfg), "--mode", "train", "--batch", "2", "--seq", "128", "--attention", "eager", "--json")
+    r = run(
+        "probe",
+        "--fake",
+        "--hf-model",
+        str(cfg),
+        "--mode",
+        "train",
+        "--batch",
+        "2",
+        "--seq",
+        "128",
+        "--attention",
+        "eager",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     (data,) = json.loads(r.stdout)["reports"]
     assert data["settings"]["implementation"] == "hf" and data["passed"]

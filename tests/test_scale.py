@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from llm_budget.cli import app
-from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware import load_gpu
 from llm_budget.compute import (
     EPOCH,
     FITS,
@@ -28,6 +26,8 @@ from llm_budget.compute import (
     optimum_law,
     plan_scale,
 )
+from llm_budget.errors import LLMBudgetError
+from llm_budget.hardware import load_gpu
 
 runner = CliRunner()
 
@@ -247,14 +247,24 @@ def test_nearby_presets():
 
 
 def test_nearby_with_given_candidates():
-    plan = plan_scale(make_budget(flops=1e21), candidates=[Candidate("tiny", "Tiny", 10**6), Candidate("ok", "OK", 3 * 10**9)])
+    plan = plan_scale(
+        make_budget(flops=1e21), candidates=[Candidate("tiny", "Tiny", 10**6), Candidate("ok", "OK", 3 * 10**9)]
+    )
     assert [m.name for m in plan.nearby] == ["ok"]
 
 
 def test_plot_marks_the_optimum():
     r = run("scale", "--flops", "5.76e23")
     assert r.exit_code == 0, r.output
-    for text in ["◆", "Iso-FLOP curve", "parameters (log scale)", "Presets near the optimum", "approach1", "epoch", "llama2-70b"]:
+    for text in [
+        "◆",
+        "Iso-FLOP curve",
+        "parameters (log scale)",
+        "Presets near the optimum",
+        "approach1",
+        "epoch",
+        "llama2-70b",
+    ]:
         assert text in r.stdout, text
     r = run("scale", "--params", "7b", "--flops", "1e23", "--explain")
     assert "■" in r.stdout and "Sources" in r.stdout and "arxiv.org/abs/2203.15556" in r.stdout
@@ -262,8 +272,27 @@ def test_plot_marks_the_optimum():
 
 def test_json_keys():
     data = run_json("scale", "--flops", "5.76e23")
-    assert set(data) == {"budget", "fit", "optimum", "fits", "loss_law", "optimum_loss", "iso_flop", "nearby", "fixed", "notes"}
-    assert set(data["optimum"]) >= {"fit", "params", "tokens", "tokens_per_param", "loss_approach3", "loss_epoch", "source"}
+    assert set(data) == {
+        "budget",
+        "fit",
+        "optimum",
+        "fits",
+        "loss_law",
+        "optimum_loss",
+        "iso_flop",
+        "nearby",
+        "fixed",
+        "notes",
+    }
+    assert set(data["optimum"]) >= {
+        "fit",
+        "params",
+        "tokens",
+        "tokens_per_param",
+        "loss_approach3",
+        "loss_epoch",
+        "source",
+    }
     assert set(data["iso_flop"][0]) == {"params", "tokens", "loss"}
     assert data["fixed"] is None
 

@@ -50,14 +50,24 @@ def test_params_imports_neither_torch_nor_the_other_commands():
     # the console script builds only the command it runs (cli.COMMANDS); each command imports its arithmetic when it runs
     from llm_budget.cli import COMMANDS
 
-    others = ("llm_budget.compute", "llm_budget.memory", "llm_budget.fit",
-              "llm_budget.hardware", "llm_budget.oom", "llm_budget.dtypes",
-              *(module for name, module in COMMANDS.items() if name != "params"))
+    others = (
+        "llm_budget.compute",
+        "llm_budget.memory",
+        "llm_budget.fit",
+        "llm_budget.hardware",
+        "llm_budget.oom",
+        "llm_budget.dtypes",
+        *(module for name, module in COMMANDS.items() if name != "params"),
+    )
     out = _run_console_script(["params", "--preset", "gpt3-175b", "--json"], also_absent=others)
     assert '"total": 175181291520' in out  # Brown et al. 2020 / the lecture's table
 
 
 def test_python_dash_m_works():
-    r = subprocess.run([sys.executable, "-m", "llm_budget", "params", "--preset", "gpt2-124m", "--json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "llm_budget", "params", "--preset", "gpt2-124m", "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert '"total": 124439808' in r.stdout

@@ -60,15 +60,22 @@ class LazyGroup(TyperGroup):
         super().__init__(**kwargs)
         self.commands = LazyCommands(COMMANDS)  # type: ignore[assignment]
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Run, and report a usage error (a bad choice, a missing value, an extra argument) as ONE line on
         stderr with exit code 2, as every other user error is reported (typer would draw a usage panel)."""
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except NoArgsIsHelpError as e:
             e.show()
             sys.exit(e.exit_code)
@@ -76,9 +83,11 @@ class LazyGroup(TyperGroup):
             hint = ""
             if "unexpected extra argument" in e.format_message():
                 hint = " (quote a value that has spaces, e.g. an out-of-memory message, or pipe it on stdin)"
-            raise SystemExit(one_line_error(e.format_message() + hint, e.ctx.command_path if e.ctx else "llm-budget"))
+            raise SystemExit(
+                one_line_error(e.format_message() + hint, e.ctx.command_path if e.ctx else "llm-budget")
+            ) from None
         except ClickException as e:
-            raise SystemExit(one_line_error(e.format_message(), None, code=e.exit_code))
+            raise SystemExit(one_line_error(e.format_message(), None, code=e.exit_code)) from None
         except typer.Abort:
             sys.stderr.write("Aborted.\n")
             sys.exit(1)

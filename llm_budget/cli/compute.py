@@ -45,19 +45,89 @@ def _opt(*names: str, help: str, panel: str, metavar: str) -> Any:
 @app.command()
 @user_errors
 def compute(
-    params: Annotated[Optional[str], _opt("--params", metavar="COUNT", help="Parameter count instead of a model (7b, 1e9): 6·N·D only, no attention term.", panel="Model")] = None,
-    tokens: Annotated[Optional[str], _opt("--tokens", metavar="TOKENS", help="Training tokens (15t, 2e12, 1.4T).", panel=_T)] = None,
-    seq: Annotated[Optional[str], _opt("--seq", metavar="TOKENS", help="Sequence length T (default: the model's context window, else 2048).", panel=_T)] = None,
-    recompute: Annotated[bool, typer.Option("--recompute", help="Full activation recomputation: the hardware does 8·N·D.", rich_help_panel=_T)] = False,
-    gpu: Annotated[Optional[str], _opt("--gpu", metavar="NAME", help="GPU type (llm-budget gpus lists them): a100-80gb, h100-sxm, v100-32gb …", panel=_H)] = None,
-    vs: Annotated[Optional[str], _opt("--vs", metavar="NAME", help="A second GPU type, side by side (the lecture's V100 vs A100).", panel=_H)] = None,
+    params: Annotated[
+        Optional[str],
+        _opt(
+            "--params",
+            metavar="COUNT",
+            help="Parameter count instead of a model (7b, 1e9): 6·N·D only, no attention term.",
+            panel="Model",
+        ),
+    ] = None,
+    tokens: Annotated[
+        Optional[str], _opt("--tokens", metavar="TOKENS", help="Training tokens (15t, 2e12, 1.4T).", panel=_T)
+    ] = None,
+    seq: Annotated[
+        Optional[str],
+        _opt(
+            "--seq",
+            metavar="TOKENS",
+            help="Sequence length T (default: the model's context window, else 2048).",
+            panel=_T,
+        ),
+    ] = None,
+    recompute: Annotated[
+        bool,
+        typer.Option("--recompute", help="Full activation recomputation: the hardware does 8·N·D.", rich_help_panel=_T),
+    ] = False,
+    gpu: Annotated[
+        Optional[str],
+        _opt(
+            "--gpu",
+            metavar="NAME",
+            help="GPU type (llm-budget gpus lists them): a100-80gb, h100-sxm, v100-32gb …",
+            panel=_H,
+        ),
+    ] = None,
+    vs: Annotated[
+        Optional[str],
+        _opt("--vs", metavar="NAME", help="A second GPU type, side by side (the lecture's V100 vs A100).", panel=_H),
+    ] = None,
     gpus: Annotated[Optional[str], _opt("--gpus", metavar="N", help="Number of GPUs \\[default: 1].", panel=_H)] = None,
-    mfu: Annotated[Optional[str], _opt("--mfu", metavar="FRACTION", help="Model FLOPs utilization in (0, 1] \\[default: 0.40; published runs: 0.35-0.50].", panel=_H)] = None,
-    hfu: Annotated[Optional[str], _opt("--hfu", metavar="FRACTION", help="Utilization counting recomputed FLOPs (Megatron's X / peak); with --recompute.", panel=_H)] = None,
-    gpu_hours: Annotated[Optional[str], _opt("--gpu-hours", metavar="HOURS", help="Published GPU-hours on --gpu: report the implied MFU.", panel=_H)] = None,
-    precision: Annotated[Optional[str], _opt("--precision", metavar="FORMAT", help="Compute precision: bf16 (default; fp16 on cards without bf16), fp16, tf32, fp32, fp8, int8.", panel=_H)] = None,
-    price: Annotated[Optional[str], _opt("--price", metavar="USD", help="USD per GPU-hour for --gpu (default: the catalog's snapshot price).", panel=_H)] = None,
-    batch: Annotated[Optional[str], _opt("--batch", metavar="N[,N…]", help="Decode batch sizes, comma-separated \\[default: 1,8,64].", panel=_I)] = None,
+    mfu: Annotated[
+        Optional[str],
+        _opt(
+            "--mfu",
+            metavar="FRACTION",
+            help="Model FLOPs utilization in (0, 1] \\[default: 0.40; published runs: 0.35-0.50].",
+            panel=_H,
+        ),
+    ] = None,
+    hfu: Annotated[
+        Optional[str],
+        _opt(
+            "--hfu",
+            metavar="FRACTION",
+            help="Utilization counting recomputed FLOPs (Megatron's X / peak); with --recompute.",
+            panel=_H,
+        ),
+    ] = None,
+    gpu_hours: Annotated[
+        Optional[str],
+        _opt("--gpu-hours", metavar="HOURS", help="Published GPU-hours on --gpu: report the implied MFU.", panel=_H),
+    ] = None,
+    precision: Annotated[
+        Optional[str],
+        _opt(
+            "--precision",
+            metavar="FORMAT",
+            help="Compute precision: bf16 (default; fp16 on cards without bf16), fp16, tf32, fp32, fp8, int8.",
+            panel=_H,
+        ),
+    ] = None,
+    price: Annotated[
+        Optional[str],
+        _opt(
+            "--price",
+            metavar="USD",
+            help="USD per GPU-hour for --gpu (default: the catalog's snapshot price).",
+            panel=_H,
+        ),
+    ] = None,
+    batch: Annotated[
+        Optional[str],
+        _opt("--batch", metavar="N[,N…]", help="Decode batch sizes, comma-separated \\[default: 1,8,64].", panel=_I),
+    ] = None,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
     preset: PresetOpt = None,
@@ -94,9 +164,22 @@ def compute(
         return None if text is None else float(parse_decimal(text, what=what))
 
     model = build_spec(
-        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
-        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
-                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        preset=preset,
+        hf_config=hf_config,
+        tied=tied,
+        bias=bias,
+        sizes=dict(
+            d_embed=d_embed,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            n_vocab=n_vocab,
+            d_mlp=d_mlp,
+            d_head=d_head,
+            n_kv_heads=n_kv_heads,
+            n_positions=n_positions,
+            n_experts=n_experts,
+            n_active_experts=n_active_experts,
+        ),
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
         required=False,
     )
@@ -115,7 +198,9 @@ def compute(
         recompute=recompute,
         precision=precision,
         price=num(price, "--price"),
-        batch_sizes=DEFAULT_BATCH_SIZES if batch is None else [parse_count(b, what="--batch") for b in batch.split(",")],
+        batch_sizes=DEFAULT_BATCH_SIZES
+        if batch is None
+        else [parse_count(b, what="--batch") for b in batch.split(",")],
     )
     if json:
         emit_json(result.model_dump_json(indent=2))
@@ -124,4 +209,3 @@ def compute(
         from llm_budget.render.compute import compute_report
 
         console().print(compute_report(result, explain=explain))
-

@@ -18,15 +18,27 @@ app = typer.Typer(add_completion=False)
 def dtype(
     number: Annotated[
         Optional[str],
-        typer.Argument(metavar="NUMBER", help="A number, parsed exactly: 3.141592, -1e-8, 65504, 1/3. Without it: the range table.", show_default=False),
+        typer.Argument(
+            metavar="NUMBER",
+            help="A number, parsed exactly: 3.141592, -1e-8, 65504, 1/3. Without it: the range table.",
+            show_default=False,
+        ),
     ] = None,
     absmax: Annotated[
         Optional[str],
-        typer.Option("--absmax", help="Largest magnitude in the tensor (block), for INT8/INT4 absmax and NF4 scaling. Default: |NUMBER|.", metavar="NUMBER", show_default=False),
+        typer.Option(
+            "--absmax",
+            help="Largest magnitude in the tensor (block), for INT8/INT4 absmax and NF4 scaling. Default: |NUMBER|.",
+            metavar="NUMBER",
+            show_default=False,
+        ),
     ] = None,
     saturate: Annotated[
         bool,
-        typer.Option("--saturate", help="FP8: values past the largest finite become ±max (OCP satfinite) instead of NaN (E4M3) / ±inf (E5M2)."),
+        typer.Option(
+            "--saturate",
+            help="FP8: values past the largest finite become ±max (OCP satfinite) instead of NaN (E4M3) / ±inf (E5M2).",
+        ),
     ] = False,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
@@ -40,7 +52,9 @@ def dtype(
 
     if number is None:
         if absmax is not None or saturate:
-            raise LLMBudgetError("--absmax and --saturate apply to a number, e.g. `llm-budget dtype 3.141592 --absmax 10`")
+            raise LLMBudgetError(
+                "--absmax and --saturate apply to a number, e.g. `llm-budget dtype 3.141592 --absmax 10`"
+            )
         table = dtype_table()
         if json:
             emit_json(table.model_dump_json(indent=2))

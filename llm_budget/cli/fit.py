@@ -73,15 +73,50 @@ def fit(
     optimizer_impl: OptimizerImplOpt = None,
     batch: BatchOpt = "1",
     seq: SeqOpt = None,
-    checkpointing: Annotated[Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing (the search also tries full).")] = Checkpointing.none,
-    attention: Annotated[Optional[Attention], typer.Option("--attention", help="sdpa or eager (default: sdpa, eager where FlashAttention cannot run).", show_default=False)] = None,
+    checkpointing: Annotated[
+        Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing (the search also tries full).")
+    ] = Checkpointing.none,
+    attention: Annotated[
+        Optional[Attention],
+        typer.Option(
+            "--attention",
+            help="sdpa or eager (default: sdpa, eager where FlashAttention cannot run).",
+            show_default=False,
+        ),
+    ] = None,
     lora_rank: LoraRankOpt = None,
     context: ContextOpt = None,
     kv_precision: KvPrecisionOpt = None,
-    gpus_per_node: Annotated[str, typer.Option("--gpus-per-node", help="Tensor parallelism stays within a node.", metavar="N", rich_help_panel=_CLUSTER)] = "8",
-    max_gpus: Annotated[str, typer.Option("--max-gpus", help="Largest cluster the layout search considers.", metavar="N", rich_help_panel=_CLUSTER)] = "1024",
-    cuda_context: Annotated[str, typer.Option("--cuda-context", help="MiB per GPU PyTorch cannot use: the driver's share and the CUDA context.", metavar="MiB", rich_help_panel=_CLUSTER)] = "1280",
-    fragmentation: Annotated[str, typer.Option("--fragmentation", help="Share of the rest kept back for allocator fragmentation.", metavar="FRACTION", rich_help_panel=_CLUSTER)] = "0.05",
+    gpus_per_node: Annotated[
+        str,
+        typer.Option(
+            "--gpus-per-node", help="Tensor parallelism stays within a node.", metavar="N", rich_help_panel=_CLUSTER
+        ),
+    ] = "8",
+    max_gpus: Annotated[
+        str,
+        typer.Option(
+            "--max-gpus", help="Largest cluster the layout search considers.", metavar="N", rich_help_panel=_CLUSTER
+        ),
+    ] = "1024",
+    cuda_context: Annotated[
+        str,
+        typer.Option(
+            "--cuda-context",
+            help="MiB per GPU PyTorch cannot use: the driver's share and the CUDA context.",
+            metavar="MiB",
+            rich_help_panel=_CLUSTER,
+        ),
+    ] = "1280",
+    fragmentation: Annotated[
+        str,
+        typer.Option(
+            "--fragmentation",
+            help="Share of the rest kept back for allocator fragmentation.",
+            metavar="FRACTION",
+            rich_help_panel=_CLUSTER,
+        ),
+    ] = "0.05",
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
@@ -112,9 +147,22 @@ def fit(
     from llm_budget.hardware import Precision, load_gpu, parse_precision
 
     model = build_spec(
-        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
-        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
-                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        preset=preset,
+        hf_config=hf_config,
+        tied=tied,
+        bias=bias,
+        sizes=dict(
+            d_embed=d_embed,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            n_vocab=n_vocab,
+            d_mlp=d_mlp,
+            d_head=d_head,
+            n_kv_heads=n_kv_heads,
+            n_positions=n_positions,
+            n_experts=n_experts,
+            n_active_experts=n_active_experts,
+        ),
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
         required=False,
     )
@@ -124,19 +172,35 @@ def fit(
     n_gpus = parse_count(gpus, what="--gpus")
     prec = parse_precision(precision) if precision else Precision.bf16
     train = train_setup(
-        precision=_training_precision(prec, lora_rank), recipe=recipe, convention=convention, optimizer=optimizer,
-        optimizer_impl=optimizer_impl, batch=batch, seq=seq, checkpointing=checkpointing, lora_rank=lora_rank,
+        precision=_training_precision(prec, lora_rank),
+        recipe=recipe,
+        convention=convention,
+        optimizer=optimizer,
+        optimizer_impl=optimizer_impl,
+        batch=batch,
+        seq=seq,
+        checkpointing=checkpointing,
+        lora_rank=lora_rank,
         **({"attention": attention} if attention else {}),
     )
     infer = infer_setup(precision=prec, kv_precision=kv_precision, batch=batch, context=context)
     if mode == "train" and _quantized(prec) and not lora_rank:
-        raise LLMBudgetError(f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16")
+        raise LLMBudgetError(
+            f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16"
+        )
     report = advise(
-        model, card, mode=mode, gpus=n_gpus, train=train, infer=infer,
+        model,
+        card,
+        mode=mode,
+        gpus=n_gpus,
+        train=train,
+        infer=infer,
         n_params=count(params, "--params"),
         gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
         max_gpus=parse_count(max_gpus, what="--max-gpus"),
-        cuda_context=int(parse_decimal(cuda_context, what="--cuda-context") * MiB) if cuda_context not in ("0", "0.0") else 0,
+        cuda_context=int(parse_decimal(cuda_context, what="--cuda-context") * MiB)
+        if cuda_context not in ("0", "0.0")
+        else 0,
         fragmentation=float(fragmentation),
     )
     if json:

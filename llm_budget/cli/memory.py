@@ -76,10 +76,28 @@ def memory(
     lora_rank: LoraRankOpt = None,
     lora_targets: LoraTargetsOpt = LoraTargets.all,
     context: ContextOpt = None,
-    prompt: Annotated[Optional[str], typer.Option("--prompt", help="Serving: prefill length processed at once (default: --context).", metavar="TOKENS", show_default=False)] = None,
+    prompt: Annotated[
+        Optional[str],
+        typer.Option(
+            "--prompt",
+            help="Serving: prefill length processed at once (default: --context).",
+            metavar="TOKENS",
+            show_default=False,
+        ),
+    ] = None,
     kv_precision: KvPrecisionOpt = None,
-    implementation: Annotated[Literal["hf", "reference"], typer.Option("--implementation", help="hf (Hugging Face transformers' ops) or reference (the probe's own model).")] = "hf",
-    device: Annotated[Device, typer.Option("--device", help="cuda (allocator rounding, FP32 norm statistics) or cpu (the probe's fake path).")] = "cuda",
+    implementation: Annotated[
+        Literal["hf", "reference"],
+        typer.Option(
+            "--implementation", help="hf (Hugging Face transformers' ops) or reference (the probe's own model)."
+        ),
+    ] = "hf",
+    device: Annotated[
+        Device,
+        typer.Option(
+            "--device", help="cuda (allocator rounding, FP32 norm statistics) or cpu (the probe's fake path)."
+        ),
+    ] = "cuda",
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
@@ -112,29 +130,65 @@ def memory(
     from llm_budget.memory import inference_memory, rule_of_thumb, training_memory
 
     model = build_spec(
-        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
-        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
-                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        preset=preset,
+        hf_config=hf_config,
+        tied=tied,
+        bias=bias,
+        sizes=dict(
+            d_embed=d_embed,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            n_vocab=n_vocab,
+            d_mlp=d_mlp,
+            d_head=d_head,
+            n_kv_heads=n_kv_heads,
+            n_positions=n_positions,
+            n_experts=n_experts,
+            n_active_experts=n_active_experts,
+        ),
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
         required=False,
     )
     prec = parse_precision(precision) if precision else None
     if model is None:
         if params is None:
-            raise LLMBudgetError("give --params N (the lecture's rule of thumb) or a model (--preset NAME, --hf-config PATH or sizes)")
+            raise LLMBudgetError(
+                "give --params N (the lecture's rule of thumb) or a model (--preset NAME, --hf-config PATH or sizes)"
+            )
         report = rule_of_thumb(parse_count(params, what="--params"), prec or Precision.fp32)
     elif params is not None:
         raise LLMBudgetError("give --params or a model, not both (a model's parameters are counted exactly)")
     elif mode == "train":
-        report = training_memory(model, train_setup(
-            precision=prec or Precision.bf16, recipe=recipe, convention=convention, optimizer=optimizer,
-            optimizer_impl=optimizer_impl, batch=batch, seq=seq, checkpointing=checkpointing, attention=attention,
-            device=device, lora_rank=lora_rank, lora_targets=lora_targets, implementation=implementation,
-        ))
+        report = training_memory(
+            model,
+            train_setup(
+                precision=prec or Precision.bf16,
+                recipe=recipe,
+                convention=convention,
+                optimizer=optimizer,
+                optimizer_impl=optimizer_impl,
+                batch=batch,
+                seq=seq,
+                checkpointing=checkpointing,
+                attention=attention,
+                device=device,
+                lora_rank=lora_rank,
+                lora_targets=lora_targets,
+                implementation=implementation,
+            ),
+        )
     else:
-        report = inference_memory(model, infer_setup(
-            precision=prec or Precision.bf16, kv_precision=kv_precision, batch=batch, context=context, prompt=prompt, device=device,
-        ))
+        report = inference_memory(
+            model,
+            infer_setup(
+                precision=prec or Precision.bf16,
+                kv_precision=kv_precision,
+                batch=batch,
+                context=context,
+                prompt=prompt,
+                device=device,
+            ),
+        )
     render(report, json=json, units=units, explain=explain)
 
 

@@ -51,7 +51,11 @@ app = typer.Typer(add_completion=False)
 def oom(
     message: Annotated[
         Optional[str],
-        typer.Argument(metavar="MESSAGE", help="The out-of-memory message, in quotes. Without it (or with -): read a log from stdin.", show_default=False),
+        typer.Argument(
+            metavar="MESSAGE",
+            help="The out-of-memory message, in quotes. Without it (or with -): read a log from stdin.",
+            show_default=False,
+        ),
     ] = None,
     mode: Annotated[Mode, typer.Option("--mode", help="With a model: what ran out.")] = "train",
     precision: PrecisionOpt = "bf16",
@@ -94,16 +98,31 @@ def oom(
     from llm_budget.oom import explain_oom, with_model_advice
 
     model = build_spec(
-        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
-        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
-                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        preset=preset,
+        hf_config=hf_config,
+        tied=tied,
+        bias=bias,
+        sizes=dict(
+            d_embed=d_embed,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            n_vocab=n_vocab,
+            d_mlp=d_mlp,
+            d_head=d_head,
+            n_kv_heads=n_kv_heads,
+            n_positions=n_positions,
+            n_experts=n_experts,
+            n_active_experts=n_active_experts,
+        ),
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
         required=False,
     )
     report = explain_oom(_read_stdin() if message is None or message == "-" else message)
     if model is not None:
         prec = parse_precision(precision or "bf16")
-        train = train_setup(precision=prec, optimizer=optimizer, batch=batch, seq=seq, lora_rank=None, checkpointing=checkpointing)
+        train = train_setup(
+            precision=prec, optimizer=optimizer, batch=batch, seq=seq, lora_rank=None, checkpointing=checkpointing
+        )
         infer = infer_setup(precision=prec, kv_precision=None, batch=batch, context=context)
         report = with_model_advice(report, model, mode=mode, train=train, infer=infer)
     if json:
@@ -121,10 +140,12 @@ def _read_stdin() -> str:
     stream = sys.stdin
     if stream is None or stream.isatty():
         raise LLMBudgetError(
-            "no message: paste it in quotes (llm-budget oom \"CUDA out of memory. Tried to allocate …\") "
+            'no message: paste it in quotes (llm-budget oom "CUDA out of memory. Tried to allocate …") '
             "or pipe a log (llm-budget oom < train.log)"
         )
     text = stream.read()
     if not text.strip():
-        raise LLMBudgetError("stdin was empty: pipe a log or traceback that contains the CUDA out-of-memory message, or pass the message in quotes")
+        raise LLMBudgetError(
+            "stdin was empty: pipe a log or traceback that contains the CUDA out-of-memory message, or pass the message in quotes"
+        )
     return text

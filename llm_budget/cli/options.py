@@ -24,10 +24,15 @@ from llm_budget.units import MemoryUnit, parse_count
 
 # -- output ---------------------------------------------------------------------------------------------------
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (schema in docs/json.md) instead of a table.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON (schema in docs/json.md) instead of a table.")
+]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the formula and source behind every number.")]
 UnitsOpt = Annotated[
-    MemoryUnit, typer.Option("--units", help="gb: 10^9 bytes (the lecture's); gib: 2^30 (what PyTorch prints).", case_sensitive=False)
+    MemoryUnit,
+    typer.Option(
+        "--units", help="gb: 10^9 bytes (the lecture's); gib: 2^30 (what PyTorch prints).", case_sensitive=False
+    ),
 ]
 
 
@@ -68,7 +73,9 @@ def setup_error(e: ValidationError) -> LLMBudgetError:
     option = f"--{field.replace('_', '-')}" if field else ""
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "enum":
-        return LLMBudgetError(f"{option}: unknown value {err.get('input')!r}; expected {err.get('ctx', {}).get('expected', '')}")
+        return LLMBudgetError(
+            f"{option}: unknown value {err.get('input')!r}; expected {err.get('ctx', {}).get('expected', '')}"
+        )
     return LLMBudgetError(f"{option}: {msg}" if option else msg)
 
 
@@ -88,11 +95,24 @@ def _size(name: str, help: str) -> Any:
 
 PresetOpt = Annotated[
     Optional[str],
-    typer.Option("--preset", "-p", help="Preset name (see `llm-budget presets`) or a path to your own YAML/JSON spec.", metavar="NAME", rich_help_panel=_M, show_default=False),
+    typer.Option(
+        "--preset",
+        "-p",
+        help="Preset name (see `llm-budget presets`) or a path to your own YAML/JSON spec.",
+        metavar="NAME",
+        rich_help_panel=_M,
+        show_default=False,
+    ),
 ]
 HfConfigOpt = Annotated[
     Optional[str],
-    typer.Option("--hf-config", help="A local Hugging Face config.json (or its folder); read offline.", metavar="PATH", rich_help_panel=_M, show_default=False),
+    typer.Option(
+        "--hf-config",
+        help="A local Hugging Face config.json (or its folder); read offline.",
+        metavar="PATH",
+        rich_help_panel=_M,
+        show_default=False,
+    ),
 ]
 DEmbedOpt = Annotated[Optional[str], _size("--d-embed", "Width of the residual stream (hidden_size).")]
 NHeadsOpt = Annotated[Optional[str], _size("--n-heads", "Attention (query) heads.")]
@@ -101,25 +121,46 @@ NVocabOpt = Annotated[Optional[str], _size("--n-vocab", "Vocabulary size.")]
 DMlpOpt = Annotated[Optional[str], _size("--d-mlp", "MLP hidden width (intermediate_size; per expert for MoE).")]
 DHeadOpt = Annotated[Optional[str], _size("--d-head", "Head size, when not d_embed / n_heads.")]
 NKvHeadsOpt = Annotated[Optional[str], _size("--n-kv-heads", "Key/value heads (grouped-query attention).")]
-NPositionsOpt = Annotated[Optional[str], _size("--n-positions", "Rows of a learned position table (with --position learned).")]
+NPositionsOpt = Annotated[
+    Optional[str], _size("--n-positions", "Rows of a learned position table (with --position learned).")
+]
 NExpertsOpt = Annotated[Optional[str], _size("--n-experts", "Experts per MoE layer.")]
 NActiveExpertsOpt = Annotated[Optional[str], _size("--n-active-experts", "Experts per token (top-k).")]
 MlpOpt = Annotated[
     Optional[MlpKind],
-    typer.Option("--mlp", help="standard: 2 matrices; gated: 3 (SwiGLU/GeGLU).", rich_help_panel=_M, show_default=False, case_sensitive=False),
+    typer.Option(
+        "--mlp",
+        help="standard: 2 matrices; gated: 3 (SwiGLU/GeGLU).",
+        rich_help_panel=_M,
+        show_default=False,
+        case_sensitive=False,
+    ),
 ]
-NormOpt = Annotated[Optional[NormKind], typer.Option("--norm", help="Norm kind.", rich_help_panel=_M, show_default=False, case_sensitive=False)]
+NormOpt = Annotated[
+    Optional[NormKind],
+    typer.Option("--norm", help="Norm kind.", rich_help_panel=_M, show_default=False, case_sensitive=False),
+]
 PositionOpt = Annotated[
-    Optional[PositionKind], typer.Option("--position", help="Position encoding.", rich_help_panel=_M, show_default=False, case_sensitive=False)
+    Optional[PositionKind],
+    typer.Option("--position", help="Position encoding.", rich_help_panel=_M, show_default=False, case_sensitive=False),
 ]
 QkNormOpt = Annotated[
-    Optional[QKNorm], typer.Option("--qk-norm", help="Query/key normalization.", rich_help_panel=_M, show_default=False, case_sensitive=False)
+    Optional[QKNorm],
+    typer.Option(
+        "--qk-norm", help="Query/key normalization.", rich_help_panel=_M, show_default=False, case_sensitive=False
+    ),
 ]
 TiedOpt = Annotated[
-    Optional[bool], typer.Option("--tied/--untied", help="Unembedding shares the embedding matrix.", rich_help_panel=_M, show_default=False)
+    Optional[bool],
+    typer.Option(
+        "--tied/--untied", help="Unembedding shares the embedding matrix.", rich_help_panel=_M, show_default=False
+    ),
 ]
 BiasOpt = Annotated[
-    Optional[bool], typer.Option("--bias/--no-bias", help="Biases on every attention and MLP projection.", rich_help_panel=_M, show_default=False)
+    Optional[bool],
+    typer.Option(
+        "--bias/--no-bias", help="Biases on every attention and MLP projection.", rich_help_panel=_M, show_default=False
+    ),
 ]
 
 REQUIRED = ("d_embed", "n_heads", "n_layers", "n_vocab", "d_mlp")
@@ -145,7 +186,9 @@ def build_spec(
 
     if preset and hf_config:
         raise LLMBudgetError("give --preset or --hf-config, not both")
-    overrides: dict[str, Any] = {name: count(value, f"--{name.replace('_', '-')}") for name, value in sizes.items() if value is not None}
+    overrides: dict[str, Any] = {
+        name: count(value, f"--{name.replace('_', '-')}") for name, value in sizes.items() if value is not None
+    }
     overrides.update({name: kind.value for name, kind in kinds.items() if kind is not None})
     if tied is not None:
         overrides["tied_embeddings"] = tied
@@ -194,32 +237,86 @@ Device = Literal["cuda", "cpu"]
 
 ParamsOpt = Annotated[
     Optional[str],
-    typer.Option("--params", help="A parameter count alone (7b, 1e9) instead of a model.", metavar="COUNT", rich_help_panel=_M, show_default=False),
+    typer.Option(
+        "--params",
+        help="A parameter count alone (7b, 1e9) instead of a model.",
+        metavar="COUNT",
+        rich_help_panel=_M,
+        show_default=False,
+    ),
 ]
 PrecisionOpt = Annotated[
     Optional[str],
-    typer.Option("--precision", help=f"Weights: {' | '.join(PRECISIONS)} (or bfloat16, float16, half, fp8 …).", metavar="FORMAT", show_default=False),
+    typer.Option(
+        "--precision",
+        help=f"Weights: {' | '.join(PRECISIONS)} (or bfloat16, float16, half, fp8 …).",
+        metavar="FORMAT",
+        show_default=False,
+    ),
 ]
 KvPrecisionOpt = Annotated[
     Optional[str],
-    typer.Option("--kv-precision", help=f"Serving: KV-cache format, {' | '.join(PRECISIONS)} (default: the compute precision).", metavar="FORMAT", show_default=False),
+    typer.Option(
+        "--kv-precision",
+        help=f"Serving: KV-cache format, {' | '.join(PRECISIONS)} (default: the compute precision).",
+        metavar="FORMAT",
+        show_default=False,
+    ),
 ]
-RecipeOpt = Annotated[Optional[Recipe], typer.Option("--recipe", help="Training recipe (default from --precision).", show_default=False)]
+RecipeOpt = Annotated[
+    Optional[Recipe], typer.Option("--recipe", help="Training recipe (default from --precision).", show_default=False)
+]
 ConventionOpt = Annotated[
     Convention,
-    typer.Option("--convention", help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies), zero (16), megatron (18), grad-copy (20), fsdp."),
+    typer.Option(
+        "--convention",
+        help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies), zero (16), megatron (18), grad-copy (20), fsdp.",
+    ),
 ]
 OptimizerOpt = Annotated[Optimizer, typer.Option("--optimizer", help="Optimizer (its states per parameter).")]
 OptimizerImplOpt = Annotated[
-    Optional[OptimizerImpl], typer.Option("--optimizer-impl", help="PyTorch implementation (default: foreach on CUDA, for-loop on the CPU).", show_default=False)
+    Optional[OptimizerImpl],
+    typer.Option(
+        "--optimizer-impl",
+        help="PyTorch implementation (default: foreach on CUDA, for-loop on the CPU).",
+        show_default=False,
+    ),
 ]
-BatchOpt = Annotated[str, typer.Option("--batch", help="Micro-batch (training) or concurrent sequences (serving).", metavar="N")]
-SeqOpt = Annotated[Optional[str], typer.Option("--seq", help="Training sequence length (default: the model's context window).", metavar="TOKENS", show_default=False)]
+BatchOpt = Annotated[
+    str, typer.Option("--batch", help="Micro-batch (training) or concurrent sequences (serving).", metavar="N")
+]
+SeqOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--seq",
+        help="Training sequence length (default: the model's context window).",
+        metavar="TOKENS",
+        show_default=False,
+    ),
+]
 ContextOpt = Annotated[
-    Optional[str], typer.Option("--context", help="Serving: tokens per sequence in the KV cache (default: the context window).", metavar="TOKENS", show_default=False)
+    Optional[str],
+    typer.Option(
+        "--context",
+        help="Serving: tokens per sequence in the KV cache (default: the context window).",
+        metavar="TOKENS",
+        show_default=False,
+    ),
 ]
 CheckpointingOpt = Annotated[Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing.")]
-AttentionOpt = Annotated[Attention, typer.Option("--attention", help="sdpa (flash/memory-efficient) or eager (keeps s² probabilities).")]
-LoraRankOpt = Annotated[Optional[str], typer.Option("--lora-rank", help="Train LoRA adapters of this rank on a frozen base.", metavar="RANK", show_default=False)]
+AttentionOpt = Annotated[
+    Attention, typer.Option("--attention", help="sdpa (flash/memory-efficient) or eager (keeps s² probabilities).")
+]
+LoraRankOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--lora-rank", help="Train LoRA adapters of this rank on a frozen base.", metavar="RANK", show_default=False
+    ),
+]
 LoraTargetsOpt = Annotated[LoraTargets, typer.Option("--lora-targets", help="Layers that get adapters.")]
-GpuOpt = Annotated[str, typer.Option("--gpu", help="GPU from the catalog (`llm-budget gpus`): a100-80gb, v100-32gb, h100-sxm …", metavar="NAME")]
+GpuOpt = Annotated[
+    str,
+    typer.Option(
+        "--gpu", help="GPU from the catalog (`llm-budget gpus`): a100-80gb, v100-32gb, h100-sxm …", metavar="NAME"
+    ),
+]

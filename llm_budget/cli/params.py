@@ -65,9 +65,22 @@ def params(
     from llm_budget.model.counter import count_params
 
     model = build_spec(
-        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
-        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
-                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        preset=preset,
+        hf_config=hf_config,
+        tied=tied,
+        bias=bias,
+        sizes=dict(
+            d_embed=d_embed,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            n_vocab=n_vocab,
+            d_mlp=d_mlp,
+            d_head=d_head,
+            n_kv_heads=n_kv_heads,
+            n_positions=n_positions,
+            n_experts=n_experts,
+            n_active_experts=n_active_experts,
+        ),
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
     )
     assert model is not None

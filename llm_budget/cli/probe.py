@@ -64,17 +64,52 @@ def probe(
     optimizer_impl: OptimizerImplOpt = None,
     batch: BatchOpt = "2",
     seq: Annotated[str, typer.Option("--seq", help="Training sequence length.", metavar="TOKENS")] = "512",
-    context: Annotated[str, typer.Option("--context", help="Serving: tokens in the KV cache.", metavar="TOKENS")] = "1024",
+    context: Annotated[
+        str, typer.Option("--context", help="Serving: tokens in the KV cache.", metavar="TOKENS")
+    ] = "1024",
     checkpointing: CheckpointingOpt = Checkpointing.none,
     attention: AttentionOpt = "sdpa",
-    fake: Annotated[bool, typer.Option("--fake", help="Run under PyTorch fake tensors: nothing allocated, any size, no GPU.")] = False,
-    device: Annotated[Optional[Device], typer.Option("--device", help="Where to run (default: cuda when available).", show_default=False)] = None,
-    layers: Annotated[Optional[str], typer.Option("--layers", help="Probe N blocks and extrapolate to the full depth.", metavar="N", show_default=False)] = None,
-    tolerance: Annotated[Optional[float], typer.Option("--tolerance", metavar="FRACTION", help="Relative tolerance on peaks (default 0.05; 0.10 for every row under --fsdp); exit 1 when exceeded.", show_default=False)] = None,
-    matrix: Annotated[bool, typer.Option("--matrix", help="Run the calibration matrix (architectures × recipes × …).")] = False,
-    out: Annotated[Optional[str], typer.Option("--out", help="Write the reports as JSON to this file.", metavar="PATH", show_default=False)] = None,
-    fsdp: Annotated[bool, typer.Option("--fsdp", help="Under torchrun: shard with FSDP2 and report per-rank memory.")] = False,
-    hf_model: Annotated[Optional[str], typer.Option("--hf-model", help="A config.json: probe transformers' own model built from it (needs transformers).", metavar="PATH", show_default=False)] = None,
+    fake: Annotated[
+        bool, typer.Option("--fake", help="Run under PyTorch fake tensors: nothing allocated, any size, no GPU.")
+    ] = False,
+    device: Annotated[
+        Optional[Device],
+        typer.Option("--device", help="Where to run (default: cuda when available).", show_default=False),
+    ] = None,
+    layers: Annotated[
+        Optional[str],
+        typer.Option(
+            "--layers", help="Probe N blocks and extrapolate to the full depth.", metavar="N", show_default=False
+        ),
+    ] = None,
+    tolerance: Annotated[
+        Optional[float],
+        typer.Option(
+            "--tolerance",
+            metavar="FRACTION",
+            help="Relative tolerance on peaks (default 0.05; 0.10 for every row under --fsdp); exit 1 when exceeded.",
+            show_default=False,
+        ),
+    ] = None,
+    matrix: Annotated[
+        bool, typer.Option("--matrix", help="Run the calibration matrix (architectures × recipes × …).")
+    ] = False,
+    out: Annotated[
+        Optional[str],
+        typer.Option("--out", help="Write the reports as JSON to this file.", metavar="PATH", show_default=False),
+    ] = None,
+    fsdp: Annotated[
+        bool, typer.Option("--fsdp", help="Under torchrun: shard with FSDP2 and report per-rank memory.")
+    ] = False,
+    hf_model: Annotated[
+        Optional[str],
+        typer.Option(
+            "--hf-model",
+            help="A config.json: probe transformers' own model built from it (needs transformers).",
+            metavar="PATH",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonOpt = False,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
@@ -106,14 +141,34 @@ def probe(
     from llm_budget.probe.run import DEFAULT_TOLERANCE, choose_path, probe_model
 
     model = build_spec(
-        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
-        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
-                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        preset=preset,
+        hf_config=hf_config,
+        tied=tied,
+        bias=bias,
+        sizes=dict(
+            d_embed=d_embed,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            n_vocab=n_vocab,
+            d_mlp=d_mlp,
+            d_head=d_head,
+            n_kv_heads=n_kv_heads,
+            n_positions=n_positions,
+            n_experts=n_experts,
+            n_active_experts=n_active_experts,
+        ),
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
         required=False,
     )
     if fsdp:
-        _probe_fsdp(model or load_preset(DEFAULT_MODEL), precision=precision or "bf16", batch=batch, seq=seq, tolerance=tolerance, as_json=json)
+        _probe_fsdp(
+            model or load_preset(DEFAULT_MODEL),
+            precision=precision or "bf16",
+            batch=batch,
+            seq=seq,
+            tolerance=tolerance,
+            as_json=json,
+        )
         return
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     if not 0 <= tol < 1:
@@ -127,11 +182,28 @@ def probe(
         return
     transformers_config, spec = _hf_model(hf_model) if hf_model else (None, model or load_preset(DEFAULT_MODEL))
     prec = parse_precision(precision or "bf16")
-    train = train_setup(precision=prec, recipe=recipe, optimizer=optimizer, optimizer_impl=optimizer_impl, batch=batch, seq=seq,
-                        lora_rank=None, checkpointing=checkpointing, attention=attention)
+    train = train_setup(
+        precision=prec,
+        recipe=recipe,
+        optimizer=optimizer,
+        optimizer_impl=optimizer_impl,
+        batch=batch,
+        seq=seq,
+        lora_rank=None,
+        checkpointing=checkpointing,
+        attention=attention,
+    )
     infer = infer_setup(precision=prec, kv_precision=None, batch=batch, context=context)
-    reports = probe_model(spec, train=train, infer=infer, mode=mode, path=path, tolerance=tol, layers=count(layers, "--layers"),
-                          hf_config=transformers_config)
+    reports = probe_model(
+        spec,
+        train=train,
+        infer=infer,
+        mode=mode,
+        path=path,
+        tolerance=tol,
+        layers=count(layers, "--layers"),
+        hf_config=transformers_config,
+    )
     _write(out, {"reports": [r.model_dump(mode="json") for r in reports]})
     _show(reports, as_json=json)
     if not all(r.passed for r in reports):
@@ -177,7 +249,9 @@ def _matrix(path: str, tolerance: float, *, out: Optional[str], as_json: bool) -
 
     with Progress(transient=True) as progress:
         task = progress.add_task(f"probe matrix ({path})", total=None)
-        data = run_matrix(path, tolerance, on_case=lambda done, total: progress.update(task, completed=done, total=total))
+        data = run_matrix(
+            path, tolerance, on_case=lambda done, total: progress.update(task, completed=done, total=total)
+        )
     _write(out, data)
     if as_json:
         emit_json(_json.dumps({k: v for k, v in data.items() if k != "reports"}, indent=2))
@@ -195,7 +269,13 @@ def _probe_fsdp(spec: Any, *, precision: str, batch: str, seq: str, tolerance: O
     from llm_budget.probe.distributed import end_process_group, is_first_rank, probe_fsdp_all_ranks, start_process_group
 
     own_group = start_process_group()
-    reports = probe_fsdp_all_ranks(spec, precision=precision, batch=parse_count(batch, what="--batch"), seq=parse_count(seq, what="--seq"), tolerance=tolerance)
+    reports = probe_fsdp_all_ranks(
+        spec,
+        precision=precision,
+        batch=parse_count(batch, what="--batch"),
+        seq=parse_count(seq, what="--seq"),
+        tolerance=tolerance,
+    )
     if is_first_rank():
         _show(reports, as_json=as_json)
     passed = all(r.passed for r in reports)

@@ -45,15 +45,35 @@ def _opt(*names: str, help: str, metavar: str, panel: str = _B) -> Any:
 @app.command()
 @user_errors
 def scale(
-    params: Annotated[Optional[str], _opt("--params", metavar="COUNT", help="A fixed model size (7b): what the budget buys it, what loss.", panel="Model")] = None,
+    params: Annotated[
+        Optional[str],
+        _opt(
+            "--params",
+            metavar="COUNT",
+            help="A fixed model size (7b): what the budget buys it, what loss.",
+            panel="Model",
+        ),
+    ] = None,
     flops: Annotated[Optional[str], _opt("--flops", metavar="FLOPS", help="Training FLOPs (5.76e23).")] = None,
-    gpu: Annotated[Optional[str], _opt("--gpu", metavar="NAME", help="GPU type whose dense peak turns time or money into FLOPs.")] = None,
+    gpu: Annotated[
+        Optional[str], _opt("--gpu", metavar="NAME", help="GPU type whose dense peak turns time or money into FLOPs.")
+    ] = None,
     gpus: Annotated[Optional[str], _opt("--gpus", metavar="N", help="Number of GPUs \\[default: 1].")] = None,
     days: Annotated[Optional[str], _opt("--days", metavar="DAYS", help="Wall-clock days on --gpus GPUs.")] = None,
-    budget_usd: Annotated[Optional[str], _opt("--budget-usd", metavar="USD", help="Dollars, at --price or the catalog price per GPU-hour.")] = None,
-    mfu: Annotated[Optional[str], _opt("--mfu", metavar="FRACTION", help="Model FLOPs utilization in (0, 1] \\[default: 0.40].")] = None,
-    precision: Annotated[Optional[str], _opt("--precision", metavar="FORMAT", help="Compute precision \\[default: bf16; fp16 on cards without bf16].")] = None,
-    price: Annotated[Optional[str], _opt("--price", metavar="USD", help="USD per GPU-hour (default: the catalog's snapshot price).")] = None,
+    budget_usd: Annotated[
+        Optional[str],
+        _opt("--budget-usd", metavar="USD", help="Dollars, at --price or the catalog price per GPU-hour."),
+    ] = None,
+    mfu: Annotated[
+        Optional[str], _opt("--mfu", metavar="FRACTION", help="Model FLOPs utilization in (0, 1] \\[default: 0.40].")
+    ] = None,
+    precision: Annotated[
+        Optional[str],
+        _opt("--precision", metavar="FORMAT", help="Compute precision \\[default: bf16; fp16 on cards without bf16]."),
+    ] = None,
+    price: Annotated[
+        Optional[str], _opt("--price", metavar="USD", help="USD per GPU-hour (default: the catalog's snapshot price).")
+    ] = None,
     fit: Annotated[
         Fit,
         typer.Option(
@@ -97,9 +117,22 @@ def scale(
         return None if text is None else float(parse_decimal(text, what=what))
 
     model = build_spec(
-        preset=preset, hf_config=hf_config, tied=tied, bias=bias,
-        sizes=dict(d_embed=d_embed, n_heads=n_heads, n_layers=n_layers, n_vocab=n_vocab, d_mlp=d_mlp, d_head=d_head,
-                   n_kv_heads=n_kv_heads, n_positions=n_positions, n_experts=n_experts, n_active_experts=n_active_experts),
+        preset=preset,
+        hf_config=hf_config,
+        tied=tied,
+        bias=bias,
+        sizes=dict(
+            d_embed=d_embed,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            n_vocab=n_vocab,
+            d_mlp=d_mlp,
+            d_head=d_head,
+            n_kv_heads=n_kv_heads,
+            n_positions=n_positions,
+            n_experts=n_experts,
+            n_active_experts=n_active_experts,
+        ),
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
         required=False,
     )

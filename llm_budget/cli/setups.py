@@ -17,12 +17,16 @@ def train_setup(*, batch: str, seq: Optional[str], lora_rank: Optional[str], **o
     from llm_budget.memory import TrainSetup
 
     try:
-        return TrainSetup(batch=count(batch, "--batch"), seq=count(seq, "--seq"), lora_rank=count(lora_rank, "--lora-rank"), **options)  # type: ignore[arg-type]
+        return TrainSetup(
+            batch=count(batch, "--batch"), seq=count(seq, "--seq"), lora_rank=count(lora_rank, "--lora-rank"), **options
+        )
     except ValidationError as e:
         raise setup_error(e) from None
 
 
-def infer_setup(*, kv_precision: Optional[str], batch: str, context: Optional[str], prompt: Optional[str] = None, **options: object) -> InferSetup:
+def infer_setup(
+    *, kv_precision: Optional[str], batch: str, context: Optional[str], prompt: Optional[str] = None, **options: object
+) -> InferSetup:
     """The InferSetup of the options (numbers and the KV precision parsed, each error naming its option)."""
     from pydantic import ValidationError
 
@@ -32,7 +36,10 @@ def infer_setup(*, kv_precision: Optional[str], batch: str, context: Optional[st
     try:
         return InferSetup(
             kv_precision=parse_precision(kv_precision, what="--kv-precision") if kv_precision else None,
-            batch=count(batch, "--batch"), context=count(context, "--context"), prompt=count(prompt, "--prompt"), **options,  # type: ignore[arg-type]
+            batch=count(batch, "--batch"),
+            context=count(context, "--context"),
+            prompt=count(prompt, "--prompt"),
+            **options,
         )
     except ValidationError as e:
         raise setup_error(e) from None

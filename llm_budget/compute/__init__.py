@@ -12,81 +12,81 @@
 
 The package's public names; other packages import them from here, never from its modules."""
 
-from llm_budget.compute.frozen import Frozen
-from llm_budget.compute.model_size import default_seq_len, model_size, ModelSize
+from llm_budget.compute.budget import Budget, make_budget
+from llm_budget.compute.estimate import ComputeEstimate, Speedup, estimate_compute
 from llm_budget.compute.flops import (
-    attention_span,
-    FlopTerm,
-    forward_flops_per_token,
     SRC_6ND,
     SRC_ATTENTION,
     SRC_RECOMPUTE,
+    FlopTerm,
+    TrainingFlops,
+    attention_span,
+    forward_flops_per_token,
     training_flops,
     training_flops_per_token,
-    TrainingFlops,
 )
-from llm_budget.compute.peaks import (
-    check_utilization,
-    COMPUTE_PRECISIONS,
-    parse_compute_precision,
-    PeakChoice,
-    resolve_peak,
-    storage_bits,
-)
-from llm_budget.compute.training import (
-    hourly_price,
-    MfuFrom,
-    SECONDS_PER_DAY,
-    SECONDS_PER_HOUR,
-    SRC_MFU,
-    training_run,
-    TrainingRun,
-)
+from llm_budget.compute.frozen import Frozen
 from llm_budget.compute.inference import (
-    decode_bound,
-    DecodeBound,
     DEFAULT_BATCH_SIZES,
-    GpuInference,
-    inference_estimate,
-    InferenceEstimate,
-    kv_bytes_per_token,
     SRC_DECODE,
     SRC_KV,
     SRC_PREFILL,
+    DecodeBound,
+    GpuInference,
+    InferenceEstimate,
+    decode_bound,
+    inference_estimate,
+    kv_bytes_per_token,
 )
-from llm_budget.compute.estimate import ComputeEstimate, estimate_compute, Speedup
 from llm_budget.compute.laws import (
     EPOCH,
-    FitName,
     FITS,
-    flops_for_params,
     HOFFMANN,
-    law_for,
     LAWS,
-    loss,
-    LossLaw,
-    optimum,
-    Optimum,
-    optimum_law,
-    optimum_rule,
     SRC_C6ND,
     SRC_EQ4,
     SRC_TABLE3,
-    tokens_for,
     TOKENS_PER_PARAM,
+    FitName,
+    LossLaw,
+    Optimum,
+    flops_for_params,
+    law_for,
+    loss,
+    optimum,
+    optimum_law,
+    optimum_rule,
+    tokens_for,
 )
-from llm_budget.compute.budget import Budget, make_budget
+from llm_budget.compute.model_size import ModelSize, default_seq_len, model_size
+from llm_budget.compute.peaks import (
+    COMPUTE_PRECISIONS,
+    PeakChoice,
+    check_utilization,
+    parse_compute_precision,
+    resolve_peak,
+    storage_bits,
+)
 from llm_budget.compute.plan import (
     Candidate,
-    fixed_size,
     FixedSize,
-    iso_flop_curve,
     IsoFlopPoint,
-    nearby_models,
     NearbyModel,
+    ScalePlan,
+    fixed_size,
+    iso_flop_curve,
+    nearby_models,
     plan_scale,
     preset_candidates,
-    ScalePlan,
+)
+from llm_budget.compute.training import (
+    SECONDS_PER_DAY,
+    SECONDS_PER_HOUR,
+    SRC_MFU,
+    MfuFrom,
+    TrainingRun,
+    hourly_price,
+    training_run,
 )
 
 __all__ = [

@@ -40,7 +40,12 @@ class Budget(Frozen):
 
 
 def _check_inputs(
-    *, flops: Optional[float], days: Optional[float], budget_usd: Optional[float], price: Optional[float], n_gpus: Optional[int]
+    *,
+    flops: Optional[float],
+    days: Optional[float],
+    budget_usd: Optional[float],
+    price: Optional[float],
+    n_gpus: Optional[int],
 ) -> list[str]:
     """Exactly one budget, every number positive; returns the option that gave the budget."""
     given = [name for name, v in (("--flops", flops), ("--days", days), ("--budget-usd", budget_usd)) if v is not None]
@@ -58,8 +63,14 @@ def _check_inputs(
 
 
 def _gpu_hours(
-    gpu: GpuSpec, rate: float, *, flops: Optional[float], n_gpus: Optional[int], days: Optional[float],
-    budget_usd: Optional[float], price: Optional[float],
+    gpu: GpuSpec,
+    rate: float,
+    *,
+    flops: Optional[float],
+    n_gpus: Optional[int],
+    days: Optional[float],
+    budget_usd: Optional[float],
+    price: Optional[float],
 ) -> tuple[float, GivenAs, str]:
     """GPU-hours of the budget, which option gave it, and the formula that turned it into FLOPs (or back)."""
     if budget_usd is not None:
@@ -95,15 +106,29 @@ def make_budget(
         if any(v is not None for v in (n_gpus, mfu, price, precision)):
             raise LLMBudgetError("--gpus, --mfu, --price and --precision need --gpu")
         return Budget(
-            flops=flops, given_as="flops", gpu=None, gpu_display_name=None, precision=None, precision_note=None,
-            peak_tflops=None, n_gpus=None, mfu=None, days=None, gpu_hours=None, price_usd_per_gpu_hour=None,
-            price_source=None, cost_usd=None, formula="C given",
+            flops=flops,
+            given_as="flops",
+            gpu=None,
+            gpu_display_name=None,
+            precision=None,
+            precision_note=None,
+            peak_tflops=None,
+            n_gpus=None,
+            mfu=None,
+            days=None,
+            gpu_hours=None,
+            price_usd_per_gpu_hour=None,
+            price_source=None,
+            cost_usd=None,
+            formula="C given",
         )
     u = check_utilization(mfu) if mfu is not None else DEFAULT_MFU
     choice = resolve_peak(gpu, precision)
     rate = choice.peak_tflops * 1e12 * u  # model FLOP/s per GPU
     price, price_source = hourly_price(gpu, price)
-    gpu_hours, given_as, formula = _gpu_hours(gpu, rate, flops=flops, n_gpus=n_gpus, days=days, budget_usd=budget_usd, price=price)
+    gpu_hours, given_as, formula = _gpu_hours(
+        gpu, rate, flops=flops, n_gpus=n_gpus, days=days, budget_usd=budget_usd, price=price
+    )
     n = n_gpus if n_gpus is not None else (1 if days is not None else None)
     return Budget(
         flops=flops if flops is not None else gpu_hours * SECONDS_PER_HOUR * rate,

@@ -7,7 +7,8 @@ options against each other and puts the pieces together.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from llm_budget.compute.flops import TrainingFlops, training_flops
 from llm_budget.compute.frozen import Frozen
@@ -47,8 +48,15 @@ class ComputeEstimate(Frozen):
 
 
 def _check_options(
-    *, tokens: Optional[int], gpus: Sequence[GpuSpec], n_gpus: int, mfu: Optional[float], hfu: Optional[float],
-    gpu_hours: Optional[float], recompute: bool, price: Optional[float],
+    *,
+    tokens: Optional[int],
+    gpus: Sequence[GpuSpec],
+    n_gpus: int,
+    mfu: Optional[float],
+    hfu: Optional[float],
+    gpu_hours: Optional[float],
+    recompute: bool,
+    price: Optional[float],
 ) -> None:
     """Options that only make sense together: one line each, naming the option the user typed."""
     if tokens is None and gpu_hours is not None:
@@ -58,21 +66,36 @@ def _check_options(
     if (gpu_hours is not None or price is not None or mfu is not None or hfu is not None) and not gpus:
         raise LLMBudgetError("--mfu, --hfu, --gpu-hours and --price need --gpu")
     if hfu is not None and not recompute:
-        raise LLMBudgetError("--hfu counts recomputed FLOPs: use it with --recompute (without it, HFU = MFU: use --mfu)")
+        raise LLMBudgetError(
+            "--hfu counts recomputed FLOPs: use it with --recompute (without it, HFU = MFU: use --mfu)"
+        )
     if n_gpus <= 0:
         raise LLMBudgetError(f"number of GPUs must be positive, got {n_gpus}")
 
 
 def _training_runs(
-    flops: TrainingFlops, gpus: Sequence[GpuSpec], *, n_gpus: int, mfu: Optional[float], hfu: Optional[float],
-    gpu_hours: Optional[float], precision: Optional[str], price: Optional[float],
+    flops: TrainingFlops,
+    gpus: Sequence[GpuSpec],
+    *,
+    n_gpus: int,
+    mfu: Optional[float],
+    hfu: Optional[float],
+    gpu_hours: Optional[float],
+    precision: Optional[str],
+    price: Optional[float],
 ) -> tuple[list[TrainingRun], list[str]]:
     """The run on --gpu, then on --vs; published GPU-hours on --gpu carry their implied MFU over to --vs."""
-    first = training_run(flops, gpus[0], n_gpus=n_gpus, mfu=mfu, hfu=hfu, gpu_hours=gpu_hours, precision=precision, price=price)
+    first = training_run(
+        flops, gpus[0], n_gpus=n_gpus, mfu=mfu, hfu=hfu, gpu_hours=gpu_hours, precision=precision, price=price
+    )
     runs, notes = [first], []
     for other in gpus[1:]:
         if gpu_hours is not None:
-            runs.append(training_run(flops, other, n_gpus=n_gpus, mfu=min(first.mfu, 1.0), precision=precision, mfu_from="gpu_hours"))
+            runs.append(
+                training_run(
+                    flops, other, n_gpus=n_gpus, mfu=min(first.mfu, 1.0), precision=precision, mfu_from="gpu_hours"
+                )
+            )
             notes.append(f"{other.display_name}: assumes the MFU implied on {gpus[0].display_name} ({first.mfu:.1%})")
         else:
             runs.append(training_run(flops, other, n_gpus=n_gpus, mfu=mfu, hfu=hfu, precision=precision))
@@ -86,7 +109,11 @@ def _speedup(runs: list[TrainingRun]) -> Optional[Speedup]:
     if len(runs) != 2:
         return None
     ratio = runs[0].time_s / runs[1].time_s
-    return Speedup(faster=1, slower=0, times_faster=ratio) if ratio >= 1 else Speedup(faster=0, slower=1, times_faster=1 / ratio)
+    return (
+        Speedup(faster=1, slower=0, times_faster=ratio)
+        if ratio >= 1
+        else Speedup(faster=0, slower=1, times_faster=1 / ratio)
+    )
 
 
 def estimate_compute(
@@ -108,18 +135,28 @@ def estimate_compute(
 
     With `gpu_hours` (published GPU-hours on the first GPU type), the implied MFU is used for every card.
     """
-    _check_options(tokens=tokens, gpus=gpus, n_gpus=n_gpus, mfu=mfu, hfu=hfu, gpu_hours=gpu_hours, recompute=recompute, price=price)
+    _check_options(
+        tokens=tokens, gpus=gpus, n_gpus=n_gpus, mfu=mfu, hfu=hfu, gpu_hours=gpu_hours, recompute=recompute, price=price
+    )
     T = default_seq_len(size, seq_len)
     flops = training_flops(size, tokens, seq_len=T, recompute=recompute) if tokens is not None else None
     runs: list[TrainingRun] = []
     notes: list[str] = []
     if flops is not None and gpus:
-        runs, notes = _training_runs(flops, gpus, n_gpus=n_gpus, mfu=mfu, hfu=hfu, gpu_hours=gpu_hours, precision=precision, price=price)
-    notes += [f"no catalog price for {r.gpu_display_name}: give --price for a cost" for r in runs if r.price_usd_per_gpu_hour is None]
+        runs, notes = _training_runs(
+            flops, gpus, n_gpus=n_gpus, mfu=mfu, hfu=hfu, gpu_hours=gpu_hours, precision=precision, price=price
+        )
+    notes += [
+        f"no catalog price for {r.gpu_display_name}: give --price for a cost"
+        for r in runs
+        if r.price_usd_per_gpu_hour is None
+    ]
     inference = None
     if gpus:
         inf_mfu = runs[0].mfu if runs and runs[0].mfu <= 1 else (mfu or DEFAULT_MFU)
-        inference = inference_estimate(size, gpus, context_tokens=T, batch_sizes=batch_sizes, precision=precision, mfu=inf_mfu)
+        inference = inference_estimate(
+            size, gpus, context_tokens=T, batch_sizes=batch_sizes, precision=precision, mfu=inf_mfu
+        )
     return ComputeEstimate(
         model=size.label,
         params=size.params,
@@ -140,7 +177,9 @@ def estimate_compute(
 def _notes(size: ModelSize, T: int, gpus: Sequence[GpuSpec], precision: Optional[str]) -> list[str]:
     notes = []
     if not size.has_architecture:
-        notes.append("--params only: attention FLOPs and the KV cache need the architecture (--preset, --hf-config or sizes)")
+        notes.append(
+            "--params only: attention FLOPs and the KV cache need the architecture (--preset, --hf-config or sizes)"
+        )
     if size.sliding_window and size.sliding_window < T:
         notes.append(f"sliding window: attention spans {size.sliding_window:,} of the {T:,} tokens")
     if precision is None:

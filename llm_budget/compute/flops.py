@@ -138,9 +138,17 @@ def _terms(size: ModelSize, D: int, *, seq_len: int, recompute: bool) -> list[Fl
     """The rows of the FLOPs table: 6·N·D, 12·L·H·Q·T·D (with an architecture), the recompute (when on)."""
     N, T = size.params, attention_span(size, seq_len)
     per_token = token_flops(size, seq_len=seq_len, passes=TRAINING_PASSES)
-    terms = [FlopTerm(name="Dense (6·N·D)", formula="6 × N × D", expression=f"6 × {N:,} × {D:,}", flops=per_token.dense * D, source=SRC_6ND)]
+    terms = [
+        FlopTerm(
+            name="Dense (6·N·D)",
+            formula="6 × N × D",
+            expression=f"6 × {N:,} × {D:,}",
+            flops=per_token.dense * D,
+            source=SRC_6ND,
+        )
+    ]
     if size.has_architecture:
-        span = "T" if T == seq_len else "W"
+        span = "T" if seq_len == T else "W"
         terms.append(
             FlopTerm(
                 name="Attention (12·L·H·Q·T·D)",

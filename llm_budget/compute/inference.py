@@ -9,7 +9,8 @@ token (compute bound). These are upper bounds: real serving reaches a fraction o
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence
+from collections.abc import Sequence
+from typing import Literal, Optional
 
 from llm_budget.compute.flops import attention_span, forward_flops_per_token
 from llm_budget.compute.frozen import Frozen
@@ -141,7 +142,14 @@ def decode_bound(
 
 
 def _gpu_inference(
-    size: ModelSize, gpu: GpuSpec, choice: PeakChoice, *, context_tokens: int, batch_sizes: Sequence[int], bits: int, mfu: float
+    size: ModelSize,
+    gpu: GpuSpec,
+    choice: PeakChoice,
+    *,
+    context_tokens: int,
+    batch_sizes: Sequence[int],
+    bits: int,
+    mfu: float,
 ) -> GpuInference:
     """One GPU type: the prefill time of one prompt at the MFU, and the decode bound at each batch size."""
     prefill = forward_flops_per_token(size, seq_len=context_tokens) * context_tokens
@@ -155,7 +163,9 @@ def _gpu_inference(
         memory_bytes=gpu.memory_bytes,
         prefill_s=prefill / (choice.peak_tflops * 1e12 * mfu),
         decode=[
-            decode_bound(size, gpu, batch_size=b, context_tokens=context_tokens, bits=bits, peak_tflops=choice.peak_tflops)
+            decode_bound(
+                size, gpu, batch_size=b, context_tokens=context_tokens, bits=bits, peak_tflops=choice.peak_tflops
+            )
             for b in batch_sizes
         ],
     )

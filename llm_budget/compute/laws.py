@@ -56,7 +56,9 @@ HOFFMANN = LossLaw(
     B=410.7,
     alpha=0.34,
     beta=0.28,
-    source=cite("hoffmann2022: §3.3 Approach 3, Eq. (2) and its fitted constants E=1.69, A=406.4, B=410.7, α=0.34, β=0.28"),
+    source=cite(
+        "hoffmann2022: §3.3 Approach 3, Eq. (2) and its fitted constants E=1.69, A=406.4, B=410.7, α=0.34, β=0.28"
+    ),
 )
 EPOCH = LossLaw(
     name="epoch",
@@ -82,7 +84,7 @@ def loss(law: LossLaw, params: float, tokens: float) -> float:
     """
     if params <= 0 or tokens <= 0:
         raise LLMBudgetError("parameters and tokens must be positive")
-    return law.E + law.A / params**law.alpha + law.B / tokens**law.beta
+    return float(law.E + law.A / float(params) ** law.alpha + law.B / float(tokens) ** law.beta)
 
 
 def tokens_for(flops: float, params: float) -> float:
@@ -115,7 +117,7 @@ def optimum_rule(flops: float, tokens_per_param: float = TOKENS_PER_PARAM) -> tu
 def _frontier_g(law: LossLaw) -> float:
     """G = (α·A / (β·B))^(1/(α+β)), the constant of the efficient frontier (hoffmann2022 §3.3, Eq. (4))."""
     a, b = law.alpha, law.beta
-    return (a * law.A / (b * law.B)) ** (1 / (a + b))
+    return float((a * law.A / (b * law.B)) ** (1 / (a + b)))
 
 
 def optimum_law(flops: float, law: LossLaw) -> tuple[float, float]:
@@ -139,7 +141,7 @@ def flops_for_params(params: float, fit: FitName) -> float:
         return 6 * TOKENS_PER_PARAM * params**2
     law = LAWS[fit]
     a, b = law.alpha, law.beta
-    return 6 * (params / _frontier_g(law)) ** ((a + b) / b)
+    return float(6 * (params / _frontier_g(law)) ** ((a + b) / b))
 
 
 def law_for(fit: FitName) -> LossLaw:

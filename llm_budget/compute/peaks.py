@@ -54,11 +54,15 @@ def resolve_peak(gpu: GpuSpec, precision: Optional[str] = None) -> PeakChoice:
                 peak_tflops=peak,
                 note=f"{gpu.display_name} has no BF16 tensor cores: using its FP16 peak ({peak:g} TFLOPS); train in FP16 with loss scaling",
             )
-        raise LLMBudgetError(f"{gpu.display_name} has no bf16 or fp16 peak in the catalog; give --precision ({_available(gpu)})")
+        raise LLMBudgetError(
+            f"{gpu.display_name} has no bf16 or fp16 peak in the catalog; give --precision ({_available(gpu)})"
+        )
     p = parse_compute_precision(precision)
     peak = gpu.peak_tflops(p)
     if peak is None:
-        raise LLMBudgetError(f"{gpu.display_name} has no {p} peak (no such tensor-core path); it has: {_available(gpu)}")
+        raise LLMBudgetError(
+            f"{gpu.display_name} has no {p} peak (no such tensor-core path); it has: {_available(gpu)}"
+        )
     return PeakChoice(precision=p, peak_tflops=peak, note=None)
 
 

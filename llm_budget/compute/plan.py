@@ -6,7 +6,8 @@ what the budget buys a model of a size chosen up front."""
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple, Optional
 
 from llm_budget.compute.budget import Budget
 from llm_budget.compute.frozen import Frozen
@@ -76,7 +77,9 @@ class Candidate(NamedTuple):
     params: int
 
 
-def iso_flop_curve(flops: float, law: LossLaw, *, center: float, span: float = 30.0, points: int = 61) -> list[IsoFlopPoint]:
+def iso_flop_curve(
+    flops: float, law: LossLaw, *, center: float, span: float = 30.0, points: int = 61
+) -> list[IsoFlopPoint]:
     """Loss against model size at a fixed budget: N log-spaced over [center/span, center·span], D = C / 6N.
 
     Formula: L(N, C/(6N)) = E + A/N^α + B/(C/6N)^β
@@ -91,7 +94,9 @@ def iso_flop_curve(flops: float, law: LossLaw, *, center: float, span: float = 3
     return out
 
 
-def nearby_models(flops: float, law: LossLaw, n_opt: float, candidates: Sequence[Candidate], *, within: float = 3.0, limit: int = 6) -> list[NearbyModel]:
+def nearby_models(
+    flops: float, law: LossLaw, n_opt: float, candidates: Sequence[Candidate], *, within: float = 3.0, limit: int = 6
+) -> list[NearbyModel]:
     """Candidates whose size is within a factor `within` of N_opt, nearest (in log N) first."""
     near = [c for c in candidates if 1 / within <= c.params / n_opt <= within]
     near.sort(key=lambda c: abs(math.log(c.params / n_opt)))
@@ -162,9 +167,13 @@ def _plot_range(chosen: Optimum, fixed: Optional[FixedSize]) -> tuple[float, flo
 def _notes(fit: FitName, budget: Budget) -> list[str]:
     notes = []
     if fit == "approach1":
-        notes.append("approach1 has no loss law of its own: the curve uses the Epoch refit, whose optimum agrees with it")
+        notes.append(
+            "approach1 has no loss law of its own: the curve uses the Epoch refit, whose optimum agrees with it"
+        )
     if fit == "approach3":
-        notes.append("with the paper's rounded constants the Approach 3 optimum is far from 20 tokens per parameter; the paper reports 40B at 5.76e23 with unrounded ones")
+        notes.append(
+            "with the paper's rounded constants the Approach 3 optimum is far from 20 tokens per parameter; the paper reports 40B at 5.76e23 with unrounded ones"
+        )
     if budget.precision_note:
         notes.append(budget.precision_note)
     return notes

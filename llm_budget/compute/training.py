@@ -137,6 +137,8 @@ def training_run(
         price_usd_per_gpu_hour=usd_per_hour,
         price_source=price_source,
         cost_usd=None if usd_per_hour is None else hours * usd_per_hour,
-        formula="implied MFU = C / (GPU-hours × 3600 × peak)" if source_of_mfu == "gpu_hours" else "time = C / (n × peak × MFU)",
+        formula="implied MFU = C / (GPU-hours × 3600 × peak)"
+        if source_of_mfu == "gpu_hours"
+        else "time = C / (n × peak × MFU)",
         source=SRC_MFU,
     )

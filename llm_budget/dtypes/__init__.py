@@ -37,17 +37,17 @@ The package's public names; other packages import them from here, never from its
 from llm_budget.dtypes.decimals import exact_decimal, fraction_str
 from llm_budget.dtypes.encode import encode_absmax, encode_float, encode_int, encode_nf4, encode_number
 from llm_budget.dtypes.floats import (
-    decode,
     FLOAT_PRECISIONS,
     FloatCode,
+    decode,
     layout,
     max_finite,
     round_float,
     special,
 )
 from llm_budget.dtypes.integers import INT_PRECISIONS, int_range
-from llm_budget.dtypes.nf4 import NF4_BLOCK, NF4_CODES, nf4_index, NF4_SOURCE
-from llm_budget.dtypes.parse import MAX_DIGITS, MAX_EXPONENT, parse_absmax, parse_number, Parsed
+from llm_budget.dtypes.nf4 import NF4_BLOCK, NF4_CODES, NF4_SOURCE, nf4_index
+from llm_budget.dtypes.parse import MAX_DIGITS, MAX_EXPONENT, Parsed, parse_absmax, parse_number
 from llm_budget.dtypes.results import DtypeTable, Encoding, FormatInfo, NumberEncodings, Scheme, Status
 from llm_budget.dtypes.table import dtype_table, format_info
 from llm_budget.hardware import FloatLayout

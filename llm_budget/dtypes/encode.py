@@ -12,7 +12,16 @@ from fractions import Fraction
 from typing import Optional
 
 from llm_budget.dtypes.decimals import exact_decimal, fraction_str
-from llm_budget.dtypes.floats import FLOAT_PRECISIONS, FLOAT_SOURCES, FloatCode, decode, layout, max_finite, round_float, special
+from llm_budget.dtypes.floats import (
+    FLOAT_PRECISIONS,
+    FLOAT_SOURCES,
+    FloatCode,
+    decode,
+    layout,
+    max_finite,
+    round_float,
+    special,
+)
 from llm_budget.dtypes.integers import ABSMAX_SOURCE, INT_PRECISIONS, INT_SOURCE, int_range, twos_complement
 from llm_budget.dtypes.nf4 import NF4_CODES, NF4_SOURCE, NF4_ZERO, nf4_index
 from llm_budget.dtypes.parse import parse_absmax, parse_number
@@ -42,7 +51,9 @@ def _status_of(x: Fraction, stored: Optional[Fraction]) -> Status:
     return "exact" if stored == x else "rounded"
 
 
-def _float_status(p: Precision, x: Fraction, code: FloatCode, *, overflowed: bool, saturate: bool) -> tuple[Status, str]:
+def _float_status(
+    p: Precision, x: Fraction, code: FloatCode, *, overflowed: bool, saturate: bool
+) -> tuple[Status, str]:
     """The status of a float code and how it came about, in words."""
     lay = layout(p)
     stored = decode(p, code)
@@ -55,7 +66,10 @@ def _float_status(p: Precision, x: Fraction, code: FloatCode, *, overflowed: boo
     if overflowed:
         return "overflow", f"{past}: E4M3 has no inf, so NaN (OCP non-saturating; --saturate gives ±{top})"
     if stored == 0 and x != 0:
-        return "underflow", f"|x| is at most half the smallest subnormal: rounds to {'-' if code.sign else ''}0 ({_ROUNDING})"
+        return (
+            "underflow",
+            f"|x| is at most half the smallest subnormal: rounds to {'-' if code.sign else ''}0 ({_ROUNDING})",
+        )
     if code.exponent == 0 and code.fraction != 0:
         note = f"subnormal: exponent field 0, value = fraction × 2^{lay.emin - lay.fraction_bits}"
         return "subnormal", note + ("" if stored == x else f"; {_ROUNDING}")
@@ -85,24 +99,65 @@ def encode_float(p: Precision, x: Fraction, *, negative: bool = False, saturate:
         stored_value = "-0" if stored == 0 and code.sign else exact_decimal(stored)
     abs_err, rel = _errors(x, stored)
     return Encoding(
-        precision=p.value, scheme="float", label=p.label, bits=s + e + f, bits_grouped=f"{s} {e} {f}",
-        sign=s, exponent=e, fraction=f, code=None, stored_value=stored_value,
-        stored_fraction=None if stored is None else fraction_str(stored), abs_error=abs_err, relative_error=rel,
-        scale=None, scale_fraction=None, absmax=None, status=status, note=note, source=FLOAT_SOURCES[p],
+        precision=p.value,
+        scheme="float",
+        label=p.label,
+        bits=s + e + f,
+        bits_grouped=f"{s} {e} {f}",
+        sign=s,
+        exponent=e,
+        fraction=f,
+        code=None,
+        stored_value=stored_value,
+        stored_fraction=None if stored is None else fraction_str(stored),
+        abs_error=abs_err,
+        relative_error=rel,
+        scale=None,
+        scale_fraction=None,
+        absmax=None,
+        status=status,
+        note=note,
+        source=FLOAT_SOURCES[p],
     )
 
 
-def _coded(precision: str, scheme: Scheme, label: str, bits: str, code: int, x: Fraction, stored: Fraction, *,
-           status: Status, note: str, source: str, scale: Optional[Fraction] = None,
-           absmax: Optional[Fraction] = None) -> Encoding:
+def _coded(
+    precision: str,
+    scheme: Scheme,
+    label: str,
+    bits: str,
+    code: int,
+    x: Fraction,
+    stored: Fraction,
+    *,
+    status: Status,
+    note: str,
+    source: str,
+    scale: Optional[Fraction] = None,
+    absmax: Optional[Fraction] = None,
+) -> Encoding:
     """An integer-coded value (integers, absmax, NF4): the code's bits, no sign/exponent/fraction fields."""
     abs_err, rel = _errors(x, stored)
     return Encoding(
-        precision=precision, scheme=scheme, label=label, bits=bits, bits_grouped=bits, sign=None, exponent=None,
-        fraction=None, code=code, stored_value=exact_decimal(stored), stored_fraction=fraction_str(stored),
-        abs_error=abs_err, relative_error=rel, scale=None if scale is None else _float(scale),
+        precision=precision,
+        scheme=scheme,
+        label=label,
+        bits=bits,
+        bits_grouped=bits,
+        sign=None,
+        exponent=None,
+        fraction=None,
+        code=code,
+        stored_value=exact_decimal(stored),
+        stored_fraction=fraction_str(stored),
+        abs_error=abs_err,
+        relative_error=rel,
+        scale=None if scale is None else _float(scale),
         scale_fraction=None if scale is None else fraction_str(scale),
-        absmax=None if absmax is None else exact_decimal(absmax), status=status, note=note, source=source,
+        absmax=None if absmax is None else exact_decimal(absmax),
+        status=status,
+        note=note,
+        source=source,
     )
 
 
@@ -145,8 +200,20 @@ def encode_absmax(p: Precision, x: Fraction, absmax: Fraction) -> Encoding:
             status = _status_of(x, stored)
             note = f"q = round(x · {qmax}/absmax) = {q}; stored q · absmax/{qmax}"
     bits = twos_complement(q, FORMATS[p].bits)
-    return _coded(p.value, "absmax", f"{p.label} absmax", bits, q, x, stored, status=status, note=note,
-                  source=ABSMAX_SOURCE, scale=scale, absmax=absmax)
+    return _coded(
+        p.value,
+        "absmax",
+        f"{p.label} absmax",
+        bits,
+        q,
+        x,
+        stored,
+        status=status,
+        note=note,
+        source=ABSMAX_SOURCE,
+        scale=scale,
+        absmax=absmax,
+    )
 
 
 def encode_nf4(x: Fraction, absmax: Fraction) -> Encoding:
@@ -167,8 +234,20 @@ def encode_nf4(x: Fraction, absmax: Fraction) -> Encoding:
         status = "clamped"
         note += " (|x| > absmax: clipped to ±absmax)"
     nf4 = Precision.nf4
-    return _coded(nf4.value, "nf4", nf4.label, format(idx, f"0{nf4.bits}b"), idx, x, stored, status=status,
-                  note=note, source=NF4_SOURCE, scale=scale, absmax=absmax)
+    return _coded(
+        nf4.value,
+        "nf4",
+        nf4.label,
+        format(idx, f"0{nf4.bits}b"),
+        idx,
+        x,
+        stored,
+        status=status,
+        note=note,
+        source=NF4_SOURCE,
+        scale=scale,
+        absmax=absmax,
+    )
 
 
 def encode_number(text: str, *, absmax: Optional[str] = None, saturate: bool = False) -> NumberEncodings:

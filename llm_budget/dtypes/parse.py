@@ -36,7 +36,9 @@ def parse_number(text: str, *, what: str = "number") -> Parsed:
         f = _parse_fraction(s, text, what)
         return Parsed(f, f < 0)
     if not d.is_finite():
-        raise LLMBudgetError(f"{what} '{text}' is not finite: give a finite number (the range table, `llm-budget dtype`, shows each format's inf/NaN)")
+        raise LLMBudgetError(
+            f"{what} '{text}' is not finite: give a finite number (the range table, `llm-budget dtype`, shows each format's inf/NaN)"
+        )
     if d and abs(d.adjusted()) > MAX_EXPONENT:
         raise LLMBudgetError(f"{what} '{text}' is out of range: the decimal exponent must be within ±{MAX_EXPONENT:,}")
     if len(d.as_tuple().digits) > MAX_DIGITS:

@@ -20,7 +20,13 @@ from llm_budget.hardware import FORMATS, Precision, float_limits
 def format_info(p: Precision) -> FormatInfo:
     """Range and precision of one format."""
     f = FORMATS[p]
-    common: dict[str, Any] = {"precision": p.value, "label": p.label, "description": f.description, "bits": f.bits, "bytes": f.bits / 8}
+    common: dict[str, Any] = {
+        "precision": p.value,
+        "label": p.label,
+        "description": f.description,
+        "bits": f.bits,
+        "bytes": f.bits / 8,
+    }
     if p.is_float:
         return _float_info(p, common)
     if p.is_integer:

@@ -8,12 +8,12 @@ from llm_budget.fit.layouts import search_plans
 from llm_budget.fit.results import (
     Change,
     FitReport,
-    layout_label,
     Plan,
     Setting,
     Verdict,
+    layout_label,
 )
-from llm_budget.fit.timing import seconds_per_million_tokens, TOKENS_REF
+from llm_budget.fit.timing import TOKENS_REF, seconds_per_million_tokens
 from llm_budget.fit.usable import (
     DEFAULT_CUDA_CONTEXT,
     DEFAULT_FRAGMENTATION,

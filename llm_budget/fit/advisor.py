@@ -30,8 +30,18 @@ DEFAULT_TRAIN = TrainSetup()
 DEFAULT_INFER = InferSetup()
 
 
-def _verdict(mode: Literal["infer", "train"], gpus: int, need: int, usable: int, comps: list[tuple[str, int]], *,
-             par: Parallel, checkpointing: str = "none", layout: str, phase: str = "") -> Verdict:
+def _verdict(
+    mode: Literal["infer", "train"],
+    gpus: int,
+    need: int,
+    usable: int,
+    comps: list[tuple[str, int]],
+    *,
+    par: Parallel,
+    checkpointing: str = "none",
+    layout: str,
+    phase: str = "",
+) -> Verdict:
     return Verdict(
         mode=mode,
         gpus=gpus,
@@ -43,11 +53,17 @@ def _verdict(mode: Literal["infer", "train"], gpus: int, need: int, usable: int,
         headroom_pct=round(100 * (usable - need) / usable, 1) if usable else 0.0,
         components=comps,
         peak_phase=phase,
-        dp=par.dp, tp=par.tp, pp=par.pp, zero=par.zero, checkpointing=checkpointing,
+        dp=par.dp,
+        tp=par.tp,
+        pp=par.pp,
+        zero=par.zero,
+        checkpointing=checkpointing,
     )
 
 
-def _serving_verdict(spec: Optional[ModelSpec], infer: InferSetup, n: int, gpus: int, gpus_per_node: int, usable: int) -> tuple[Verdict, int]:
+def _serving_verdict(
+    spec: Optional[ModelSpec], infer: InferSetup, n: int, gpus: int, gpus_per_node: int, usable: int
+) -> tuple[Verdict, int]:
     """Serving on `gpus` GPUs with tensor parallelism: weights, KV cache and workspace split over tp GPUs."""
     if spec is not None:
         report = inference_memory(spec, infer)
@@ -59,10 +75,14 @@ def _serving_verdict(spec: Optional[ModelSpec], infer: InferSetup, n: int, gpus:
     tp = serving_tp(spec, gpus, gpus_per_node)
     layout = f"tensor parallel {tp}" if tp > 1 else "one GPU"
     split = [(k, -(-v // tp)) for k, v in comps]
-    return _verdict("infer", gpus, -(-need_one // tp), usable, split, par=Parallel(dp=1, tp=tp, pp=1, zero=0), layout=layout), need_one
+    return _verdict(
+        "infer", gpus, -(-need_one // tp), usable, split, par=Parallel(dp=1, tp=tp, pp=1, zero=0), layout=layout
+    ), need_one
 
 
-def _training_verdict(spec: Optional[ModelSpec], train: TrainSetup, n: int, gpus: int, gpus_per_node: int, usable: int) -> Verdict:
+def _training_verdict(
+    spec: Optional[ModelSpec], train: TrainSetup, n: int, gpus: int, gpus_per_node: int, usable: int
+) -> Verdict:
     """Training on exactly `gpus` GPUs, on the layout with the smallest per-GPU need."""
     need, par = best_layout_on(spec, train, gpus, gpus_per_node, n)
     ckpt = train.checkpointing.value
@@ -121,7 +141,12 @@ def advise(
     n = count_params(spec).total if spec is not None else int(n_params or 0)
     u = usable_memory(gpu, cuda_context=cuda_context, fragmentation=fragmentation)
     warnings = hardware_warnings(gpu, train.precision if mode != "infer" else infer.precision, mode)
-    if mode != "infer" and not gpu.has_flash_attention and train.attention == "sdpa" and not train.model_fields_set & {"attention"}:
+    if (
+        mode != "infer"
+        and not gpu.has_flash_attention
+        and train.attention == "sdpa"
+        and not train.model_fields_set & {"attention"}
+    ):
         train = train.model_copy(update={"attention": "eager"})
     verdicts: list[Verdict] = []
     need_one: Optional[int] = None
@@ -131,22 +156,51 @@ def advise(
     plans: list[Plan] = []
     needed: Optional[int] = None
     if mode in ("train", "both"):
-        plans, needed = search_plans(spec, train, gpu, u.usable_bytes, max_gpus=max(max_gpus, gpus), gpus_per_node=gpus_per_node, n_params=n)
+        plans, needed = search_plans(
+            spec, train, gpu, u.usable_bytes, max_gpus=max(max_gpus, gpus), gpus_per_node=gpus_per_node, n_params=n
+        )
         verdicts.append(_training_verdict(spec, train, n, gpus, gpus_per_node, u.usable_bytes))
     elif need_one is not None:
         needed = _fewest_serving_gpus(need_one, u.usable_bytes, max_gpus, gpus_per_node)
     fits = all(v.fits for v in verdicts)
-    required = next((v.required_bytes_per_gpu for v in verdicts if v.mode == "train"), verdicts[0].required_bytes_per_gpu)
+    required = next(
+        (v.required_bytes_per_gpu for v in verdicts if v.mode == "train"), verdicts[0].required_bytes_per_gpu
+    )
     report_limits = limits(spec, mode, train, infer, u.usable_bytes, gpus, gpus_per_node) if spec is not None else {}
-    changes = [] if fits else ranked_changes(
-        spec, gpu, mode, train, infer, gpus=gpus, usable=u.usable_bytes, best=plans[0] if plans else None,
-        n_params=n, gpus_per_node=gpus_per_node, cuda_context=cuda_context, fragmentation=fragmentation,
+    changes = (
+        []
+        if fits
+        else ranked_changes(
+            spec,
+            gpu,
+            mode,
+            train,
+            infer,
+            gpus=gpus,
+            usable=u.usable_bytes,
+            best=plans[0] if plans else None,
+            n_params=n,
+            gpus_per_node=gpus_per_node,
+            cuda_context=cuda_context,
+            fragmentation=fragmentation,
+        )
     )
     return FitReport(
         model=spec.label if spec is not None else f"{n:,} parameters",
-        params=n, gpu=gpu.name, gpu_name=gpu.display_name, gpus=gpus, mode=mode,
-        fits=fits, gpus_needed=needed, usable_bytes_per_gpu=u.usable_bytes, required_bytes_per_gpu=required, usable=u,
-        verdicts=verdicts, plans=plans, changes=changes, warnings=warnings,
+        params=n,
+        gpu=gpu.name,
+        gpu_name=gpu.display_name,
+        gpus=gpus,
+        mode=mode,
+        fits=fits,
+        gpus_needed=needed,
+        usable_bytes_per_gpu=u.usable_bytes,
+        required_bytes_per_gpu=required,
+        usable=u,
+        verdicts=verdicts,
+        plans=plans,
+        changes=changes,
+        warnings=warnings,
         assumptions=_assumptions(gpu, u, fragmentation, spec, mode),
         search_seconds=round(time.perf_counter() - t0, 4),
         **report_limits,

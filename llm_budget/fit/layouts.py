@@ -4,7 +4,8 @@ pipeline parallelism and activation checkpointing, ranked by GPUs needed, then b
 from __future__ import annotations
 
 import math
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
 
 from llm_budget.compute import ModelSize, model_size
 from llm_budget.defaults import sequence_length
@@ -62,7 +63,7 @@ def layouts_on(spec: Optional[ModelSpec], gpus: int, gpus_per_node: int) -> Iter
             if gpus % (tp * pp):
                 continue
             dp = gpus // (tp * pp)
-            for zero in ((0, 1, 2, 3) if dp > 1 else (0,)):
+            for zero in (0, 1, 2, 3) if dp > 1 else (0,):
                 yield Parallel(dp=dp, tp=tp, pp=pp, zero=zero)
 
 
@@ -87,7 +88,9 @@ def _rule_need(n_params: int, precision: Precision, par: Parallel) -> int:
     return shard(weights, WEIGHTS) + shard(adam, OPTIMIZER_STATES) + shard(grads, GRADIENTS) + -(-act // mp)
 
 
-def best_layout_on(spec: Optional[ModelSpec], setup: TrainSetup, gpus: int, gpus_per_node: int, n_params: int) -> tuple[int, Parallel]:
+def best_layout_on(
+    spec: Optional[ModelSpec], setup: TrainSetup, gpus: int, gpus_per_node: int, n_params: int
+) -> tuple[int, Parallel]:
     """The smallest per-GPU need over layouts of exactly `gpus` GPUs at the requested checkpointing."""
     best: Optional[tuple[int, Parallel]] = None
     for par in layouts_on(spec, gpus, gpus_per_node):
@@ -111,7 +114,9 @@ def _fitting_plans_on(
     """Every layout on n GPUs that fits, each with the largest micro-batch that fits it."""
     size = _size(spec, n_params)
     seq = sequence_length(setup.seq, spec.context_window if spec is not None else None)
-    ckpts = ["none", "full"] if (setup.checkpointing.value == "none" and spec is not None) else [setup.checkpointing.value]
+    ckpts = (
+        ["none", "full"] if (setup.checkpointing.value == "none" and spec is not None) else [setup.checkpointing.value]
+    )
     micro = [setup.batch]  # smaller micro-batches (gradient accumulation keeps the global batch), when there is a model
     while spec is not None and micro[-1] > 1:
         micro.append(micro[-1] // 2)
@@ -126,8 +131,17 @@ def _fitting_plans_on(
                 seconds = seconds_per_million_tokens(size, spec, gpu, setup.precision, par, ckpt, seq) if size else None
                 found.append(
                     Plan(
-                        gpus=n, dp=par.dp, tp=par.tp, pp=par.pp, zero=par.zero, checkpointing=ckpt, micro_batch=mb,
-                        required_bytes_per_gpu=need, headroom_bytes=usable - need, fits=True, seconds_per_million_tokens=seconds,
+                        gpus=n,
+                        dp=par.dp,
+                        tp=par.tp,
+                        pp=par.pp,
+                        zero=par.zero,
+                        checkpointing=ckpt,
+                        micro_batch=mb,
+                        required_bytes_per_gpu=need,
+                        headroom_bytes=usable - need,
+                        fits=True,
+                        seconds_per_million_tokens=seconds,
                     )
                 )
                 break  # the largest micro-batch that fits this layout
@@ -154,6 +168,8 @@ def search_plans(
     for n in _gpu_counts(max_gpus):
         found = _fitting_plans_on(n, spec, setup, gpu, usable, gpus_per_node, n_params)
         if found:
-            found.sort(key=lambda p: (p.gpus, p.seconds_per_million_tokens or math.inf, -p.micro_batch, -p.headroom_bytes))
+            found.sort(
+                key=lambda p: (p.gpus, p.seconds_per_million_tokens or math.inf, -p.micro_batch, -p.headroom_bytes)
+            )
             return found[:keep], n
     return [], None

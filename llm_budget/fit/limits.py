@@ -3,7 +3,8 @@ context that serves. Each is a binary search over the accountant, whose need gro
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from llm_budget.defaults import sequence_length
 from llm_budget.fit.layouts import best_layout_on
@@ -32,7 +33,9 @@ def largest(lo: int, hi: int, fits: Callable[[int], bool]) -> Optional[int]:
     return lo
 
 
-def training_limits(spec: ModelSpec, train: TrainSetup, usable: int, gpus: int, gpus_per_node: int) -> dict[str, Optional[int]]:
+def training_limits(
+    spec: ModelSpec, train: TrainSetup, usable: int, gpus: int, gpus_per_node: int
+) -> dict[str, Optional[int]]:
     """max_batch and max_seq on the layout of `gpus` GPUs with the smallest per-GPU need."""
     _, par = best_layout_on(spec, train, gpus, gpus_per_node, 0)
     seq = sequence_length(train.seq, spec.context_window)
@@ -46,17 +49,24 @@ def training_limits(spec: ModelSpec, train: TrainSetup, usable: int, gpus: int, 
     return {"max_batch": largest(1, 4096, fits_batch), "max_seq": largest(1, max(seq * 64, 1 << 20), fits_seq)}
 
 
-def serving_limits(spec: ModelSpec, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int) -> dict[str, Optional[int]]:
+def serving_limits(
+    spec: ModelSpec, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int
+) -> dict[str, Optional[int]]:
     """max_context with the weights, KV cache and workspace split over the serving tensor-parallel GPUs."""
     tp = serving_tp(spec, gpus, gpus_per_node)
 
     def fits_ctx(c: int) -> bool:
-        return -(-inference_memory(spec, infer.model_copy(update={"context": c, "prompt": None})).total_bytes // tp) <= usable
+        return (
+            -(-inference_memory(spec, infer.model_copy(update={"context": c, "prompt": None})).total_bytes // tp)
+            <= usable
+        )
 
     return {"max_context": largest(1, 1 << 24, fits_ctx)}
 
 
-def limits(spec: ModelSpec, mode: str, train: TrainSetup, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int) -> dict[str, Optional[int]]:
+def limits(
+    spec: ModelSpec, mode: str, train: TrainSetup, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int
+) -> dict[str, Optional[int]]:
     out: dict[str, Optional[int]] = {}
     if mode in ("train", "both"):
         out.update(training_limits(spec, train, usable, gpus, gpus_per_node))

@@ -84,9 +84,13 @@ class FitReport(BaseModel):
     gpus: int
     mode: str
     fits: bool = Field(description="Every requested mode fits on --gpus GPUs")
-    gpus_needed: Optional[int] = Field(description="Fewest GPUs whose best layout fits (training when requested, else inference)")
+    gpus_needed: Optional[int] = Field(
+        description="Fewest GPUs whose best layout fits (training when requested, else inference)"
+    )
     usable_bytes_per_gpu: int
-    required_bytes_per_gpu: int = Field(description="Per-GPU need of the requested mode on --gpus GPUs (training if requested)")
+    required_bytes_per_gpu: int = Field(
+        description="Per-GPU need of the requested mode on --gpus GPUs (training if requested)"
+    )
     usable: Usable
     verdicts: list[Verdict]
     plans: list[Plan]

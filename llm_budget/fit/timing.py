@@ -38,7 +38,13 @@ def _tp_seconds(spec: ModelSpec, gpu: GpuSpec, plan: Parallel) -> float:
 
 
 def seconds_per_million_tokens(
-    size: ModelSize, spec: Optional[ModelSpec], gpu: GpuSpec, precision: Precision, plan: Parallel, checkpointing: str, seq: int
+    size: ModelSize,
+    spec: Optional[ModelSpec],
+    gpu: GpuSpec,
+    precision: Precision,
+    plan: Parallel,
+    checkpointing: str,
+    seq: int,
 ) -> Optional[float]:
     """Seconds per million training tokens on this layout (for ranking, not a promise).
 

@@ -31,7 +31,9 @@ class Usable(BaseModel):
     usable_bytes: int
 
 
-def usable_memory(gpu: GpuSpec, *, cuda_context: int = DEFAULT_CUDA_CONTEXT, fragmentation: float = DEFAULT_FRAGMENTATION) -> Usable:
+def usable_memory(
+    gpu: GpuSpec, *, cuda_context: int = DEFAULT_CUDA_CONTEXT, fragmentation: float = DEFAULT_FRAGMENTATION
+) -> Usable:
     """Driver-visible memory of one device, minus the CUDA context, minus the fragmentation margin."""
     if not 0 <= fragmentation < 1:
         raise LLMBudgetError(f"--fragmentation must be in [0, 1), got {fragmentation}")
@@ -40,4 +42,6 @@ def usable_memory(gpu: GpuSpec, *, cuda_context: int = DEFAULT_CUDA_CONTEXT, fra
     total = gpu.device_memory_bytes
     after_ctx = max(total - cuda_context, 0)
     frag = int(after_ctx * fragmentation)
-    return Usable(total_bytes=total, cuda_context_bytes=cuda_context, fragmentation_bytes=frag, usable_bytes=after_ctx - frag)
+    return Usable(
+        total_bytes=total, cuda_context_bytes=cuda_context, fragmentation_bytes=frag, usable_bytes=after_ctx - frag
+    )

@@ -2,23 +2,23 @@
 
 The package's public names; other packages import them from here, never from its modules."""
 
+from llm_budget.hardware.gpus import (
+    ARCH_ORDER,
+    GpuSpec,
+    PeakTflops,
+    gpu_catalog,
+    load_gpu,
+)
 from llm_budget.hardware.precision import (
     ALIASES,
+    FORMATS,
+    FloatLayout,
+    Format,
+    Precision,
     bytes_for,
     float_layout,
     float_limits,
-    FloatLayout,
-    Format,
-    FORMATS,
     parse_precision,
-    Precision,
-)
-from llm_budget.hardware.gpus import (
-    ARCH_ORDER,
-    gpu_catalog,
-    GpuSpec,
-    load_gpu,
-    PeakTflops,
 )
 
 __all__ = [

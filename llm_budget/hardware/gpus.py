@@ -8,6 +8,7 @@ precision, in TFLOPS, absent where the hardware has no such path.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
@@ -76,7 +77,7 @@ class GpuSpec(BaseModel):
         return getattr(self.peak_tflops_dense, key, None)
 
 
-def _gpus_path():  # type: ignore[no-untyped-def]
+def _gpus_path() -> Path:
     from llm_budget.model.presets import presets_dir
 
     return presets_dir() / "gpus.yaml"

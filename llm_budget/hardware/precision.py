@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import Enum
 from fractions import Fraction
-from typing import NamedTuple, Optional, Self
+from typing import NamedTuple, Optional
 
 from llm_budget.errors import LLMBudgetError
 
@@ -44,7 +44,7 @@ class Precision(str, Enum):
     _value_: str
     format_row: Format
 
-    def __new__(cls, value: str, row: Format) -> Self:
+    def __new__(cls, value: str, row: Format) -> Precision:
         member = str.__new__(cls, value)
         member._value_ = value
         member.format_row = row
@@ -53,11 +53,32 @@ class Precision(str, Enum):
     fp32 = "fp32", Format(32, 8, 23, True, "IEEE 754 binary32", "ieee754", ("float32",))
     fp16 = "fp16", Format(16, 5, 10, True, "IEEE 754 binary16", "ieee754", ("float16", "half"))
     bf16 = "bf16", Format(16, 8, 7, True, "bfloat16: binary32's exponent, 7 fraction bits", "bfloat16", ("bfloat16",))
-    fp8_e4m3 = "fp8-e4m3", Format(8, 4, 3, False, "OCP FP8 E4M3 (no infinities; S.1111.111 is NaN)", "micikevicius2022", ("fp8", "e4m3", "fp8_e4m3"))
+    fp8_e4m3 = (
+        "fp8-e4m3",
+        Format(
+            8,
+            4,
+            3,
+            False,
+            "OCP FP8 E4M3 (no infinities; S.1111.111 is NaN)",
+            "micikevicius2022",
+            ("fp8", "e4m3", "fp8_e4m3"),
+        ),
+    )
     fp8_e5m2 = "fp8-e5m2", Format(8, 5, 2, True, "OCP FP8 E5M2 (IEEE-like)", "micikevicius2022", ("e5m2", "fp8_e5m2"))
     int8 = "int8", Format(8, 0, 7, False, "two's-complement integer, -128..127", "jacob2018")
     int4 = "int4", Format(4, 0, 3, False, "two's-complement integer, -8..7", "jacob2018")
-    nf4 = "nf4", Format(4, 0, 0, False, "4-bit NormalFloat: 16 levels built from N(0,1) quantiles with an exact zero, absmax-scaled per block", "dettmers2023")
+    nf4 = (
+        "nf4",
+        Format(
+            4,
+            0,
+            0,
+            False,
+            "4-bit NormalFloat: 16 levels built from N(0,1) quantiles with an exact zero, absmax-scaled per block",
+            "dettmers2023",
+        ),
+    )
 
     @property
     def bits(self) -> int:
@@ -74,7 +95,7 @@ class Precision(str, Enum):
 
     @property
     def label(self) -> str:
-        return self.value.upper()
+        return self._value_.upper()
 
 
 FORMATS: dict[Precision, Format] = {p: p.format_row for p in Precision}
@@ -106,7 +127,7 @@ class FloatLayout(NamedTuple):
 
     @property
     def bias(self) -> int:
-        return 2 ** (self.exponent_bits - 1) - 1
+        return int(2 ** (self.exponent_bits - 1)) - 1
 
     @property
     def emin(self) -> int:

@@ -105,7 +105,13 @@ def _matmul_inputs(st: Step, name: str, elements: int, in_bytes: int, n_matmuls:
     """What matmuls save of a shared input: the input once, or under autocast one 16-bit copy per matmul
     (autocast caches casts of leaf weights only, so an activation is cast again by every matmul)."""
     if st.flow == "autocast" and in_bytes != st.c:
-        return [Saved(f"{name} (16-bit copy ×{n_matmuls})", n_matmuls * elements * st.c, "autocast casts the input once per matmul")]
+        return [
+            Saved(
+                f"{name} (16-bit copy ×{n_matmuls})",
+                n_matmuls * elements * st.c,
+                "autocast casts the input once per matmul",
+            )
+        ]
     return [Saved(name, elements * in_bytes, "saved by the matmul(s) it reads")]
 
 
@@ -225,7 +231,9 @@ def _hf_eager(spec: ModelSpec, st: Step) -> list[Saved]:
         if c == 2:
             out.append(Saved("attention probabilities, 16-bit copy", hs * 2, "probs @ v saves the 16-bit copy"))
         copy_bytes = c
-    out.append(Saved("attention output (contiguous copy)", t * qd * c, "the out-projection saves the re-laid-out heads"))
+    out.append(
+        Saved("attention output (contiguous copy)", t * qd * c, "the out-projection saves the re-laid-out heads")
+    )
     if spec.dropout > 0:
         out.append(Saved("attention dropout mask", _dropout_mask(st, hs, copy_bytes), "dropout keeps its mask"))
         out.append(Saved("dropped probabilities", hs * copy_bytes, "probs @ v saves the dropped probabilities"))
@@ -337,7 +345,9 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     if st.impl == "hf":
         # transformers pads the labels with -100 and shifts them: nll_loss keeps the shifted int64 copy
         # (the padded (1, s+1) storage itself for a single sequence).
-        out.append(Saved("shifted labels (int64)", 8 * (st.s + 1) if st.b == 1 else 8 * t, "nll_loss saves its targets"))
+        out.append(
+            Saved("shifted labels (int64)", 8 * (st.s + 1) if st.b == 1 else 8 * t, "nll_loss saves its targets")
+        )
     if spec.position is PositionKind.learned:
         out.append(Saved("position ids", st.s * 8, "the position embedding saves its indices"))
     if spec.embed_norm:
@@ -345,7 +355,9 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     if spec.dropout > 0:
         out.append(Saved("embedding dropout", _dropout_mask(st, t * d, r), "dropout keeps its mask"))
     if spec.position is PositionKind.rotary:
-        out.append(Saved("rope cos, sin", 2 * st.s * spec.head_dim * r, "the rotations save cos and sin, shared by all layers"))
+        out.append(
+            Saved("rope cos, sin", 2 * st.s * spec.head_dim * r, "the rotations save cos and sin, shared by all layers")
+        )
     if spec.final_norm:
         out += _norm(spec, st, d, t, "final norm", r)
     out += _matmul_inputs(st, "unembedding input", t * d, r, 1)

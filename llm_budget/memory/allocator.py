@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from llm_budget.model.inventory import ParamTensor
 
-CUDA_ROUND = 512  # the CUDA caching allocator rounds every block up to 512 bytes (CUDACachingAllocator.cpp kMinBlockSize)
+CUDA_ROUND = (
+    512  # the CUDA caching allocator rounds every block up to 512 bytes (CUDACachingAllocator.cpp kMinBlockSize)
+)
 
 
 def rounded(n_bytes: int, device: str) -> int:

@@ -43,7 +43,9 @@ def norm_backward_bytes(spec: ModelSpec, rows: int, in_bytes: int) -> int:
     return 0
 
 
-def _gradients_made(trainable: list[ParamTensor], names: set[str] | None, width: int, shards: int, n_layers: int, device: str) -> int:
+def _gradients_made(
+    trainable: list[ParamTensor], names: set[str] | None, width: int, shards: int, n_layers: int, device: str
+) -> int:
     """Gradient bytes of one block's parameters named `names` (None: all), split over `shards` ranks."""
     block = [x for x in trainable if x.layer and (names is None or x.name in names)]
     return sum(rounded(-(-x.numel * width // shards), device) * x.copies for x in block) // n_layers
@@ -70,7 +72,10 @@ def block_backward_regions(
       norms: norm_backward_bytes.
     """
     t, c = st.t, st.c
-    freed = {g: saved_bytes_on_rank([x for x in per_block if x.group == g], tp, sp, device) for g in ("mlp", "mlp_norm", "attn", "attn_norm")}
+    freed = {
+        g: saved_bytes_on_rank([x for x in per_block if x.group == g], tp, sp, device)
+        for g in ("mlp", "mlp_norm", "attn", "attn_norm")
+    }
     shards = tp * zero_shards
 
     def made(names: set[str] | None) -> int:
@@ -80,7 +85,9 @@ def block_backward_regions(
     rows = t * (spec.active_experts if spec.is_moe else 1)
     mlp_temporaries = 2 * rounded(-(-rows * spec.d_mlp * c // tp), device)
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
-    attention_temporaries = rounded(-(-t * h * dh * c // tp), device) * 2 + 2 * rounded(-(-t * kv * dh * c // tp), device)
+    attention_temporaries = rounded(-(-t * h * dh * c // tp), device) * 2 + 2 * rounded(
+        -(-t * kv * dh * c // tp), device
+    )
     if st.attention == "eager" or (st.device == "cpu" and spec.dropout > 0):
         scores = st.b * h * st.s * st.s
         score_bytes = 4 if (st.flow == "autocast" and st.device == "cuda") else c

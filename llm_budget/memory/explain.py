@@ -15,20 +15,31 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
     """(formula, source key) of each training component."""
     setup, storage = step.setup, step.storage
     optimizer = OPTIMIZERS[setup.optimizer]
-    kind = "quantized base" if step.recipe is Recipe.qlora else ("FP32" if storage.weight == 4 else setup.precision.value)
+    kind = (
+        "quantized base" if step.recipe is Recipe.qlora else ("FP32" if storage.weight == 4 else setup.precision.value)
+    )
     return {
         Component.weights: (f"N × {storage.weight} bytes ({kind})", "rajbhandari2020: §3.1"),
         Component.masters: ("N × 4: FP32 copy the optimizer updates", "micikevicius2018: §3.1"),
         Component.adapters: (f"Σ r·(d_in + d_out) × 4 over adapted matrices, r = {setup.lora_rank}", "hu2021: §4.1"),
         Component.copies: ("matmul weights × 2, cast in forward and held until their backward", "pytorch-amp"),
-        Component.gradients: (f"N × {storage.gradient + storage.extra_gradient} (made as backward reaches each parameter)", "rajbhandari2020: §3.1"),
+        Component.gradients: (
+            f"N × {storage.gradient + storage.extra_gradient} (made as backward reaches each parameter)",
+            "rajbhandari2020: §3.1",
+        ),
         Component.optimizer: (optimizer.formula.format(w=storage.state), optimizer.source),
         Component.activations: (
             "Σ saved tensors per block (activations.py inventory) × blocks still held at the peak, + embedding/head",
             "korthikanti2022: Table 2 (generalized)",
         ),
-        Component.loss: ("batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients", "hf-transformers"),
-        Component.temporaries: ("the working set of the phase at the peak (gradients in flight, norm or optimizer intermediates)", "pytorch-cuda-notes"),
+        Component.loss: (
+            "batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients",
+            "hf-transformers",
+        ),
+        Component.temporaries: (
+            "the working set of the phase at the peak (gradients in flight, norm or optimizer intermediates)",
+            "pytorch-cuda-notes",
+        ),
         Component.inputs: ("2 × batch × seq × 8 (int64)", "hf-transformers"),
     }
 
@@ -41,7 +52,15 @@ def component_lines(live: dict[str, int], n_params: int, formulas: dict[str, tup
         if n:
             formula, source = formulas.get(name, ("", ""))
             per_param = round(n / n_params, 3) if n_params else None
-            out.append(MemoryLine(name=name, bytes=n, bytes_per_param=per_param, formula=formula, source=cite(source) if source else ""))
+            out.append(
+                MemoryLine(
+                    name=name,
+                    bytes=n,
+                    bytes_per_param=per_param,
+                    formula=formula,
+                    source=cite(source) if source else "",
+                )
+            )
     return out
 
 
@@ -64,7 +83,9 @@ def train_assumptions(step: UnshardedStep, parallel: Parallel) -> list[str]:
     setup = step.setup
     out: list[str] = []
     if setup.convention is Convention.fsdp or (parallel.zero >= 3 and step.recipe is Recipe.mixed):
-        out.append("ZeRO-3 / FSDP mixed precision (FSDP2's MixedPrecisionPolicy): FP32 sharded weights cast to 16 bits as they are gathered, 16-bit compute (no autocast copies), gradients reduced in FP32; two blocks gathered at a time (prefetch).")
+        out.append(
+            "ZeRO-3 / FSDP mixed precision (FSDP2's MixedPrecisionPolicy): FP32 sharded weights cast to 16 bits as they are gathered, 16-bit compute (no autocast copies), gradients reduced in FP32; two blocks gathered at a time (prefetch)."
+        )
     if parallel.is_parallel:
         blocks = -(-step.spec.n_layers // parallel.pp)
         in_flight = min(parallel.pp, parallel.micro_batches or parallel.pp)
@@ -73,11 +94,17 @@ def train_assumptions(step: UnshardedStep, parallel: Parallel) -> list[str]:
             f" ({blocks} blocks per stage, {in_flight} micro-batch(es) in flight on the first), data parallel {parallel.dp} with ZeRO stage {parallel.zero}."
         )
     if setup.checkpointing is Checkpointing.full:
-        out.append("Full activation checkpointing: each block keeps its input; backward recomputes one block at a time.")
+        out.append(
+            "Full activation checkpointing: each block keeps its input; backward recomputes one block at a time."
+        )
     elif setup.checkpointing is Checkpointing.selective:
-        out.append("Selective checkpointing: the attention core is recomputed in backward (its s² tensors are not kept).")
+        out.append(
+            "Selective checkpointing: the attention core is recomputed in backward (its s² tensors are not kept)."
+        )
     if step.storage.flow == "autocast":
-        out.append("torch.autocast: FP32 weights and gradients; each matmul weight is cast to 16 bits once per step and the copy lives until its backward.")
+        out.append(
+            "torch.autocast: FP32 weights and gradients; each matmul weight is cast to 16 bits once per step and the copy lives until its backward."
+        )
     return out + _step_assumptions(step)
 
 
@@ -93,15 +120,25 @@ def _step_assumptions(step: UnshardedStep) -> list[str]:
         f"Optimizer {setup.optimizer.value}, {setup.resolved_impl.value} implementation.",
     ]
     if setup.attention == "sdpa":
-        out.append("Attention through scaled_dot_product_attention (flash / memory-efficient kernels): no s² tensors are kept.")
+        out.append(
+            "Attention through scaled_dot_product_attention (flash / memory-efficient kernels): no s² tensors are kept."
+        )
     else:
-        out.append("Eager attention: the batch × heads × seq² probabilities are kept for backward (Korthikanti et al.'s 5·a·s/h term).")
+        out.append(
+            "Eager attention: the batch × heads × seq² probabilities are kept for backward (Korthikanti et al.'s 5·a·s/h term)."
+        )
     if spec.dropout > 0:
         out.append(f"Dropout {spec.dropout} keeps a mask per dropout (1 byte/element on CUDA).")
     if setup.device == "cuda":
-        out.append("Sizes rounded up to the CUDA caching allocator's 512-byte blocks; the CUDA context, cuBLAS workspace and allocator cache are not included (they are not in torch.cuda.max_memory_allocated).")
+        out.append(
+            "Sizes rounded up to the CUDA caching allocator's 512-byte blocks; the CUDA context, cuBLAS workspace and allocator cache are not included (they are not in torch.cuda.max_memory_allocated)."
+        )
     if spec.is_moe:
-        out.append("Mixture of experts: every expert's weights, gradients and states are resident; activations follow the routed tokens (top-k rows, balanced).")
+        out.append(
+            "Mixture of experts: every expert's weights, gradients and states are resident; activations follow the routed tokens (top-k rows, balanced)."
+        )
     if step.recipe in (Recipe.lora, Recipe.qlora):
-        out.append(f"LoRA rank {setup.lora_rank} on {setup.lora_targets.value} linear layers of the blocks; activations as for full training (an estimate: the probe does not measure adapters).")
+        out.append(
+            f"LoRA rank {setup.lora_rank} on {setup.lora_targets.value} linear layers of the blocks; activations as for full training (an estimate: the probe does not measure adapters)."
+        )
     return out

@@ -27,7 +27,9 @@ def kv_cache_bytes(spec: ModelSpec, *, batch: int, tokens: int, precision: Preci
     Source:  kwon2023: §3 (2 × 5120 × 40 × 2 bytes = 800 KB per token for OPT-13B); ainslie2023 (n_kv_heads).
     """
     held = tokens_held(tokens, spec.sliding_window)
-    return kv_bytes(n_layers=spec.n_layers, kv_heads=spec.kv_heads, head_dim=spec.head_dim, tokens=batch * held, bits=precision.bits)
+    return kv_bytes(
+        n_layers=spec.n_layers, kv_heads=spec.kv_heads, head_dim=spec.head_dim, tokens=batch * held, bits=precision.bits
+    )
 
 
 def _mlp_workspace(spec: ModelSpec, t: int, c: int, normed: int) -> int:
@@ -72,7 +74,11 @@ def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> in
 
 def _compute_precision(weights: Precision) -> Precision:
     """What quantized or 16-bit weights compute in: fp32 stays fp32, fp16 stays fp16, the rest bf16."""
-    return Precision.fp32 if weights is Precision.fp32 else (Precision.fp16 if weights is Precision.fp16 else Precision.bf16)
+    return (
+        Precision.fp32
+        if weights is Precision.fp32
+        else (Precision.fp16 if weights is Precision.fp16 else Precision.bf16)
+    )
 
 
 def _weight_bytes(tensors: list[ParamTensor], setup: InferSetup, c: int) -> int:
@@ -81,7 +87,12 @@ def _weight_bytes(tensors: list[ParamTensor], setup: InferSetup, c: int) -> int:
     if p not in QUANTIZED_WEIGHTS:
         return tensor_bytes(tensors, c, device)
     return sum(
-        (quantized_weight_bytes(t, p, double_quant=setup.double_quant) if is_quantized_matrix(t) else rounded(t.numel * c, device)) * t.copies
+        (
+            quantized_weight_bytes(t, p, double_quant=setup.double_quant)
+            if is_quantized_matrix(t)
+            else rounded(t.numel * c, device)
+        )
+        * t.copies
         for t in tensors
     )
 
@@ -142,11 +153,15 @@ def inference_memory(spec: ModelSpec, setup: InferSetup = DEFAULT_INFER_SETUP) -
         peak_phase="prefill",
         phases=[Phase(name="weights loaded", bytes=weights), Phase(name="prefill", bytes=sum(x.bytes for x in lines))],
         assumptions=_infer_assumptions(spec, setup, context, compute, kv_p),
-        settings=InferSettings(batch=setup.batch, context=context, prompt=prompt, kv_precision=kv_p, device=setup.device),
+        settings=InferSettings(
+            batch=setup.batch, context=context, prompt=prompt, kv_precision=kv_p, device=setup.device
+        ),
     )
 
 
-def _infer_assumptions(spec: ModelSpec, setup: InferSetup, context: int, compute: Precision, kv_p: Precision) -> list[str]:
+def _infer_assumptions(
+    spec: ModelSpec, setup: InferSetup, context: int, compute: Precision, kv_p: Precision
+) -> list[str]:
     window = spec.sliding_window
     out = [
         f"Serving {setup.batch} sequence(s) of {context:,} tokens (prompt + generated), all held in the KV cache"

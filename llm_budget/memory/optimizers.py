@@ -85,16 +85,29 @@ class OptimizerSpec(NamedTuple):
 
 
 OPTIMIZERS: dict[Optimizer, OptimizerSpec] = {
-    Optimizer.adamw: OptimizerSpec(moments(2), 2, True, ADAM_LIKE, "N × 2 × {w} (first and second moments)", "loshchilov2019"),
-    Optimizer.adam: OptimizerSpec(moments(2), 2, True, ADAM_LIKE, "N × 2 × {w} (first and second moments)", "kingma2015"),
+    Optimizer.adamw: OptimizerSpec(
+        moments(2), 2, True, ADAM_LIKE, "N × 2 × {w} (first and second moments)", "loshchilov2019"
+    ),
+    Optimizer.adam: OptimizerSpec(
+        moments(2), 2, True, ADAM_LIKE, "N × 2 × {w} (first and second moments)", "kingma2015"
+    ),
     Optimizer.adamw8bit: OptimizerSpec(
-        _adamw8bit_states, None, False, ADAM_LIKE,
-        "N × (2 × 1 + 8/2048) for tensors ≥ 4096 values (block-wise 8-bit), else N × 8", "dettmers2022b",
+        _adamw8bit_states,
+        None,
+        False,
+        ADAM_LIKE,
+        "N × (2 × 1 + 8/2048) for tensors ≥ 4096 values (block-wise 8-bit), else N × 8",
+        "dettmers2022b",
     ),
     Optimizer.sgd: OptimizerSpec(moments(0), 0, False, IN_PLACE, "none", "kingma2015"),
     Optimizer.sgd_momentum: OptimizerSpec(moments(1), 1, False, IN_PLACE, "N × {w} (momentum buffer)", "kingma2015"),
     Optimizer.adafactor: OptimizerSpec(
-        _adafactor_states, None, True, ADAM_LIKE, "Σ (rows + columns) × {w} per matrix, full size per vector", "shazeer2018"
+        _adafactor_states,
+        None,
+        True,
+        ADAM_LIKE,
+        "Σ (rows + columns) × {w} per matrix, full size per vector",
+        "shazeer2018",
     ),
     Optimizer.lion: OptimizerSpec(moments(1), 1, False, ADAM_LIKE, "N × {w} (one momentum)", "chen2023"),
 }
@@ -113,7 +126,9 @@ def step_counter_bytes(trainable: list[ParamTensor], optimizer: Optimizer, devic
     return 4 * sum(t.copies for t in trainable)
 
 
-def step_temporaries(trainable: list[ParamTensor], optimizer: Optimizer, impl: OptimizerImpl, width: int, device: str) -> int:
+def step_temporaries(
+    trainable: list[ParamTensor], optimizer: Optimizer, impl: OptimizerImpl, width: int, device: str
+) -> int:
     """Bytes the optimizer step allocates above the states (PyTorch 2.13, see ADAM_LIKE / IN_PLACE)."""
     return OPTIMIZERS[optimizer].temporaries[impl](trainable, width, device)
 

@@ -14,8 +14,15 @@ from llm_budget.memory.activations import Saved
 from llm_budget.memory.allocator import rounded
 
 REPLICATED_UNDER_TP = (
-    "attention norm", "MLP norm", "post-attention norm", "post-MLP norm", "attention input", "MLP: input",
-    "router input", "attention residual dropout", "MLP residual dropout",
+    "attention norm",
+    "MLP norm",
+    "post-attention norm",
+    "post-MLP norm",
+    "attention input",
+    "MLP: input",
+    "router input",
+    "attention residual dropout",
+    "MLP residual dropout",
 )
 """Saved tensors (by name prefix) that every tensor-parallel rank holds in full without sequence parallelism."""
 

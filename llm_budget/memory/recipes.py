@@ -42,41 +42,93 @@ class RecipeBytes(NamedTuple):
 RECIPES: dict[tuple[Recipe, Convention | None], RecipeBytes] = {
     # torch.autocast / Hugging Face Trainer: FP32 weights and gradients, a 16-bit copy of each matmul weight per step
     (Recipe.mixed, Convention.autocast): RecipeBytes(
-        "autocast", 2, 4, 4, 0, 0, 4,
+        "autocast",
+        2,
+        4,
+        4,
+        0,
+        0,
+        4,
         "autocast: FP32 weights {weight} + FP32 gradients {gradient} + optimizer {states} (+2 transient 16-bit weight copies); Hugging Face's 18 bytes/param",
     ),
     # FSDP2 MixedPrecisionPolicy: FP32 sharded weights cast to 16 bits as they are gathered
     (Recipe.mixed, Convention.fsdp): RecipeBytes(
-        "pure", 2, 4, 4, 0, 0, 4,
+        "pure",
+        2,
+        4,
+        4,
+        0,
+        0,
+        4,
         "fsdp: FP32 sharded weights {weight} + FP32 gradients {gradient} + optimizer {states}; 16-bit compute on gathered weights",
     ),
     # Rajbhandari et al. 2020 §3.1: 2 + 2 + (4 + 4 + 4) = 16 bytes/param with Adam
     (Recipe.mixed, Convention.zero): RecipeBytes(
-        "pure", 2, 2, 2, 4, 0, 4,
+        "pure",
+        2,
+        2,
+        2,
+        4,
+        0,
+        4,
         "zero: 16-bit weights {weight} + gradients {gradient} + FP32 master {master} + optimizer {states} (ZeRO paper's 16 bytes/param with Adam)",
     ),
     # Megatron-LM keeps FP32 main gradients: 2 + 4 + 4 + 8 = 18
     (Recipe.mixed, Convention.megatron): RecipeBytes(
-        "pure", 2, 2, 4, 4, 0, 4,
+        "pure",
+        2,
+        2,
+        4,
+        4,
+        0,
+        4,
         "megatron: 16-bit weights {weight} + gradients {gradient} + FP32 master {master} + optimizer {states} (Megatron-LM's 18 bytes/param with Adam)",
     ),
     # 16-bit gradients plus an FP32 copy: 2 + 2 + 4 + 4 + 8 = 20
     (Recipe.mixed, Convention.grad_copy): RecipeBytes(
-        "pure", 2, 2, 2, 4, 4, 4,
+        "pure",
+        2,
+        2,
+        2,
+        4,
+        4,
+        4,
         "grad-copy: 16-bit weights {weight} + gradients {gradient} + FP32 gradient copy {extra_gradient} + FP32 master {master} + optimizer {states} (20 with an FP32 gradient copy bytes/param with Adam)",
     ),
-    (Recipe.fp32, None): RecipeBytes("pure", 4, 4, 4, 0, 0, 4, "FP32: weights {weight} + gradients {gradient} + optimizer {states}"),
+    (Recipe.fp32, None): RecipeBytes(
+        "pure", 4, 4, 4, 0, 0, 4, "FP32: weights {weight} + gradients {gradient} + optimizer {states}"
+    ),
     # everything in the 16-bit dtype, optimizer states too
     (Recipe.pure, None): RecipeBytes(
-        "pure", 2, 2, 2, 0, 0, 2,
+        "pure",
+        2,
+        2,
+        2,
+        0,
+        0,
+        2,
         "pure {precision}: weights {weight} + gradients {gradient} + optimizer {states} (states in the weights' dtype)",
     ),
     # the frozen base computes in 16 bits; adapters, their gradients and states are FP32 (PEFT's default)
     (Recipe.lora, None): RecipeBytes(
-        "pure", 2, 2, 4, 0, 0, 4, "{recipe}: frozen {precision} base; FP32 adapters 4 + gradients {gradient} + optimizer {states}"
+        "pure",
+        2,
+        2,
+        4,
+        0,
+        0,
+        4,
+        "{recipe}: frozen {precision} base; FP32 adapters 4 + gradients {gradient} + optimizer {states}",
     ),
     (Recipe.qlora, None): RecipeBytes(
-        "pure", 2, 2, 4, 0, 0, 4, "{recipe}: frozen {precision} base; FP32 adapters 4 + gradients {gradient} + optimizer {states}"
+        "pure",
+        2,
+        2,
+        4,
+        0,
+        0,
+        4,
+        "{recipe}: frozen {precision} base; FP32 adapters 4 + gradients {gradient} + optimizer {states}",
     ),
 }
 

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,7 +43,9 @@ class TrainSettings(BaseModel):
     device: Literal["cuda", "cpu"]
     activations_per_layer_bytes: int  # saved tensors of one block on this rank
     parallel: Parallel
-    gathered_bytes: int  # ZeRO-3 / FSDP: blocks gathered for compute (part of weight_bytes, not resident after the step)
+    gathered_bytes: (
+        int  # ZeRO-3 / FSDP: blocks gathered for compute (part of weight_bytes, not resident after the step)
+    )
     weight_bytes: int
     optimizer_state_bytes: int
     gradient_bytes: int

@@ -20,16 +20,28 @@ def rule_of_thumb(n_params: int, precision: Precision = Precision.fp32) -> Memor
              175B → 4,200 GB; 500B → 12,000 GB), after the DeepLearning.AI course it cites.
     """
     if not precision.is_float and precision not in (Precision.int8,):
-        raise LLMBudgetError(f"the rule of thumb scales by whole bytes per value; use fp32, fp16, bf16, fp8 or int8, not {precision.value}")
+        raise LLMBudgetError(
+            f"the rule of thumb scales by whole bytes per value; use fp32, fp16, bf16, fp8 or int8, not {precision.value}"
+        )
     scale = (precision.bits // 8) / 4
     rows = [
         ("Model parameters (weights)", LECTURE_BYTES["weights"] * scale, "N × bytes per value"),
         ("Adam optimizer (2 states)", LECTURE_BYTES["adam"], "N × 2 × 4 (FP32 moments at any precision)"),
         ("Gradients", LECTURE_BYTES["gradients"] * scale, "N × bytes per value"),
-        ("Activations and temp memory", LECTURE_BYTES["activations"] * scale, "N × 2 × bytes per value (high-end estimate)"),
+        (
+            "Activations and temp memory",
+            LECTURE_BYTES["activations"] * scale,
+            "N × 2 × bytes per value (high-end estimate)",
+        ),
     ]
     lines = [
-        MemoryLine(name=name, bytes=int(n_params * per_param), bytes_per_param=per_param, formula=formula, source=cite("lecture: Computational Challenges"))
+        MemoryLine(
+            name=name,
+            bytes=int(n_params * per_param),
+            bytes_per_param=per_param,
+            formula=formula,
+            source=cite("lecture: Computational Challenges"),
+        )
         for name, per_param, formula in rows
     ]
     total = sum(line.bytes for line in lines)

@@ -106,7 +106,9 @@ class InferSetup(BaseModel):
     precision: Precision = Precision.bf16  # weights
     kv_precision: Precision | None = None  # default: the compute precision (bf16, or fp32 for fp32 weights)
     batch: PositiveInt = 1
-    context: PositiveInt | None = None  # tokens per sequence held in the cache (prompt + generated); default: context window
+    context: PositiveInt | None = (
+        None  # tokens per sequence held in the cache (prompt + generated); default: context window
+    )
     prompt: PositiveInt | None = None  # prefill length (default: the whole context)
     double_quant: bool = False  # QLoRA's double quantization of nf4 scales
     device: Literal["cuda", "cpu"] = "cuda"

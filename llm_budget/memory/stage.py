@@ -69,7 +69,9 @@ def rank_states(step: UnshardedStep, parallel: Parallel, stage: Stage) -> RankSt
         sharded = Parts(shard(parts.block, level), shard(parts.embedding, level), shard(parts.head, level))
         return sharded, sharded.on_stage(stage.blocks, has_embedding=stage.has_embedding, has_head=stage.has_head)
 
-    weights = shard(states.weights.on_stage(stage.blocks, has_embedding=stage.has_embedding, has_head=stage.has_head), WEIGHTS)
+    weights = shard(
+        states.weights.on_stage(stage.blocks, has_embedding=stage.has_embedding, has_head=stage.has_head), WEIGHTS
+    )
     gathered = reduce_scatter = 0
     if parallel.zero >= 3 and parallel.dp > 1:
         # two blocks gathered in the compute dtype (prefetch) and the root unit; a full FP32 gradient buffer per block
@@ -115,7 +117,9 @@ def rank_activations(step: UnshardedStep, parallel: Parallel, stage: Stage) -> R
         held = acts.per_block - acts.selective
     else:
         held = acts.per_block
-    outside = (acts.embedding_side * stage.micro_batches_held if stage.has_embedding else 0) + (acts.head if stage.has_head else 0)
+    outside = (acts.embedding_side * stage.micro_batches_held if stage.has_embedding else 0) + (
+        acts.head if stage.has_head else 0
+    )
     if setup.checkpointing is Checkpointing.full and setup.implementation == "hf" and setup.attention == "eager":
         # transformers' eager attention takes a float (b, 1, s, s) causal mask in the residual dtype, built once per
         # forward; non-reentrant checkpoints save every block's inputs, this mask included, until block 0's backward.

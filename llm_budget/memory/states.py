@@ -86,7 +86,9 @@ def adapter_tensors(spec: ModelSpec, setup: TrainSetup) -> list[ParamTensor]:
     return out
 
 
-def model_states(spec: ModelSpec, setup: TrainSetup, recipe: RecipeBytes, tensors: list[ParamTensor], trainable: list[ParamTensor]) -> ModelStates:
+def model_states(
+    spec: ModelSpec, setup: TrainSetup, recipe: RecipeBytes, tensors: list[ParamTensor], trainable: list[ParamTensor]
+) -> ModelStates:
     """Weights of every tensor; gradients, masters and optimizer states of the trainable ones (the adapters
     under LoRA/QLoRA), per part, allocator-rounded tensor by tensor."""
     device, L = setup.device, spec.n_layers
@@ -95,7 +97,8 @@ def model_states(spec: ModelSpec, setup: TrainSetup, recipe: RecipeBytes, tensor
     def stored(ts: list[ParamTensor]) -> int:
         if setup.resolved_recipe is Recipe.qlora:  # quantized matrices, the rest in 16 bits
             return sum(
-                (quantized_weight_bytes(t, setup.precision) if is_quantized_matrix(t) else rounded(t.numel * 2, device)) * t.copies
+                (quantized_weight_bytes(t, setup.precision) if is_quantized_matrix(t) else rounded(t.numel * 2, device))
+                * t.copies
                 for t in ts
             )
         return tensor_bytes(ts, recipe.weight, device)
@@ -104,22 +107,30 @@ def model_states(spec: ModelSpec, setup: TrainSetup, recipe: RecipeBytes, tensor
         return lambda ts: tensor_bytes(ts, w, device)
 
     weights = split_parts(tensors, stored, L)
-    weights = weights._replace(head=weights.head + buffer_bytes(spec, setup.implementation))  # rotary tables go with the head
+    weights = weights._replace(
+        head=weights.head + buffer_bytes(spec, setup.implementation)
+    )  # rotary tables go with the head
     counters = step_counter_bytes(trainable, setup.optimizer, device)
     if counters and not frozen:  # transformers fuses some tensors: count its tensors, not the inventory's
         counters = 4 * tensor_count(spec, setup.implementation)
     return ModelStates(
         weights=weights,
-        gradients=split_parts(trainable, width(recipe.gradient), L).plus(split_parts(trainable, width(recipe.extra_gradient), L)),
+        gradients=split_parts(trainable, width(recipe.gradient), L).plus(
+            split_parts(trainable, width(recipe.extra_gradient), L)
+        ),
         masters=split_parts(trainable, width(recipe.master), L),
-        optimizer=split_parts(trainable, lambda ts: optimizer_state_bytes(ts, setup.optimizer, recipe.state, device), L),
+        optimizer=split_parts(
+            trainable, lambda ts: optimizer_state_bytes(ts, setup.optimizer, recipe.state, device), L
+        ),
         adapters_per_block=tensor_bytes(trainable, 4, device) // L if frozen else 0,
         step_counters=counters,
         optimizer_temporaries=_optimizer_temporaries(spec, setup, recipe, trainable),
     )
 
 
-def _optimizer_temporaries(spec: ModelSpec, setup: TrainSetup, recipe: RecipeBytes, trainable: list[ParamTensor]) -> int:
+def _optimizer_temporaries(
+    spec: ModelSpec, setup: TrainSetup, recipe: RecipeBytes, trainable: list[ParamTensor]
+) -> int:
     """The optimizer table's step temporaries; transformers stores a MoE layer's experts as one
     [E, 2·d_mlp, d] gate_up tensor, which is then the largest a for-loop step copies."""
     impl = setup.resolved_impl

@@ -58,7 +58,9 @@ class UnshardedStep:
     loss: LossBuffers
     copies: AutocastCopies
     _rank_cache: dict[tuple[int, bool], RankActivations] = field(default_factory=dict, compare=False, repr=False)
-    _regions_cache: dict[tuple[int, bool, int], dict[str, BackwardRegion]] = field(default_factory=dict, compare=False, repr=False)
+    _regions_cache: dict[tuple[int, bool, int], dict[str, BackwardRegion]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def frozen_base(self) -> bool:
@@ -85,7 +87,15 @@ class UnshardedStep:
         if key not in self._regions_cache:
             gradient_width = self.storage.gradient + self.storage.extra_gradient
             self._regions_cache[key] = block_backward_regions(
-                self.spec, self.conditions, self.per_block, self.trainable, gradient_width, self.setup.device, tp=tp, sp=sp, zero_shards=zero_shards
+                self.spec,
+                self.conditions,
+                self.per_block,
+                self.trainable,
+                gradient_width,
+                self.setup.device,
+                tp=tp,
+                sp=sp,
+                zero_shards=zero_shards,
             )
         return self._regions_cache[key]
 
@@ -110,7 +120,13 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
     recipe = setup.resolved_recipe
     trainable = adapter_tensors(spec, setup) if is_frozen_base(recipe) else tensors
     conditions = Step(
-        b=setup.batch, s=seq, flow=storage.flow, c=storage.compute, attention=setup.attention, device=setup.device, impl=setup.implementation
+        b=setup.batch,
+        s=seq,
+        flow=storage.flow,
+        c=storage.compute,
+        attention=setup.attention,
+        device=setup.device,
+        impl=setup.implementation,
     )
     return UnshardedStep(
         spec=spec,
@@ -140,7 +156,9 @@ def _loss_buffers(spec: ModelSpec, st: Step) -> LossBuffers:
     )
 
 
-def _autocast_copies(spec: ModelSpec, setup: TrainSetup, storage: RecipeBytes, tensors: list[ParamTensor]) -> AutocastCopies:
+def _autocast_copies(
+    spec: ModelSpec, setup: TrainSetup, storage: RecipeBytes, tensors: list[ParamTensor]
+) -> AutocastCopies:
     """Under autocast, every matmul weight is cast to 16 bits once per step. transformers runs MoE experts
     through grouped_mm, which autocast leaves in FP32: no copies of theirs (pytorch-amp's op lists)."""
     if storage.flow != "autocast":

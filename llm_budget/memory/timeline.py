@@ -192,17 +192,28 @@ def _unembedding_backward(run: _StageRun) -> None:
     gradient16 = rounded(spec.n_vocab * spec.d_embed * 2 // tp, device) if autocast_gradient else 0
     input_gradient = rounded(step.tokens * spec.d_embed * step.storage.compute, device)
     if gradient16:
-        tl.mark("backward: unembedding", {Component.loss: run.logits, Component.temporaries: input_gradient + gradient16})
-        tl.mark("backward: unembedding (FP32 gradient)", {Component.temporaries: input_gradient + gradient16, Component.gradients: head_gradients})
+        tl.mark(
+            "backward: unembedding", {Component.loss: run.logits, Component.temporaries: input_gradient + gradient16}
+        )
+        tl.mark(
+            "backward: unembedding (FP32 gradient)",
+            {Component.temporaries: input_gradient + gradient16, Component.gradients: head_gradients},
+        )
     else:
-        tl.mark("backward: unembedding", {Component.loss: run.logits, Component.temporaries: input_gradient, Component.gradients: head_gradients})
+        tl.mark(
+            "backward: unembedding",
+            {Component.loss: run.logits, Component.temporaries: input_gradient, Component.gradients: head_gradients},
+        )
     tl.set(Component.gradients, head_gradients)
 
 
 def _final_norm_backward(run: _StageRun) -> None:
     """The final norm's backward (backward.norm_backward_bytes); then the head's saved tensors are freed."""
     tl = run.timeline
-    tl.mark("backward: final norm", {Component.temporaries: norm_backward_bytes(run.step.spec, run.step.tokens, run.step.residual_bytes)})
+    tl.mark(
+        "backward: final norm",
+        {Component.temporaries: norm_backward_bytes(run.step.spec, run.step.tokens, run.step.residual_bytes)},
+    )
     tl.set(Component.activations, _saved_activations(run) - run.acts.head)
 
 
@@ -229,7 +240,11 @@ def _blocks_backward(run: _StageRun) -> None:
         for region, (freed, region_temporaries, made) in regions.items():
             tl.mark(
                 f"backward: block {blocks - 1 - done}, {region}",
-                {Component.activations: recomputed - freed, Component.temporaries: temporaries + region_temporaries, Component.gradients: made},
+                {
+                    Component.activations: recomputed - freed,
+                    Component.temporaries: temporaries + region_temporaries,
+                    Component.gradients: made,
+                },
             )
     tl.set(Component.copies, 0)
     tl.set(Component.activations, 0)
@@ -240,9 +255,15 @@ def _embedding_backward(run: _StageRun) -> None:
     unembedding), and AccumulateGrad adds the two out of place: three vocab × d tensors for a moment."""
     step, tl = run.step, run.timeline
     spec = step.spec
-    tied = 2 * rounded(spec.n_vocab * spec.d_embed * step.storage.gradient // run.parallel.tp, step.setup.device) if run.tied_gradient else 0
+    tied = (
+        2 * rounded(spec.n_vocab * spec.d_embed * step.storage.gradient // run.parallel.tp, step.setup.device)
+        if run.tied_gradient
+        else 0
+    )
     remaining = run.states.gradients - tl.live.get(Component.gradients, 0)
-    tl.mark("backward: embedding", {Component.temporaries: run.residual_gradient + tied, Component.gradients: remaining})
+    tl.mark(
+        "backward: embedding", {Component.temporaries: run.residual_gradient + tied, Component.gradients: remaining}
+    )
 
 
 def _optimizer_step(run: _StageRun) -> None:
@@ -252,7 +273,10 @@ def _optimizer_step(run: _StageRun) -> None:
     tl.set(Component.gradients, run.states.gradients)
     temporaries = run.step.states.optimizer_temporaries
     if run.step.setup.resolved_impl is OptimizerImpl.foreach:
-        temporaries = sharded_bytes(temporaries, level=OPTIMIZER_STATES, zero=par.zero, dp=par.dp, model_parallel=par.tp) // par.pp
+        temporaries = (
+            sharded_bytes(temporaries, level=OPTIMIZER_STATES, zero=par.zero, dp=par.dp, model_parallel=par.tp)
+            // par.pp
+        )
     tl.mark("optimizer step", {Component.temporaries: temporaries})
 
 
@@ -260,7 +284,9 @@ def _forward_end_bytes(run: _StageRun) -> int:
     """What forward leaves for backward: saved activations, autocast's copies, and on the last stage the
     log-probabilities and the loss."""
     acts = run.acts
-    held_copies = acts.copies_per_block * run.stage.blocks if run.step.setup.checkpointing is not Checkpointing.full else 0
+    held_copies = (
+        acts.copies_per_block * run.stage.blocks if run.step.setup.checkpointing is not Checkpointing.full else 0
+    )
     total = _saved_activations(run) + held_copies + acts.copies_head
     if run.stage.has_head:
         total += run.logits_fp32 + run.step.loss.scalars

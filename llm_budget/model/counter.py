@@ -17,7 +17,7 @@ which for GPT-3 (96 layers, d_embed 12,288, n_vocab 50,257, d_mlp 4·d_embed) is
 from __future__ import annotations
 
 from math import prod
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -68,8 +68,6 @@ class ParamCount(BaseModel):
     def published_diff(self) -> int | None:
         """total − published count (0: matches exactly); None when nothing is published."""
         return None if self.published_params is None else self.total - self.published_params
-
-
 
 
 EMBEDDING_ROWS = ("Embedding", "Position embedding", "Unembedding")
@@ -163,7 +161,9 @@ def _formulas(spec: ModelSpec) -> list[_Formula]:
     rows = [_product("Embedding", [("d_embed", d), ("n_vocab", V)], "lecture: GPT-3 table")]
     if spec.position is PositionKind.learned:
         assert spec.n_positions is not None  # guaranteed by ModelSpec validation
-        rows.append(_product("Position embedding", [("n_positions", spec.n_positions), ("d_embed", d)], "radford2019: §2.3"))
+        rows.append(
+            _product("Position embedding", [("n_positions", spec.n_positions), ("d_embed", d)], "radford2019: §2.3")
+        )
     rows += _attention(spec)
     rows += _mlp(spec)
     rows += [r for r in (_norms(spec), _biases(spec)) if r is not None]
@@ -236,11 +236,13 @@ def _norms(spec: ModelSpec) -> _Formula | None:
     if spec.qk_norm is QKNorm.shared:
         terms.append((f"n_layers × 2 × d_head{qk_mult}", f"{_num(L)} × 2 × {_num(dh)}{qk_mult}", L * 2 * dh * width))
     elif spec.qk_norm is QKNorm.per_head:
-        terms.append((
-            f"n_layers × (n_heads + n_kv_heads) × d_head{qk_mult}",
-            f"{_num(L)} × ({h} + {kv}) × {_num(dh)}{qk_mult}",
-            L * (h + kv) * dh * width,
-        ))
+        terms.append(
+            (
+                f"n_layers × (n_heads + n_kv_heads) × d_head{qk_mult}",
+                f"{_num(L)} × ({h} + {kv}) × {_num(dh)}{qk_mult}",
+                L * (h + kv) * dh * width,
+            )
+        )
     return _sum("Norms", terms, src) if terms else None
 
 
@@ -261,13 +263,17 @@ def _biases(spec: ModelSpec) -> _Formula | None:
         gated = spec.mlp is MlpKind.gated
         inner, inner_sym, inner_num = (2 * f, "2·d_mlp", f"2·{_num(f)}") if gated else (f, "d_mlp", _num(f))
         if spec.is_moe:
-            terms.append((
-                f"n_layers × n_experts × ({inner_sym} + d_embed)",
-                f"{_num(L)} × {E} × ({inner_num} + {_num(d)})",
-                L * E * (inner + d),
-            ))
+            terms.append(
+                (
+                    f"n_layers × n_experts × ({inner_sym} + d_embed)",
+                    f"{_num(L)} × {E} × ({inner_num} + {_num(d)})",
+                    L * E * (inner + d),
+                )
+            )
         else:
-            terms.append((f"n_layers × ({inner_sym} + d_embed)", f"{_num(L)} × ({inner_num} + {_num(d)})", L * (inner + d)))
+            terms.append(
+                (f"n_layers × ({inner_sym} + d_embed)", f"{_num(L)} × ({inner_num} + {_num(d)})", L * (inner + d))
+            )
     if spec.is_moe and spec.router_bias:
         terms.append(("n_layers × n_experts", f"{_num(L)} × {E}", L * E))
     return _sum("Biases", terms, "vaswani2017: §3.3") if terms else None

@@ -12,7 +12,7 @@ and of the Hugging Face implementations (tests build those on PyTorch's meta dev
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Optional
+from typing import Literal, NamedTuple
 
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 
@@ -20,8 +20,20 @@ Kind = Literal["embedding", "linear", "vector"]
 
 # The counter's rows, in the order it prints them (the lecture's GPT-3 table, then what real models add).
 ComponentName = Literal[
-    "Embedding", "Position embedding", "Key", "Query", "Value", "Output", "Gate", "Up-projection",
-    "Down-projection", "Router", "Experts", "Norms", "Biases", "Unembedding",
+    "Embedding",
+    "Position embedding",
+    "Key",
+    "Query",
+    "Value",
+    "Output",
+    "Gate",
+    "Up-projection",
+    "Down-projection",
+    "Router",
+    "Experts",
+    "Norms",
+    "Biases",
+    "Unembedding",
 ]
 
 
@@ -60,7 +72,9 @@ def parameter_tensors(spec: ModelSpec) -> list[ParamTensor]:
     d, V = spec.d_embed, spec.n_vocab
     out = [ParamTensor("embedding", (V, d), 1, "embedding", layer=False, component="Embedding")]
     if spec.position is PositionKind.learned and spec.n_positions:
-        out.append(ParamTensor("position", (spec.n_positions, d), 1, "embedding", layer=False, component="Position embedding"))
+        out.append(
+            ParamTensor("position", (spec.n_positions, d), 1, "embedding", layer=False, component="Position embedding")
+        )
     norm_w = 2 if spec.has_norm_bias else 1
     if spec.norm is not NormKind.none and spec.embed_norm:
         out.append(ParamTensor("embed_norm", (d,), norm_w, "vector", layer=False, component="Norms"))

@@ -8,7 +8,7 @@ Layout (shipped inside the wheel as llm_budget/presets, see pyproject.toml):
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +71,12 @@ def spec_from_mapping(data: Any, origin: str) -> ModelSpec:
         raise SpecError(describe_validation_error(e, origin)) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted((presets_dir() / "models").glob("*.yaml"))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def closed_models() -> dict[str, ClosedModel]:
     data = _load_yaml(presets_dir() / "closed-models.yaml") or []
     out = {}
@@ -106,7 +106,7 @@ def _is_path(ref: str) -> bool:
     return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref or Path(ref).is_file()
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_preset(name: str) -> ModelSpec:
     """A shipped preset by name. Closed models raise UnpublishedModelError."""
     canonical = name if name in _model_files() else _aliases().get(_norm(name))

@@ -77,7 +77,9 @@ class ModelSpec(StrictModel):
     n_heads: Size = Field(description="Query heads per layer")
     n_layers: Size = Field(description="Transformer blocks")
     n_vocab: Size = Field(description="Vocabulary size (rows of the embedding)")
-    d_mlp: Size = Field(description="Hidden width of the MLP (intermediate_size; the lecture's n_neurons); per expert for MoE")
+    d_mlp: Size = Field(
+        description="Hidden width of the MLP (intermediate_size; the lecture's n_neurons); per expert for MoE"
+    )
 
     # -- attention -----------------------------------------------------------------
     d_head: Optional[Size] = Field(None, description="Size of each head (d_query = d_value); default d_embed / n_heads")
@@ -118,7 +120,7 @@ class ModelSpec(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _check(self) -> "ModelSpec":
+    def _check(self) -> ModelSpec:
         if self.d_head is None and self.d_embed % self.n_heads:
             raise ValueError(
                 f"d_embed={self.d_embed} is not divisible by n_heads={self.n_heads}; give d_head explicitly"
@@ -130,9 +132,7 @@ class ModelSpec(StrictModel):
         if self.n_experts > 1 and self.n_active_experts is None:
             raise ValueError(f"n_experts={self.n_experts} needs n_active_experts (experts per token, top-k)")
         if self.n_active_experts is not None and self.n_active_experts > self.n_experts:
-            raise ValueError(
-                f"n_active_experts={self.n_active_experts} is larger than n_experts={self.n_experts}"
-            )
+            raise ValueError(f"n_active_experts={self.n_active_experts} is larger than n_experts={self.n_experts}")
         if self.position is PositionKind.learned and self.n_positions is None:
             raise ValueError("position=learned needs n_positions (rows of the position table)")
         if self.norm is not NormKind.layernorm and self.norm_bias:
@@ -175,7 +175,7 @@ class ModelSpec(StrictModel):
     def label(self) -> str:
         return self.display_name or self.name or "custom model"
 
-    def with_overrides(self, **overrides: object) -> "ModelSpec":
+    def with_overrides(self, **overrides: object) -> ModelSpec:
         """A new, re-validated spec with some fields replaced (model_copy would skip validation)."""
         data = self.model_dump(exclude_none=True)
         data.update({k: v for k, v in overrides.items() if v is not None})

@@ -12,6 +12,7 @@ from llm_budget.oom.explain import explain_oom
 from llm_budget.oom.forms import EXPECTED_FORMS
 from llm_budget.oom.parse import NVML_NOT_AVAILABLE
 from llm_budget.oom.report import (
+    TEMPLATE_SOURCE,
     Diagnosis,
     Figure,
     Finding,
@@ -22,7 +23,6 @@ from llm_budget.oom.report import (
     ProcessUsage,
     Recommendation,
     RecommendationKind,
-    TEMPLATE_SOURCE,
     Verdict,
     VerdictCase,
 )

@@ -35,7 +35,9 @@ class Accounts:
     inferred: bool = False
     self_entry: Optional[ProcessUsage] = None  # the NVML entry taken for this process
     others_listed: list[ProcessUsage] = field(default_factory=list)  # the entries that are not this process
-    reserve_holders: list[ProcessUsage] = field(default_factory=list)  # without 'this process': entries holding ≥ reserved
+    reserve_holders: list[ProcessUsage] = field(
+        default_factory=list
+    )  # without 'this process': entries holding ≥ reserved
     non_pytorch: Optional[int] = None
     own_overhead: Optional[int] = None
     others: Optional[int] = None
@@ -76,8 +78,16 @@ def _allocator(p: PrintedMessage) -> Accounts:
         reserved = allocated + unallocated if allocated is not None and unallocated is not None else None
         if reserved is not None:
             tol["reserved"] = tol["allocated"] + tol["reserved_unallocated"]
-    return Accounts(printed=p, request=b["tried_to_allocate"], total=b["total_capacity"], free=b["free"],
-                    allocated=allocated, reserved=reserved, unallocated=unallocated, tolerance=tol)
+    return Accounts(
+        printed=p,
+        request=b["tried_to_allocate"],
+        total=b["total_capacity"],
+        free=b["free"],
+        allocated=allocated,
+        reserved=reserved,
+        unallocated=unallocated,
+        tolerance=tol,
+    )
 
 
 def _this_process(a: Accounts) -> None:
@@ -89,13 +99,20 @@ def _this_process(a: Accounts) -> None:
     a.self_entry, a.process_in_use = own, own.bytes if own else None
     if own is not None or a.reserved is None:
         return
-    a.reserve_holders = [p for p in a.others_listed if p.bytes is not None and p.bytes + a.tolerance["total_capacity"] >= a.reserved]
+    a.reserve_holders = [
+        p for p in a.others_listed if p.bytes is not None and p.bytes + a.tolerance["total_capacity"] >= a.reserved
+    ]
     if len(a.reserve_holders) == 1:
         entry = a.reserve_holders[0]
         a.self_entry, a.process_in_use, a.inferred = entry, entry.bytes, True
         a.others_listed = [p for p in a.others_listed if p is not entry]
-        a.findings.append(Finding(kind="container-pid", numbers={"pid": entry.pid, "reserved": a.reserved},  # type: ignore[dict-item]
-                                  printed=entry.printed))
+        a.findings.append(
+            Finding(
+                kind="container-pid",
+                numbers={"pid": entry.pid, "reserved": a.reserved},
+                printed=entry.printed,
+            )
+        )
 
 
 def _outside(a: Accounts) -> None:
@@ -106,7 +123,11 @@ def _outside(a: Accounts) -> None:
             if -a.non_pytorch <= a.tolerance_of("total_capacity", "free", "reserved"):
                 a.non_pytorch = 0
             else:
-                a.findings.append(Finding(kind="reserved-exceeds-in-use", numbers={"reserved": a.reserved, "in_use": a.total - a.free}))
+                a.findings.append(
+                    Finding(
+                        kind="reserved-exceeds-in-use", numbers={"reserved": a.reserved, "in_use": a.total - a.free}
+                    )
+                )
                 a.non_pytorch = None
     if a.process_in_use is not None and a.reserved is not None:
         a.own_overhead = a.process_in_use - a.reserved
@@ -133,14 +154,26 @@ def all_figures(a: Accounts) -> dict[str, Figure]:
     """The printed figures, then the derived ones with their formulas and added tolerances."""
     figures = dict(a.printed.figures)
     if a.printed.legacy and a.unallocated is not None:
-        figures["reserved_unallocated"] = Figure(printed=None, bytes=a.unallocated, tolerance_bytes=a.tolerance["reserved_unallocated"],
-                                                 formula="reserved − allocated")
+        figures["reserved_unallocated"] = Figure(
+            printed=None,
+            bytes=a.unallocated,
+            tolerance_bytes=a.tolerance["reserved_unallocated"],
+            formula="reserved − allocated",
+        )
     if not a.printed.legacy and a.reserved is not None:
-        figures["reserved"] = Figure(printed=None, bytes=a.reserved, tolerance_bytes=a.tolerance["reserved"],
-                                     formula="allocated + reserved_unallocated")
+        figures["reserved"] = Figure(
+            printed=None,
+            bytes=a.reserved,
+            tolerance_bytes=a.tolerance["reserved"],
+            formula="allocated + reserved_unallocated",
+        )
     if a.self_entry is not None and a.self_entry.bytes is not None:
         figures["process_in_use"] = parse_size(a.self_entry.printed)
     if a.non_pytorch is not None:
-        figures["non_pytorch"] = Figure(printed=None, bytes=a.non_pytorch, tolerance_bytes=a.tolerance_of("total_capacity", "free", "reserved"),
-                                        formula="total_capacity − free − reserved")
+        figures["non_pytorch"] = Figure(
+            printed=None,
+            bytes=a.non_pytorch,
+            tolerance_bytes=a.tolerance_of("total_capacity", "free", "reserved"),
+            formula="total_capacity − free − reserved",
+        )
     return figures

@@ -68,8 +68,11 @@ def _for_diagnosis(r: OomReport, env: str) -> list[Recommendation]:
     req, unalloc, cap = r.tried_to_allocate_bytes, r.reserved_unallocated_bytes, Decimal(r.total_capacity_bytes)
     d = r.diagnosis
     if d == "exceeds-card":
-        return [_advice("shrink-large-tensor", request=req, total=r.total_capacity_bytes), _advice("lower-precision"),
-                _advice("tensor-parallel")]
+        return [
+            _advice("shrink-large-tensor", request=req, total=r.total_capacity_bytes),
+            _advice("lower-precision"),
+            _advice("tensor-parallel"),
+        ]
     if d == "memory-fraction":
         return [_advice("raise-memory-fraction", allowed=r.allowed_bytes or 0, free=r.free_bytes)]
     if d == "free-covers-request":
@@ -95,15 +98,35 @@ def _in_general(r: OomReport, env: str) -> list[Recommendation]:
     """What reduces memory whatever the cause: the one large tensor, then the usual levers."""
     req, unalloc, d = r.tried_to_allocate_bytes, r.reserved_unallocated_bytes, r.diagnosis
     out = []
-    if d in ("full", "other-processes", "fragmentation", "free-covers-request") and req >= LARGE_REQUEST_SHARE * Decimal(r.total_capacity_bytes):
+    if d in (
+        "full",
+        "other-processes",
+        "fragmentation",
+        "free-covers-request",
+    ) and req >= LARGE_REQUEST_SHARE * Decimal(r.total_capacity_bytes):
         out.append(_advice("shrink-large-tensor", request=req, total=r.total_capacity_bytes))
     if d not in ("full", "other-processes"):
         return out
-    out += [_advice(k) for k in ("smaller-micro-batch", "activation-checkpointing", "lower-precision", "shard-optimizer-state",
-                                 "inference-mode")]
+    out += [
+        _advice(k)
+        for k in (
+            "smaller-micro-batch",
+            "activation-checkpointing",
+            "lower-precision",
+            "shard-optimizer-state",
+            "inference-mode",
+        )
+    ]
     if d == "full" and unalloc is not None and unalloc > 0 and r.free_bytes + unalloc >= req:
-        out.append(_allocator("expandable-segments-one-allocation", env, {"expandable_segments": True},
-                              reserved_unallocated=unalloc, shortfall=r.shortfall_bytes))
+        out.append(
+            _allocator(
+                "expandable-segments-one-allocation",
+                env,
+                {"expandable_segments": True},
+                reserved_unallocated=unalloc,
+                shortfall=r.shortfall_bytes,
+            )
+        )
     return out
 
 

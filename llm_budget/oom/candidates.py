@@ -15,6 +15,13 @@ def gpu_candidates(total: Figure) -> list[GpuCandidate]:
         mem = getattr(gpu, "device_memory_bytes", gpu.memory_bytes)
         below = mem - total.bytes
         if -total.tolerance_bytes <= below <= DRIVER_MARGIN + total.tolerance_bytes:
-            out.append(GpuCandidate(name=gpu.name, display_name=gpu.display_name, memory_bytes=mem,
-                                    below_catalog_bytes=below, exact=abs(below) <= total.tolerance_bytes))
+            out.append(
+                GpuCandidate(
+                    name=gpu.name,
+                    display_name=gpu.display_name,
+                    memory_bytes=mem,
+                    below_catalog_bytes=below,
+                    exact=abs(below) <= total.tolerance_bytes,
+                )
+            )
     return sorted(out, key=lambda c: (not c.exact, abs(c.below_catalog_bytes), c.name))

@@ -51,25 +51,52 @@ def _size(name: str) -> str:
 _BACKEND = r"(?:(?P<backend>CUDA|HIP|XPU)\s+)?"
 ANCHOR = re.compile(r"(?:(?:CUDA|HIP|XPU)\s+)?[Oo]ut of memory\.\s*Tried\s+to\s+allocate")
 LEGACY = re.compile(
-    _BACKEND + r"[Oo]ut of memory\.\s*Tried to allocate\s+" + _size("request")
-    + r"\s*\(\s*GPU\s*(?P<gpu>\d*)\s*;\s*" + _size("total") + r"\s+total capacity\s*;\s*"
-    + _size("allocated") + r"\s+already allocated\s*;\s*" + _size("free") + r"\s+free\s*;\s*"
-    + r"(?:" + _size("allowed") + r"\s+allowed\s*;\s*)?"
-    + _size("reserved") + r"\s+(?P<reserved_word>reserved in total by PyTorch|cached)\s*\)"
+    _BACKEND
+    + r"[Oo]ut of memory\.\s*Tried to allocate\s+"
+    + _size("request")
+    + r"\s*\(\s*GPU\s*(?P<gpu>\d*)\s*;\s*"
+    + _size("total")
+    + r"\s+total capacity\s*;\s*"
+    + _size("allocated")
+    + r"\s+already allocated\s*;\s*"
+    + _size("free")
+    + r"\s+free\s*;\s*"
+    + r"(?:"
+    + _size("allowed")
+    + r"\s+allowed\s*;\s*)?"
+    + _size("reserved")
+    + r"\s+(?P<reserved_word>reserved in total by PyTorch|cached)\s*\)"
 )
 CURRENT = re.compile(
-    _BACKEND + r"[Oo]ut of memory\.\s*Tried to allocate\s+" + _size("request") + r"\s*\.\s*"
-    + r"GPU\s*(?P<gpu>\d*)\s*has a total (?P<capacity_word>capacity|capacty) of\s+" + _size("total")
-    + r"\s+of which\s+" + _size("free") + r"\s+is free\.\s*"
+    _BACKEND
+    + r"[Oo]ut of memory\.\s*Tried to allocate\s+"
+    + _size("request")
+    + r"\s*\.\s*"
+    + r"GPU\s*(?P<gpu>\d*)\s*has a total (?P<capacity_word>capacity|capacty) of\s+"
+    + _size("total")
+    + r"\s+of which\s+"
+    + _size("free")
+    + r"\s+is free\.\s*"
     + r"(?P<procs>(?:(?:Process\s+\d+|Including non-PyTorch memory,\s*this process)\s+has\s+\d+(?:\.\d+)?\s*"
-    + UNIT_PATTERN + r"\s+memory in use\.\s*)*)"
-    + r"(?:" + _size("allowed") + r"\s+allowed\s*;\s*)?"
-    + r"(?:Of the allocated memory\s+" + _size("allocated") + r"\s+is allocated by PyTorch,\s*"
-    + r"(?:with\s+" + _size("private") + r"\s+allocated in private pools\s*\(e\.g\.,\s*\w+\s+Graphs\),\s*)?"
-    + r"and\s+" + _size("unallocated") + r"\s+is reserved by PyTorch but unallocated\.?)?"
+    + UNIT_PATTERN
+    + r"\s+memory in use\.\s*)*)"
+    + r"(?:"
+    + _size("allowed")
+    + r"\s+allowed\s*;\s*)?"
+    + r"(?:Of the allocated memory\s+"
+    + _size("allocated")
+    + r"\s+is allocated by PyTorch,\s*"
+    + r"(?:with\s+"
+    + _size("private")
+    + r"\s+allocated in private pools\s*\(e\.g\.,\s*\w+\s+Graphs\),\s*)?"
+    + r"and\s+"
+    + _size("unallocated")
+    + r"\s+is reserved by PyTorch but unallocated\.?)?"
 )
 PROCESS = re.compile(
-    r"(?:Process\s+(?P<pid>\d+)|(?P<self>Including non-PyTorch memory,\s*this process))\s+has\s+" + _size("amount") + r"\s+memory in use"
+    r"(?:Process\s+(?P<pid>\d+)|(?P<self>Including non-PyTorch memory,\s*this process))\s+has\s+"
+    + _size("amount")
+    + r"\s+memory in use"
 )
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 HINT = re.compile(r"try setting\s*(?P<hint>PYTORCH_\w*ALLOC_CONF=expandable_segments:True|max_split_size_mb)")
@@ -91,7 +118,7 @@ class FoundMessage(NamedTuple):
 
 def _window(text: str, start: int) -> str:
     """The text from `start`, continuation lines stripped of log prefixes, whitespace collapsed."""
-    lines = text[start:start + 4000].splitlines()
+    lines = text[start : start + 4000].splitlines()
     if not lines:
         return ""
     cleaned = [lines[0]] + [_LINE_PREFIX.sub("", line, count=1) for line in lines[1:]]
@@ -106,7 +133,9 @@ def _no_message_error(text: str) -> LLMBudgetError:
             "check `nvidia-smi` for other processes and which GPU the process really uses; " + EXPECTED_FORMS
         )
     if re.search(r"MPS backend out of memory", text):
-        return LLMBudgetError("Apple MPS out-of-memory messages are not read here, only CUDA/ROCm ones; " + EXPECTED_FORMS)
+        return LLMBudgetError(
+            "Apple MPS out-of-memory messages are not read here, only CUDA/ROCm ones; " + EXPECTED_FORMS
+        )
     return LLMBudgetError("no PyTorch CUDA out-of-memory message found: " + EXPECTED_FORMS)
 
 
@@ -120,7 +149,7 @@ def find_message(text: str) -> FoundMessage:
         m = LEGACY.match(window) or CURRENT.match(window)
         if m:
             line_start = text.rfind("\n", 0, anchor.start()) + 1
-            exc = _EXCEPTION.search(text[line_start:anchor.start()])
+            exc = _EXCEPTION.search(text[line_start : anchor.start()])
             return FoundMessage(m, window, len(anchors), exc.group(1) if exc else None)
     line = text.count("\n", 0, anchors[-1].start()) + 1
     raise LLMBudgetError(

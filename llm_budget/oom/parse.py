@@ -12,8 +12,16 @@ from llm_budget.oom.sizes import parse_size
 NVML_NOT_AVAILABLE = 2**60  # NVML reports 2^64 − 1 bytes ("17179869184.00 GiB") when it cannot tell
 
 # regex group -> report field name
-_FIELDS = {"request": "tried_to_allocate", "total": "total_capacity", "free": "free", "allocated": "allocated",
-           "reserved": "reserved", "unallocated": "reserved_unallocated", "allowed": "allowed", "private": "private_pools"}
+_FIELDS = {
+    "request": "tried_to_allocate",
+    "total": "total_capacity",
+    "free": "free",
+    "allocated": "allocated",
+    "reserved": "reserved",
+    "unallocated": "reserved_unallocated",
+    "allowed": "allowed",
+    "private": "private_pools",
+}
 
 
 @dataclass(frozen=True)
@@ -47,30 +55,42 @@ def _processes(procs: str, total: Figure) -> tuple[list[ProcessUsage], list[Find
         fig = parse_size(p.group("amount"))
         measured = fig.bytes < NVML_NOT_AVAILABLE and fig.bytes <= total.bytes + total.tolerance_bytes
         pid = int(p.group("pid")) if p.group("pid") else None
-        processes.append(ProcessUsage(pid=pid, this_process=bool(p.group("self")), bytes=fig.bytes if measured else None,
-                                      printed=fig.printed or ""))
+        processes.append(
+            ProcessUsage(
+                pid=pid,
+                this_process=bool(p.group("self")),
+                bytes=fig.bytes if measured else None,
+                printed=fig.printed or "",
+            )
+        )
         if not measured:
-            findings.append(Finding(kind="nvml-unmeasured", numbers={} if pid is None else {"pid": pid}, printed=fig.printed))
+            findings.append(
+                Finding(kind="nvml-unmeasured", numbers={} if pid is None else {"pid": pid}, printed=fig.printed)
+            )
     return processes, findings
 
 
 def read_message(found: FoundMessage) -> PrintedMessage:
     groups = found.match.groupdict()
     legacy = "reserved_word" in groups
-    figures = {field: parse_size(groups[group]) for group, field in _FIELDS.items() if groups.get(group)}  # type: ignore[arg-type]
+    figures = {field: parse_size(groups[group]) for group, field in _FIELDS.items() if groups.get(group)}
     processes, findings = _processes(groups.get("procs") or "", figures["total_capacity"])
     hint = HINT.search(found.window)
     pytorch_hint = hint.group("hint") if hint else None
-    env = "PYTORCH_ALLOC_CONF" if pytorch_hint and pytorch_hint.startswith("PYTORCH_ALLOC_CONF") else "PYTORCH_CUDA_ALLOC_CONF"
+    env = (
+        "PYTORCH_ALLOC_CONF"
+        if pytorch_hint and pytorch_hint.startswith("PYTORCH_ALLOC_CONF")
+        else "PYTORCH_CUDA_ALLOC_CONF"
+    )
     return PrintedMessage(
         legacy=legacy,
         wording=_wording(groups, legacy),
         backend=groups.get("backend") or "",
-        gpu_index=int(groups["gpu"]) if groups.get("gpu") else None,  # type: ignore[arg-type]
+        gpu_index=int(groups["gpu"]) if groups.get("gpu") else None,
         figures=figures,
         processes=processes,
         findings=findings,
-        message=found.window[:found.match.end()].strip(),
+        message=found.window[: found.match.end()].strip(),
         messages_found=found.messages_found,
         exception=found.exception,
         pytorch_hint=pytorch_hint,

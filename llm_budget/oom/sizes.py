@@ -15,10 +15,18 @@ from llm_budget.oom.report import Figure
 from llm_budget.units import GB, KB, MB, TB, GiB, KiB, MiB, TiB
 
 UNITS: dict[str, int] = {
-    "bytes": 1, "byte": 1, "b": 1,
-    "kib": KiB, "mib": MiB, "gib": GiB, "tib": TiB,
+    "bytes": 1,
+    "byte": 1,
+    "b": 1,
+    "kib": KiB,
+    "mib": MiB,
+    "gib": GiB,
+    "tib": TiB,
     # Decimal, as llm-budget defines GB everywhere; PyTorch's CUDA allocator never prints these.
-    "kb": KB, "mb": MB, "gb": GB, "tb": TB,
+    "kb": KB,
+    "mb": MB,
+    "gb": GB,
+    "tb": TB,
 }
 UNIT_PATTERN = r"(?i:bytes|byte|kib|mib|gib|tib|kb|mb|gb|tb|b)"
 
@@ -37,7 +45,9 @@ def parse_size(text: str) -> Figure:
     decimals = len(m.group(2) or "")
     half_digit = Decimal(unit) / 2 / Decimal(10) ** decimals  # half a unit of the last printed digit
     tolerance = _nearest_byte(half_digit) if unit > 1 else 0
-    return Figure(printed=" ".join(text.split()), bytes=_nearest_byte(Decimal(m.group(1)) * unit), tolerance_bytes=tolerance)
+    return Figure(
+        printed=" ".join(text.split()), bytes=_nearest_byte(Decimal(m.group(1)) * unit), tolerance_bytes=tolerance
+    )
 
 
 def format_size(n: int) -> str:

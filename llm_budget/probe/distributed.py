@@ -42,9 +42,9 @@ def shard_model(model: torch.nn.Module, setup: TrainSetup) -> None:
     if setup.resolved_recipe is Recipe.mixed:
         mp = MixedPrecisionPolicy(param_dtype=DTYPES[setup.precision], reduce_dtype=torch.float32)
     kw = {"mp_policy": mp} if mp is not None else {}
-    for block in model.blocks:  # type: ignore[attr-defined]
-        fully_shard(block, **kw)
-    fully_shard(model, **kw)
+    for block in model.blocks:  # type: ignore[union-attr]
+        fully_shard(block, **kw)  # type: ignore[call-overload]
+    fully_shard(model, **kw)  # type: ignore[call-overload]
 
 
 def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
@@ -63,7 +63,12 @@ def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
     with tracker if tracker is not None else contextlib.nullcontext():
         before = meter.now()
         torch.manual_seed(0)
-        model = build_model(spec, setup.model_copy(update={"recipe": Recipe.fp32 if setup.resolved_recipe is Recipe.mixed else setup.recipe}), device, setup.attention)
+        model = build_model(
+            spec,
+            setup.model_copy(update={"recipe": Recipe.fp32 if setup.resolved_recipe is Recipe.mixed else setup.recipe}),
+            device,
+            setup.attention,
+        )
         shard_model(model, setup)
         m.weights = meter.now() - before
         opt = make_optimizer(model, setup)
@@ -102,11 +107,23 @@ DEFAULT_TOLERANCE = 0.10
 def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT_TOLERANCE) -> ProbeReport:
     """One rank's measurement against the accountant's ZeRO-3 estimate for the same world size."""
     if not dist.is_available() or not dist.is_initialized():
-        raise LLMBudgetError("--fsdp needs a process group: run under torchrun (torchrun --nproc-per-node N -m llm_budget probe --fsdp …)")
+        raise LLMBudgetError(
+            "--fsdp needs a process group: run under torchrun (torchrun --nproc-per-node N -m llm_budget probe --fsdp …)"
+        )
     world = dist.get_world_size()
     meas = measure_fsdp_step(spec, setup)
     convention = Convention.fsdp if setup.resolved_recipe is Recipe.mixed else setup.convention
-    est = training_memory(spec, setup.model_copy(update={"parallel": Parallel(dp=world, zero=3), "device": meas.path, "convention": convention, "implementation": "reference"}))
+    est = training_memory(
+        spec,
+        setup.model_copy(
+            update={
+                "parallel": Parallel(dp=world, zero=3),
+                "device": meas.path,
+                "convention": convention,
+                "implementation": "reference",
+            }
+        ),
+    )
     s = est.settings
     assert isinstance(s, TrainSettings)
     rows: list[ProbeRow] = [
@@ -117,7 +134,9 @@ def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT
         _row("train", "peak", est.total_bytes, meas.peak, tolerance),
     ]
     rows = [
-        r.model_copy(update={"tolerance": tolerance, "ok": r.measured_bytes is not None and abs(r.error or 0) <= tolerance})
+        r.model_copy(
+            update={"tolerance": tolerance, "ok": r.measured_bytes is not None and abs(r.error or 0) <= tolerance}
+        )
         for r in rows
     ]
     return ProbeReport(
@@ -125,19 +144,30 @@ def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT
         path=meas.path,  # type: ignore[arg-type]
         torch_version=torch.__version__,
         model=spec.label,
-        settings={"world_size": world, "rank": dist.get_rank(), "fsdp": "fully_shard per block + root", "estimate": "ZeRO-3", "recipe": est.recipe, "convention": convention.value},
+        settings={
+            "world_size": world,
+            "rank": dist.get_rank(),
+            "fsdp": "fully_shard per block + root",
+            "estimate": "ZeRO-3",
+            "recipe": est.recipe,
+            "convention": convention.value,
+        },
         layers_probed=spec.n_layers,
         layers_total=spec.n_layers,
         rows=rows,
         passed=all(r.ok for r in rows),
-        notes=[f"Rank {dist.get_rank()} of {world}. Sharded rows are compared within ±{100 * tolerance:g}% (FSDP2 pads each tensor's first dimension to the world size)."],
+        notes=[
+            f"Rank {dist.get_rank()} of {world}. Sharded rows are compared within ±{100 * tolerance:g}% (FSDP2 pads each tensor's first dimension to the world size)."
+        ],
     )
 
 
 def start_process_group() -> bool:
     """Join torchrun's process group (NCCL on CUDA, gloo on the CPU); True when this call created it."""
     if "RANK" not in os.environ and not (dist.is_available() and dist.is_initialized()):
-        raise LLMBudgetError("--fsdp needs a process group: run under torchrun (torchrun --nproc-per-node N -m llm_budget probe --fsdp …)")
+        raise LLMBudgetError(
+            "--fsdp needs a process group: run under torchrun (torchrun --nproc-per-node N -m llm_budget probe --fsdp …)"
+        )
     if dist.is_initialized():
         return False
     backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -147,7 +177,9 @@ def start_process_group() -> bool:
     return True
 
 
-def probe_fsdp_all_ranks(spec: ModelSpec, *, precision: str, batch: int, seq: int, tolerance: Optional[float]) -> list[ProbeReport]:
+def probe_fsdp_all_ranks(
+    spec: ModelSpec, *, precision: str, batch: int, seq: int, tolerance: Optional[float]
+) -> list[ProbeReport]:
     """Every rank measures; every rank gets every rank's report, in rank order."""
     setup = TrainSetup(precision=precision, batch=batch, seq=seq, device="cuda" if torch.cuda.is_available() else "cpu")  # type: ignore[arg-type]
     report = probe_fsdp(spec, setup, tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance)

@@ -31,12 +31,40 @@ from llm_budget.probe.measure import DTYPES, LiveBytes, StepMeasurement, _Meter,
 
 # Small models built from the real configuration classes (the probe matrix's transformers side).
 SMALL_CONFIGS: dict[str, dict[str, Any]] = {
-    "hf-gpt2": dict(model_type="gpt2", n_embd=256, n_head=8, n_layer=4, n_inner=704, vocab_size=8000, n_positions=2048,
-                    resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1),
-    "hf-llama-gqa": dict(model_type="llama", hidden_size=256, num_attention_heads=8, num_key_value_heads=2, num_hidden_layers=4,
-                         intermediate_size=704, vocab_size=8000, max_position_embeddings=2048),
-    "hf-mixtral": dict(model_type="mixtral", hidden_size=256, num_attention_heads=8, num_key_value_heads=2, num_hidden_layers=4,
-                       intermediate_size=704, vocab_size=8000, max_position_embeddings=2048, num_local_experts=4, num_experts_per_tok=2),
+    "hf-gpt2": dict(
+        model_type="gpt2",
+        n_embd=256,
+        n_head=8,
+        n_layer=4,
+        n_inner=704,
+        vocab_size=8000,
+        n_positions=2048,
+        resid_pdrop=0.1,
+        embd_pdrop=0.1,
+        attn_pdrop=0.1,
+    ),
+    "hf-llama-gqa": dict(
+        model_type="llama",
+        hidden_size=256,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        num_hidden_layers=4,
+        intermediate_size=704,
+        vocab_size=8000,
+        max_position_embeddings=2048,
+    ),
+    "hf-mixtral": dict(
+        model_type="mixtral",
+        hidden_size=256,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        num_hidden_layers=4,
+        intermediate_size=704,
+        vocab_size=8000,
+        max_position_embeddings=2048,
+        num_local_experts=4,
+        num_experts_per_tok=2,
+    ),
 }
 
 
@@ -89,11 +117,35 @@ def real_run_paths() -> Iterator[None]:
     orig_gmm = getattr(meta, "_meta_grouped_mm_common", None)
     if orig_gmm is not None:
 
-        def grouped_mm(mat_a, mat_b, scale_a=None, scale_b=None, offs=None, bias=None, scale_result=None, out_dtype=None, use_fast_accum=False):  # type: ignore[no-untyped-def]
-            if scale_a is None and scale_b is None and mat_a.dtype == mat_b.dtype and mat_a.dtype in (torch.float32, torch.float16):
+        def grouped_mm(  # type: ignore[no-untyped-def]
+            mat_a,
+            mat_b,
+            scale_a=None,
+            scale_b=None,
+            offs=None,
+            bias=None,
+            scale_result=None,
+            out_dtype=None,
+            use_fast_accum=False,
+        ):  # type: ignore[no-untyped-def]
+            if (
+                scale_a is None
+                and scale_b is None
+                and mat_a.dtype == mat_b.dtype
+                and mat_a.dtype in (torch.float32, torch.float16)
+            ):
                 return meta._create_grouped_mm_output_tensor(mat_a, mat_b, offs, out_dtype)
-            return orig_gmm(mat_a, mat_b, scale_a=scale_a, scale_b=scale_b, offs=offs, bias=bias, scale_result=scale_result,
-                            out_dtype=out_dtype, use_fast_accum=use_fast_accum)
+            return orig_gmm(
+                mat_a,
+                mat_b,
+                scale_a=scale_a,
+                scale_b=scale_b,
+                offs=offs,
+                bias=bias,
+                scale_result=scale_result,
+                out_dtype=out_dtype,
+                use_fast_accum=use_fast_accum,
+            )
 
         meta._meta_grouped_mm_common = grouped_mm
     try:

@@ -19,8 +19,19 @@ from llm_budget.model.spec import ModelSpec
 BASE = dict(d_embed=256, n_heads=8, n_layers=4, n_vocab=8000, d_mlp=704)
 ARCHITECTURES: dict[str, ModelSpec] = {
     # GPT-2 style: LayerNorm, learned positions, biases, tied embeddings, tanh GELU as elementwise ops, dropout 0.1
-    "gpt2-style": ModelSpec(**{**BASE, "d_mlp": 1024}, mlp="standard", activation="gelu_new", norm="layernorm", position="learned",
-                            n_positions=2048, attn_qkv_bias=True, attn_out_bias=True, mlp_bias=True, tied_embeddings=True, dropout=0.1),
+    "gpt2-style": ModelSpec(
+        **{**BASE, "d_mlp": 1024},
+        mlp="standard",
+        activation="gelu_new",
+        norm="layernorm",
+        position="learned",
+        n_positions=2048,
+        attn_qkv_bias=True,
+        attn_out_bias=True,
+        mlp_bias=True,
+        tied_embeddings=True,
+        dropout=0.1,
+    ),
     # Llama style: RMSNorm, rotary, SwiGLU, grouped-query attention (4 query heads per KV head)
     "llama-gqa": ModelSpec(**BASE, n_kv_heads=2, mlp="gated"),
     # a small Mixtral-style MoE: 4 experts, top-2
@@ -37,10 +48,10 @@ CHECKPOINTING = ["none", "full"]
 ATTENTION = ["sdpa", "eager"]
 
 
-def architectures(with_transformers: bool = True) -> dict[str, tuple[ModelSpec, Optional[dict]]]:
+def architectures(with_transformers: bool = True) -> dict[str, tuple[ModelSpec, Optional[dict[str, Any]]]]:
     """Ours (spec, None), and transformers' GPT-2, Llama (GQA) and Mixtral built small from their real
     configuration classes (spec, config) when transformers is installed."""
-    out: dict[str, tuple[ModelSpec, Optional[dict]]] = {k: (v, None) for k, v in ARCHITECTURES.items()}
+    out: dict[str, tuple[ModelSpec, Optional[dict[str, Any]]]] = {k: (v, None) for k, v in ARCHITECTURES.items()}
     if with_transformers:
         try:
             from llm_budget.probe.hf import SMALL_CONFIGS, spec_of
@@ -51,7 +62,9 @@ def architectures(with_transformers: bool = True) -> dict[str, tuple[ModelSpec, 
     return out
 
 
-def training_cases(device: str = "cpu", *, with_transformers: bool = True) -> Iterator[tuple[str, ModelSpec, TrainSetup, Optional[dict]]]:
+def training_cases(
+    device: str = "cpu", *, with_transformers: bool = True
+) -> Iterator[tuple[str, ModelSpec, TrainSetup, Optional[dict[str, Any]]]]:
     for (arch, (spec, cfg)), (rname, recipe), opt, (b, s), ckpt, att in itertools.product(
         architectures(with_transformers).items(), RECIPES.items(), OPTIMIZERS, SHAPES, CHECKPOINTING, ATTENTION
     ):
@@ -60,7 +73,9 @@ def training_cases(device: str = "cpu", *, with_transformers: bool = True) -> It
 
 
 def inference_cases(device: str = "cpu") -> Iterator[tuple[str, ModelSpec, InferSetup]]:
-    for (arch, spec), prec, (b, ctx) in itertools.product(ARCHITECTURES.items(), ["fp32", "bf16"], [(1, 512), (4, 2048)]):
+    for (arch, spec), prec, (b, ctx) in itertools.product(
+        ARCHITECTURES.items(), ["fp32", "bf16"], [(1, 512), (4, 2048)]
+    ):
         yield f"{arch} {prec} b{b}×ctx{ctx}", spec, InferSetup(precision=prec, batch=b, context=ctx, device=device)  # type: ignore[arg-type]
 
 

@@ -100,7 +100,7 @@ class LiveBytes(TorchDispatchMode):
                 tracker._resized(st)
                 return out
 
-            self._orig_resize = orig
+            self._orig_resize = orig  # type: ignore[assignment]
             torch.UntypedStorage.resize_ = resize_  # type: ignore[method-assign]
         return super().__enter__()
 
@@ -212,9 +212,16 @@ def _mode(path: str) -> Iterator[Optional[LiveBytes]]:
         yield tracker
 
 
-def measure_two_steps(m: StepMeasurement, meter: _Meter, opt: torch.optim.Optimizer, forward: Callable[[], torch.Tensor], *,
-                      tracker: Optional[LiveBytes] = None, after_backward: Optional[Callable[[], None]] = None,
-                      cuda: bool = False) -> None:
+def measure_two_steps(
+    m: StepMeasurement,
+    meter: _Meter,
+    opt: torch.optim.Optimizer,
+    forward: Callable[[], torch.Tensor],
+    *,
+    tracker: Optional[LiveBytes] = None,
+    after_backward: Optional[Callable[[], None]] = None,
+    cuda: bool = False,
+) -> None:
     """The probe's protocol for a training step, shared by every model it measures.
 
     Step 1 creates the optimizer states (their bytes: what step 1 leaves behind once its gradients are
@@ -222,6 +229,7 @@ def measure_two_steps(m: StepMeasurement, meter: _Meter, opt: torch.optim.Optimi
     (saved activations, the loss's buffers, autocast's weight copies), after the backward (plus the
     gradients), and the peak over the whole step, optimizer step included. `forward` returns the loss.
     """
+
     def one_step() -> tuple[int, int, int]:
         opt.zero_grad(set_to_none=True)
         start = meter.now()
@@ -333,7 +341,11 @@ def measure_inference(spec: ModelSpec, setup: InferSetup, *, path: str, decode_s
             m.prefill_peak = meter.peak()
             meter.reset_peak()
             for _ in range(decode_steps):
-                nxt = logits.argmax(-1) if path != "fake" else torch.zeros(setup.batch, 1, dtype=torch.long, device=device)
+                nxt = (
+                    logits.argmax(-1)
+                    if path != "fake"
+                    else torch.zeros(setup.batch, 1, dtype=torch.long, device=device)
+                )
                 logits = model.step(nxt, cache)
             m.decode_peak = meter.peak()
         if path == "cuda":

@@ -216,7 +216,12 @@ class Block(nn.Module):
             return x + F.dropout(self.attn(h, rope, cache), p) + F.dropout(self.mlp(h), p)
         # Written as transformers' decoder layers are: the attention output dies with the residual add,
         # so only the block's input (held by the caller), the residual and the normed input stay live.
-        x = x + F.dropout(self._norm(2, self.attn(self._norm(0, x), rope, cache)) if self.sandwich else self.attn(self._norm(0, x), rope, cache), p)
+        x = x + F.dropout(
+            self._norm(2, self.attn(self._norm(0, x), rope, cache))
+            if self.sandwich
+            else self.attn(self._norm(0, x), rope, cache),
+            p,
+        )
         if self.sandwich:
             return x + F.dropout(self._norm(3, self.mlp(self._norm(1, x))), p)
         return x + F.dropout(self.mlp(self._norm(1, x)), p)
@@ -229,7 +234,9 @@ class Transformer(nn.Module):
         d = spec.d_embed
         self.embed = nn.Embedding(spec.n_vocab, d)
         self.embed_norm = make_norm(spec, d) if spec.embed_norm else nn.Identity()
-        self.pos = nn.Embedding(spec.n_positions, d) if spec.position is PositionKind.learned and spec.n_positions else None
+        self.pos = (
+            nn.Embedding(spec.n_positions, d) if spec.position is PositionKind.learned and spec.n_positions else None
+        )
         self.blocks = nn.ModuleList(Block(spec, attention) for _ in range(n_layers or spec.n_layers))
         self.final_norm = make_norm(spec, d) if spec.final_norm else nn.Identity()
         self.unembed = nn.Linear(d, spec.n_vocab, bias=False)
@@ -256,7 +263,7 @@ class Transformer(nn.Module):
         x = F.dropout(self.embed_norm(x), self.dropout if self.training else 0.0)
         rope = self.rope(s, tokens.device, x.dtype)
         for block in self.blocks:
-            block.attn.checkpoint_core = self.checkpointing == "selective"
+            block.attn.checkpoint_core = self.checkpointing == "selective"  # type: ignore[union-attr]
             if self.checkpointing == "full" and self.training:
                 x = checkpoint(block, x, rope, use_reentrant=False)
             else:

@@ -10,13 +10,21 @@ on CUDA (the caching allocator's rounding) and to the byte elsewhere.
 from __future__ import annotations
 
 import statistics
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_budget.errors import LLMBudgetError
-from llm_budget.memory import CUDA_ROUND, InferSetup, MemoryReport, TrainSettings, TrainSetup, inference_memory, training_memory
+from llm_budget.memory import (
+    CUDA_ROUND,
+    InferSetup,
+    MemoryReport,
+    TrainSettings,
+    TrainSetup,
+    inference_memory,
+    training_memory,
+)
 from llm_budget.model.inventory import parameter_tensors
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
@@ -59,10 +67,28 @@ class ProbeReport(BaseModel):
 
 def _row(phase: str, component: str, est: int, meas: Optional[int], tol: float, allowance: int = 0) -> ProbeRow:
     if meas is None:
-        return ProbeRow(phase=phase, component=component, estimate_bytes=est, measured_bytes=None, error=None, tolerance=tol, allowance_bytes=allowance, ok=False)  # type: ignore[arg-type]
+        return ProbeRow(
+            phase=phase,
+            component=component,
+            estimate_bytes=est,
+            measured_bytes=None,
+            error=None,
+            tolerance=tol,
+            allowance_bytes=allowance,
+            ok=False,
+        )  # type: ignore[arg-type]
     err = (est - meas) / meas if meas else (0.0 if est == 0 else float("inf"))
     ok = abs(est - meas) <= allowance if component in EXACT else abs(err) <= tol
-    return ProbeRow(phase=phase, component=component, estimate_bytes=est, measured_bytes=meas, error=round(err, 6), tolerance=tol, allowance_bytes=allowance, ok=ok)  # type: ignore[arg-type]
+    return ProbeRow(
+        phase=phase,
+        component=component,
+        estimate_bytes=est,
+        measured_bytes=meas,
+        error=round(err, 6),
+        tolerance=tol,
+        allowance_bytes=allowance,
+        ok=ok,
+    )  # type: ignore[arg-type]
 
 
 def _parts(report: MemoryReport) -> dict[str, int]:
@@ -90,7 +116,7 @@ def probe_training(
     path: Path,
     tolerance: float = DEFAULT_TOLERANCE,
     layers: Optional[int] = None,
-    hf_config: Optional[dict] = None,
+    hf_config: Optional[dict[str, Any]] = None,
 ) -> ProbeReport:
     """Measure a training step (of `layers` blocks, extrapolated to the full depth) and compare.
 
@@ -107,7 +133,9 @@ def probe_training(
         a = _measure_train(spec, est_setup.model_copy(update={"n_layers": layers}), path, hf_config)
         b = _measure_train(spec, est_setup.model_copy(update={"n_layers": layers + 1}), path, hf_config)
         meas = _extrapolate(a, b, layers, L)
-        notes.append(f"Measured {layers} and {layers + 1} blocks; the full {L} are extrapolated per block (the difference × {L - layers}).")
+        notes.append(
+            f"Measured {layers} and {layers + 1} blocks; the full {L} are extrapolated per block (the difference × {L - layers})."
+        )
     else:
         meas = _measure_train(spec, est_setup, path, hf_config)
     if hf_config is not None:
@@ -119,21 +147,38 @@ def probe_training(
     allowance = CUDA_ROUND * n_tensors if path == "cuda" else 0
     fwd_est = s.forward_end_bytes
     rows = [
-        _row("train", "weights", s.weight_bytes + parts.get("Master weights (FP32)", 0) + parts.get("Adapters (FP32)", 0), meas.weights if not meas.oom else None, 0.0, allowance),
-        _row("train", "optimizer states", s.optimizer_state_bytes, meas.states if not meas.oom else None, 0.0, allowance),
+        _row(
+            "train",
+            "weights",
+            s.weight_bytes + parts.get("Master weights (FP32)", 0) + parts.get("Adapters (FP32)", 0),
+            meas.weights if not meas.oom else None,
+            0.0,
+            allowance,
+        ),
+        _row(
+            "train", "optimizer states", s.optimizer_state_bytes, meas.states if not meas.oom else None, 0.0, allowance
+        ),
         _row("train", "gradients", s.gradient_bytes, meas.gradients if not meas.oom else None, 0.0, allowance),
         _row("train", "forward (saved activations, loss)", fwd_est, meas.forward if not meas.oom else None, tolerance),
         _row("train", "peak", est.total_bytes, meas.peak if not meas.oom else None, tolerance),
     ]
     if meas.reserved is not None:
-        notes.append(f"CUDA reserved at peak: {meas.reserved:,} bytes ({meas.reserved - meas.peak:+,} over allocated: the caching allocator's blocks).")
+        notes.append(
+            f"CUDA reserved at peak: {meas.reserved:,} bytes ({meas.reserved - meas.peak:+,} over allocated: the caching allocator's blocks)."
+        )
     notes += meas.notes
     return ProbeReport(
         device=meas.device,
         path=path,
         torch_version=torch.__version__,
         model=spec.label,
-        settings={**{k: v for k, v in s.model_dump(mode="json").items() if not k.endswith("_bytes")}, "recipe": est.recipe, "precision": est.precision, "peak_phase": est.peak_phase, "implementation": impl},
+        settings={
+            **{k: v for k, v in s.model_dump(mode="json").items() if not k.endswith("_bytes")},
+            "recipe": est.recipe,
+            "precision": est.precision,
+            "peak_phase": est.peak_phase,
+            "implementation": impl,
+        },
         layers_probed=layers or L,
         layers_total=L,
         extrapolated=bool(layers and layers < L),
@@ -143,7 +188,9 @@ def probe_training(
     )
 
 
-def _measure_train(spec: ModelSpec, setup: TrainSetup, path: Path, hf_config: Optional[dict] = None) -> StepMeasurement:
+def _measure_train(
+    spec: ModelSpec, setup: TrainSetup, path: Path, hf_config: Optional[dict[str, Any]] = None
+) -> StepMeasurement:
     try:
         if hf_config is not None:
             from llm_budget.probe.hf import measure_hf_step
@@ -186,7 +233,9 @@ def _extrapolate(a: StepMeasurement, b: StepMeasurement, n: int, L: int) -> Step
     )
 
 
-def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance: float = DEFAULT_TOLERANCE) -> ProbeReport:
+def probe_inference(
+    spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance: float = DEFAULT_TOLERANCE
+) -> ProbeReport:
     dev = "cuda" if path == "cuda" else "cpu"
     est_setup = setup.model_copy(update={"device": dev})
     est = inference_memory(spec, est_setup)
@@ -205,7 +254,14 @@ def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance
     ok_m = not m.oom
     rows = [
         _row("infer", "weights", weights, m.weights if ok_m else None, 0.0, allowance),
-        _row("infer", "KV cache", kv, m.kv_cache if ok_m else None, 0.0, CUDA_ROUND * 2 * spec.n_layers if path == "cuda" else 0),
+        _row(
+            "infer",
+            "KV cache",
+            kv,
+            m.kv_cache if ok_m else None,
+            0.0,
+            CUDA_ROUND * 2 * spec.n_layers if path == "cuda" else 0,
+        ),
         _row("infer", "prefill peak", est.total_bytes, m.prefill_peak if ok_m else None, tolerance),
     ]
     return ProbeReport(
@@ -218,7 +274,9 @@ def probe_inference(spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance
         layers_total=spec.n_layers,
         rows=rows,
         passed=all(r.ok for r in rows),
-        notes=notes + [f"Decode peak measured: {m.decode_peak / GiB:,.3f} GiB (one new token per sequence)."] if ok_m else notes,
+        notes=notes + [f"Decode peak measured: {m.decode_peak / GiB:,.3f} GiB (one new token per sequence)."]
+        if ok_m
+        else notes,
     )
 
 
@@ -231,7 +289,7 @@ def probe_model(
     path: Path,
     tolerance: float = DEFAULT_TOLERANCE,
     layers: Optional[int] = None,
-    hf_config: Optional[dict] = None,
+    hf_config: Optional[dict[str, Any]] = None,
 ) -> list[ProbeReport]:
     """`llm-budget probe`: the training step, serving, or both (a transformers model is probed training only)."""
     if hf_config is not None and mode == "infer":

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def console() -> "Console":
+def console() -> Console:
     """stdout console; when piped, wide enough that tables do not wrap (rich would assume 80 columns)."""
     import os
 
@@ -30,5 +30,3 @@ def si(n: float, unit: str = "") -> str:
         if abs(n) >= div:
             return f"{n / div:.3g}{suffix}{unit}"
     return f"{n:g}{unit}"
-
-

@@ -70,7 +70,10 @@ def _comparison(est: ComputeEstimate) -> Text:
     assert est.comparison is not None
     a, b = est.runs
     faster, slower = est.runs[est.comparison.faster], est.runs[est.comparison.slower]
-    line = Text(f"{faster.gpu_display_name} is {est.comparison.times_faster:.2f}× faster than {slower.gpu_display_name} at the same MFU", style="bold")
+    line = Text(
+        f"{faster.gpu_display_name} is {est.comparison.times_faster:.2f}× faster than {slower.gpu_display_name} at the same MFU",
+        style="bold",
+    )
     line.append(f" (dense peak {faster.peak_tflops:g} vs {slower.peak_tflops:g} TFLOPS)", style="dim")
     if a.cost_usd is not None and b.cost_usd is not None:
         line.append(f"; cost {usd(a.cost_usd)} vs {usd(b.cost_usd)}", style="dim")
@@ -84,7 +87,9 @@ def _header(est: ComputeEstimate) -> Group:
     line.append(f" · sequence T = {est.seq_len:,}")
     lines: list[Any] = [line, Text(est.params_note, style="dim")]
     if est.params_non_embedding is not None and est.params_non_embedding != est.params:
-        lines.append(Text(f"Without embeddings (Kaplan et al.'s N): {est.params_non_embedding:,}; not used here", style="dim"))
+        lines.append(
+            Text(f"Without embeddings (Kaplan et al.'s N): {est.params_non_embedding:,}; not used here", style="dim")
+        )
     return Group(*lines)
 
 
@@ -93,7 +98,11 @@ def _flops_table(est: ComputeEstimate, *, explain: bool) -> Table:
     assert f is not None
     table = Table(title="Training FLOPs", title_justify="left", show_footer=True)
     table.add_column("Term", footer="Model FLOPs" if not f.recompute else "Hardware FLOPs", no_wrap=True)
-    footer_formula = f"({f.model_flops_per_token:,} per token) × D" if not f.recompute else f"({f.hardware_flops_per_token:,} per token) × D"
+    footer_formula = (
+        f"({f.model_flops_per_token:,} per token) × D"
+        if not f.recompute
+        else f"({f.hardware_flops_per_token:,} per token) × D"
+    )
     table.add_column("Formula (numbers, then symbols)", footer=footer_formula)
     total = f.model_flops if not f.recompute else f.hardware_flops
     table.add_column("FLOPs", justify="right", footer=sci(total), no_wrap=True)
@@ -129,7 +138,10 @@ def _runs_table(runs: list[TrainingRun], *, recompute: bool) -> Table:
     row("Achieved per GPU", [f"{r.model_tflops_per_gpu:,.1f} TFLOP/s" for r in runs])
     row("Wall-clock", [duration(r.time_s) for r in runs])
     row("GPU-hours", [f"{r.gpu_hours:,.0f}" for r in runs])
-    row("Price per GPU-hour", [usd(r.price_usd_per_gpu_hour) + (" (--price)" if r.price_source == "--price" else "") for r in runs])
+    row(
+        "Price per GPU-hour",
+        [usd(r.price_usd_per_gpu_hour) + (" (--price)" if r.price_source == "--price" else "") for r in runs],
+    )
     row("Cost", [usd(r.cost_usd) for r in runs])
     return table
 
@@ -142,7 +154,9 @@ def _inference(inf: InferenceEstimate, *, explain: bool) -> list[Any]:
         f"is {sci(inf.prefill_flops)} FLOPs"
     )
     prefill.append(
-        "; " + ", ".join(f"{duration(g.prefill_s)} on one {g.gpu_display_name}" for g in inf.gpus) + f" at {inf.mfu:.0%} MFU"
+        "; "
+        + ", ".join(f"{duration(g.prefill_s)} on one {g.gpu_display_name}" for g in inf.gpus)
+        + f" at {inf.mfu:.0%} MFU"
     )
     lines.append(prefill)
     kv = Text(f"Weights {format_bytes(inf.weight_bytes)} at {inf.storage_bits} bits", style="dim")
@@ -153,7 +167,10 @@ def _inference(inf: InferenceEstimate, *, explain: bool) -> list[Any]:
             style="dim",
         )
     lines.append(kv)
-    table = Table(title=f"Decode upper bounds, tokens/s, at a context of {inf.context_tokens:,} tokens, one GPU", title_justify="left")
+    table = Table(
+        title=f"Decode upper bounds, tokens/s, at a context of {inf.context_tokens:,} tokens, one GPU",
+        title_justify="left",
+    )
     for col, just in (
         ("GPU", "left"),
         ("Batch", "right"),

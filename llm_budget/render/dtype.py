@@ -17,7 +17,13 @@ from llm_budget.dtypes import DtypeTable, Encoding, NumberEncodings
 from llm_budget.refs import describe
 
 SIGN, EXPONENT, FRACTION = "red", "cyan", "green"
-_STATUS_STYLE = {"exact": "green", "overflow": "bold red", "underflow": "yellow", "clamped": "yellow", "saturated": "yellow"}
+_STATUS_STYLE = {
+    "exact": "green",
+    "overflow": "bold red",
+    "underflow": "yellow",
+    "clamped": "yellow",
+    "saturated": "yellow",
+}
 
 
 def shorten(exact: str, digits: int = 24) -> str:
@@ -85,7 +91,9 @@ def short_note(e: Encoding) -> str:
             "saturated": "saturated to max",
         }.get(e.status, e.status)
     if e.scheme == "integer":
-        return {"exact": "exact", "rounded": f"round to {e.code}", "clamped": f"clamped to {e.code}"}.get(e.status, e.status)
+        return {"exact": "exact", "rounded": f"round to {e.code}", "clamped": f"clamped to {e.code}"}.get(
+            e.status, e.status
+        )
     if e.scheme == "absmax":
         if e.scale is None:
             return "0 (absmax 0)"
@@ -110,7 +118,9 @@ def encodings_table(result: NumberEncodings, *, explain: bool = False) -> Group:
     header.append(f" · absmax {shorten(result.absmax, 12)} ({origin})", style="dim")
     table = Table()
     table.add_column("Format", no_wrap=True)
-    table.add_column(Text.assemble(("sign", SIGN), " ", ("exponent", EXPONENT), " ", ("fraction", FRACTION)), no_wrap=True)
+    table.add_column(
+        Text.assemble(("sign", SIGN), " ", ("exponent", EXPONENT), " ", ("fraction", FRACTION)), no_wrap=True
+    )
     table.add_column("Stored value (exact)", no_wrap=True)
     table.add_column(Text.assemble("Abs error\n", ("relative", "dim")), justify="right", no_wrap=True)
     table.add_column("How")
@@ -126,8 +136,13 @@ def encodings_table(result: NumberEncodings, *, explain: bool = False) -> Group:
             notes.append(Text(f"{e.label}: {e.note}", style="dim"))
     lines: list[Any] = [header, table, *notes]
     if not explain:
-        lines.append(Text("Rounding: to nearest, ties to even (floats and integers). Absmax: q = round(x · qmax/absmax), stored "
-                          "q · absmax/qmax. NF4: nearest level to x/absmax, stored level · absmax. --json: every digit; --explain: sources.", style="dim"))
+        lines.append(
+            Text(
+                "Rounding: to nearest, ties to even (floats and integers). Absmax: q = round(x · qmax/absmax), stored "
+                "q · absmax/qmax. NF4: nearest level to x/absmax, stored level · absmax. --json: every digit; --explain: sources.",
+                style="dim",
+            )
+        )
     return Group(*lines)
 
 
@@ -136,7 +151,9 @@ def range_table(result: DtypeTable, *, explain: bool = False) -> Group:
     table = Table(title="Number formats: range and precision", title_justify="left")
     table.add_column("Format", no_wrap=True)
     table.add_column("Bytes", justify="right", no_wrap=True)
-    table.add_column(Text.assemble(("S", SIGN), "/", ("E", EXPONENT), "/", ("M", FRACTION)), justify="center", no_wrap=True)
+    table.add_column(
+        Text.assemble(("S", SIGN), "/", ("E", EXPONENT), "/", ("M", FRACTION)), justify="center", no_wrap=True
+    )
     table.add_column("Bias", justify="right", no_wrap=True)
     table.add_column("Max finite", justify="right", no_wrap=True)
     table.add_column("Min normal", justify="right", no_wrap=True)
@@ -147,11 +164,17 @@ def range_table(result: DtypeTable, *, explain: bool = False) -> Group:
     for f in result.formats:
         size = f"{f.bytes:g}"
         if f.exponent_bits:
-            layout = Text.assemble((str(f.sign_bits), SIGN), "/", (str(f.exponent_bits), EXPONENT), "/", (str(f.fraction_bits), FRACTION))
+            layout = Text.assemble(
+                (str(f.sign_bits), SIGN), "/", (str(f.exponent_bits), EXPONENT), "/", (str(f.fraction_bits), FRACTION)
+            )
             largest = Text(f"{f.max:,.0f}" if f.max is not None and f.max < 1e6 else _g(f.max))
             largest.append(f"\n{f.max_formula}", style="dim")
             cells = []
-            for log2, v in ((f.min_normal_log2, f.min_normal), (f.min_subnormal_log2, f.min_subnormal), (f.epsilon_log2, f.epsilon)):
+            for log2, v in (
+                (f.min_normal_log2, f.min_normal),
+                (f.min_subnormal_log2, f.min_subnormal),
+                (f.epsilon_log2, f.epsilon),
+            ):
                 c = Text(f"2^{log2}")
                 c.append(f"\n{_g(v)}", style="dim")
                 cells.append(c)
@@ -167,19 +190,31 @@ def range_table(result: DtypeTable, *, explain: bool = False) -> Group:
         table.add_row(*row)
     lines: list[Any] = [table]
     dim = "dim"
-    lines.append(Text(
-        "S/E/M: sign, exponent and fraction bits (integers: 1 + 7 or 1 + 3 bits, two's complement). Epsilon: the gap "
-        "between 1 and the next value, 2^-M. Digits: significant decimal digits, log10(2^(M+1)).", style=dim))
+    lines.append(
+        Text(
+            "S/E/M: sign, exponent and fraction bits (integers: 1 + 7 or 1 + 3 bits, two's complement). Epsilon: the gap "
+            "between 1 and the next value, 2^-M. Digits: significant decimal digits, log10(2^(M+1)).",
+            style=dim,
+        )
+    )
     top = {f.precision: f.max for f in result.formats}
-    lines.append(Text(
-        "Overflow: FP32, FP16, BF16 and FP8-E5M2 round to ±inf; FP8-E4M3 has no inf and gives NaN (OCP non-saturating "
-        f"conversion; --saturate: ±{top['fp8-e4m3']:,.0f}, E5M2 ±{top['fp8-e5m2']:,.0f}). INT8/INT4 clamp to their range; "
-        "absmax-scaled they store q · absmax/qmax with q in ±127 / ±7.", style=dim))
+    lines.append(
+        Text(
+            "Overflow: FP32, FP16, BF16 and FP8-E5M2 round to ±inf; FP8-E4M3 has no inf and gives NaN (OCP non-saturating "
+            f"conversion; --saturate: ±{top['fp8-e4m3']:,.0f}, E5M2 ±{top['fp8-e5m2']:,.0f}). INT8/INT4 clamp to their range; "
+            "absmax-scaled they store q · absmax/qmax with q in ±127 / ±7.",
+            style=dim,
+        )
+    )
     if nf4 is not None and nf4.codes:
-        codes = Text(f"NF4 levels (index 0..15), each × the absmax of its block of {nf4.block_size} values "
-                     f"(one more fp32 per block: +0.5 bit per value): ")
+        codes = Text(
+            f"NF4 levels (index 0..15), each × the absmax of its block of {nf4.block_size} values "
+            f"(one more fp32 per block: +0.5 bit per value): "
+        )
         codes.append(", ".join(repr(c) for c in nf4.codes), style=dim)
         lines.append(codes)
     if explain:
-        lines += [Text(f"{f.label}: {f.description}. Source: {describe(f.source)}", style="dim") for f in result.formats]
+        lines += [
+            Text(f"{f.label}: {f.description}. Source: {describe(f.source)}", style="dim") for f in result.formats
+        ]
     return Group(*lines)

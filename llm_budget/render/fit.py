@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_budget.fit import FitReport
-from llm_budget.render.flags import as_flags
 from llm_budget.hardware import GpuSpec
-from llm_budget.units import MemoryUnit
+from llm_budget.render.flags import as_flags
 from llm_budget.render.memory import amount, legend, stacked_bar
+from llm_budget.units import MemoryUnit
 
 
 def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
@@ -25,7 +25,17 @@ def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
 
 def _verdicts(r: FitReport, unit: MemoryUnit) -> list[Any]:
     """The verdicts table, then one stacked bar of each verdict's components against the usable memory."""
-    t = _table("Verdicts", (("Mode", "left"), ("Layout", "left"), ("Need / GPU", "right"), ("Usable", "right"), ("Headroom", "right"), ("", "left")))
+    t = _table(
+        "Verdicts",
+        (
+            ("Mode", "left"),
+            ("Layout", "left"),
+            ("Need / GPU", "right"),
+            ("Usable", "right"),
+            ("Headroom", "right"),
+            ("", "left"),
+        ),
+    )
     for v in r.verdicts:
         mark = Text("fits", style="bold green") if v.fits else Text("does not fit", style="bold red")
         t.add_row(
@@ -39,15 +49,30 @@ def _verdicts(r: FitReport, unit: MemoryUnit) -> list[Any]:
     out: list[Any] = [t]
     for v in r.verdicts:
         parts = [(n, b) for n, b in v.components if b > 0]
-        out.append(Text(f"{'serve' if v.mode == 'infer' else 'train'}: ", style="bold") + stacked_bar(parts, v.required_bytes_per_gpu, capacity=v.usable_bytes_per_gpu))
+        out.append(
+            Text(f"{'serve' if v.mode == 'infer' else 'train'}: ", style="bold")
+            + stacked_bar(parts, v.required_bytes_per_gpu, capacity=v.usable_bytes_per_gpu)
+        )
         out.append(legend(parts))
     return out
 
 
 def _plans(r: FitReport, unit: MemoryUnit) -> list[Any]:
     if not r.plans:
-        return [] if r.mode == "infer" else [Text("No training layout fits within the GPUs searched.", style="bold red")]
-    p = _table(f"Training layouts on the fewest GPUs ({r.gpus_needed}), fastest first", (("GPUs", "right"), ("Layout", "left"), ("Micro-batch", "right"), ("Need / GPU", "right"), ("Headroom", "right"), ("s / 1M tokens", "right")))
+        return (
+            [] if r.mode == "infer" else [Text("No training layout fits within the GPUs searched.", style="bold red")]
+        )
+    p = _table(
+        f"Training layouts on the fewest GPUs ({r.gpus_needed}), fastest first",
+        (
+            ("GPUs", "right"),
+            ("Layout", "left"),
+            ("Micro-batch", "right"),
+            ("Need / GPU", "right"),
+            ("Headroom", "right"),
+            ("s / 1M tokens", "right"),
+        ),
+    )
     for plan in r.plans:
         p.add_row(
             str(plan.gpus),
@@ -75,9 +100,18 @@ def _changes(r: FitReport, unit: MemoryUnit) -> list[Any]:
     """Each change with the options a user types for it (its settings as flags)."""
     if not r.changes:
         return []
-    c = _table("Changes that would make it fit (one at a time)", (("Change", "left"), ("Option", "left"), ("Need / GPU", "right"), ("GPUs", "right"), ("", "left")))
+    c = _table(
+        "Changes that would make it fit (one at a time)",
+        (("Change", "left"), ("Option", "left"), ("Need / GPU", "right"), ("GPUs", "right"), ("", "left")),
+    )
     for ch in r.changes:
-        c.add_row(ch.change, as_flags(ch.settings), amount(ch.required_bytes_per_gpu, unit), str(ch.gpus), Text("fits", style="green") if ch.fits else Text("no", style="red"))
+        c.add_row(
+            ch.change,
+            as_flags(ch.settings),
+            amount(ch.required_bytes_per_gpu, unit),
+            str(ch.gpus),
+            Text("fits", style="green") if ch.fits else Text("no", style="red"),
+        )
     return [c]
 
 
@@ -107,10 +141,21 @@ def fit_json(r: FitReport) -> str:
 
 
 def gpus_table(gpus: list[GpuSpec], *, unit: MemoryUnit) -> Table:
-    t = _table("GPU catalog (dense peaks; memory as the driver reports it)", (
-        ("Name", "left"), ("Also", "left"), ("GPU", "left"), ("Memory", "right"), ("GB/s", "right"),
-        ("BF16", "right"), ("FP16", "right"), ("FP8", "right"), ("INT8", "right"), ("$/h", "right"),
-    ))
+    t = _table(
+        "GPU catalog (dense peaks; memory as the driver reports it)",
+        (
+            ("Name", "left"),
+            ("Also", "left"),
+            ("GPU", "left"),
+            ("Memory", "right"),
+            ("GB/s", "right"),
+            ("BF16", "right"),
+            ("FP16", "right"),
+            ("FP8", "right"),
+            ("INT8", "right"),
+            ("$/h", "right"),
+        ),
+    )
 
     def tf(x: float | None) -> str:
         return f"{x:,.0f}" if x else "–"
@@ -123,7 +168,10 @@ def gpus_table(gpus: list[GpuSpec], *, unit: MemoryUnit) -> Table:
             g.display_name,
             amount(g.memory_bytes, unit),
             f"{g.bandwidth_gb_s:,.0f}",
-            tf(p.bf16), tf(p.fp16), tf(p.fp8), tf(p.int8),
+            tf(p.bf16),
+            tf(p.fp16),
+            tf(p.fp8),
+            tf(p.int8),
             f"{g.price_usd_per_hour:.2f}" if g.price_usd_per_hour else "",
         )
     return t

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Union
+from collections.abc import Mapping
+from typing import Union
 
 Setting = Union[bool, int, float, str]
 

@@ -12,7 +12,18 @@ from llm_budget.memory import MemoryReport
 from llm_budget.refs import listing, short
 from llm_budget.units import MemoryUnit, format_bytes
 
-COLORS = ["cyan", "magenta", "yellow", "green", "blue", "red", "bright_cyan", "bright_magenta", "bright_yellow", "white"]
+COLORS = [
+    "cyan",
+    "magenta",
+    "yellow",
+    "green",
+    "blue",
+    "red",
+    "bright_cyan",
+    "bright_magenta",
+    "bright_yellow",
+    "white",
+]
 
 
 def amount(n: int, unit: MemoryUnit) -> str:
@@ -74,8 +85,11 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
     if report.mode == "rule-of-thumb":
         store = report.phases[0].bytes
         out.append(
-            Text(f"To store: {amount(store, unit)} ({report.components[0].bytes_per_param:g} bytes/param). "
-                 f"To train: {amount(report.total_bytes, unit)} ({report.total_bytes / report.params:g} bytes/param).", style="bold")
+            Text(
+                f"To store: {amount(store, unit)} ({report.components[0].bytes_per_param:g} bytes/param). "
+                f"To train: {amount(report.total_bytes, unit)} ({report.total_bytes / report.params:g} bytes/param).",
+                style="bold",
+            )
         )
     if report.convention:
         out.append(Text(f"Model states: {report.convention}", style="dim"))

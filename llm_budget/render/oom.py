@@ -7,8 +7,9 @@ rich is imported inside the view functions, so that `--json` output never loads 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from llm_budget.oom import Finding, FindingKind, OomReport, Recommendation, RecommendationKind, VerdictCase, format_size
 from llm_budget.refs import describe
@@ -36,8 +37,10 @@ WORDING = {
 STYLE = {"fragmentation": "bold yellow", "free-covers-request": "bold"}
 
 
-ROUNDING_NOTE = ("Printed figures are rounded to 0.01 of their unit (±0.005 GiB = ±5.12 MiB for a GiB figure); bytes are "
-                 "the printed value × unit rounded to the nearest byte, and derived figures add their inputs' tolerances.")
+ROUNDING_NOTE = (
+    "Printed figures are rounded to 0.01 of their unit (±0.005 GiB = ±5.12 MiB for a GiB figure); bytes are "
+    "the printed value × unit rounded to the nearest byte, and derived figures add their inputs' tolerances."
+)
 
 
 class _Numbers:
@@ -57,29 +60,47 @@ class _Numbers:
 
 
 HEADLINES: dict[VerdictCase, Callable[[_Numbers], str]] = {
-    "exceeds-card": lambda n: f"Larger than the card: one allocation of {n.size('request')}, on a card of {n.gib('total')}. "
-                              "No allocator setting helps; the tensor has to shrink or be split.",
-    "memory-fraction": lambda n: f"Per-process cap: a limit of {n.size('allowed')} (torch.cuda.set_per_process_memory_fraction) "
-                                 f"stopped it: PyTorch holds {n.size('reserved')} and asked for {n.size('request')} more, "
-                                 f"while the card still had {n.size('free')} free.",
-    "free-covers-request": lambda n: f"Not a capacity shortage: the card reported {n.size('free')} free, more than the "
-                                     f"{n.size('request')} requested: this was not a shortage of capacity at the moment the "
-                                     "message was written.",
-    "fragmentation": lambda n: f"Fragmentation: {n.size('unallocated')} is reserved by PyTorch but unallocated "
-                               f"({n.pct('unallocated', 'total')} of the card, more than the {n.size('request')} requested), "
-                               "yet no single free block was large enough.",
-    "other-processes": lambda n: f"Other processes: they hold {n.size('other_processes')} ({n.pct('other_processes', 'total')} "
-                                 f"of the card); without them the {n.size('request')} request would have fit.",
-    "other-processes-at-least": lambda n: f"Other processes: at least {n.size('other_processes')} is held outside this process's "
-                                          f"PyTorch and CUDA context ({n.pct('other_processes', 'total')} of the card); "
-                                          f"without them the {n.size('request')} request would have fit.",
-    "full-barely-above": lambda n: f"The card is full: {n.size('free')} free is barely above the {n.size('request')} request; "
-                                   "the driver needs some headroom of its own and hands out memory in 2 MiB pages.",
-    "full-live-tensors": lambda n: f"The card is full: live tensors take {n.size('allocated')} ({n.pct('allocated', 'total')}) "
-                                   f"of {n.gib('total')}, and the {n.size('request')} request needed {n.size('shortfall')} "
-                                   "more than was free.",
-    "full-short": lambda n: f"The card is full: {n.size('free')} free of {n.gib('total')}, {n.size('shortfall')} short of the "
-                            f"{n.size('request')} request.",
+    "exceeds-card": lambda n: (
+        f"Larger than the card: one allocation of {n.size('request')}, on a card of {n.gib('total')}. "
+        "No allocator setting helps; the tensor has to shrink or be split."
+    ),
+    "memory-fraction": lambda n: (
+        f"Per-process cap: a limit of {n.size('allowed')} (torch.cuda.set_per_process_memory_fraction) "
+        f"stopped it: PyTorch holds {n.size('reserved')} and asked for {n.size('request')} more, "
+        f"while the card still had {n.size('free')} free."
+    ),
+    "free-covers-request": lambda n: (
+        f"Not a capacity shortage: the card reported {n.size('free')} free, more than the "
+        f"{n.size('request')} requested: this was not a shortage of capacity at the moment the "
+        "message was written."
+    ),
+    "fragmentation": lambda n: (
+        f"Fragmentation: {n.size('unallocated')} is reserved by PyTorch but unallocated "
+        f"({n.pct('unallocated', 'total')} of the card, more than the {n.size('request')} requested), "
+        "yet no single free block was large enough."
+    ),
+    "other-processes": lambda n: (
+        f"Other processes: they hold {n.size('other_processes')} ({n.pct('other_processes', 'total')} "
+        f"of the card); without them the {n.size('request')} request would have fit."
+    ),
+    "other-processes-at-least": lambda n: (
+        f"Other processes: at least {n.size('other_processes')} is held outside this process's "
+        f"PyTorch and CUDA context ({n.pct('other_processes', 'total')} of the card); "
+        f"without them the {n.size('request')} request would have fit."
+    ),
+    "full-barely-above": lambda n: (
+        f"The card is full: {n.size('free')} free is barely above the {n.size('request')} request; "
+        "the driver needs some headroom of its own and hands out memory in 2 MiB pages."
+    ),
+    "full-live-tensors": lambda n: (
+        f"The card is full: live tensors take {n.size('allocated')} ({n.pct('allocated', 'total')}) "
+        f"of {n.gib('total')}, and the {n.size('request')} request needed {n.size('shortfall')} "
+        "more than was free."
+    ),
+    "full-short": lambda n: (
+        f"The card is full: {n.size('free')} free of {n.gib('total')}, {n.size('shortfall')} short of the "
+        f"{n.size('request')} request."
+    ),
 }
 
 
@@ -89,51 +110,80 @@ def _unmeasured(n: _Numbers) -> str:
 
 
 def _outside_unsplit(n: _Numbers) -> str:
-    others = (f", and at least {n.size('other_processes_min')} in other processes." if n.n["other_processes_min"] > 0
-              else "; no sign of other processes.")
-    return (f"Outside PyTorch's cache: {n.size('non_pytorch')} (total − free − reserved): the CUDA context "
-            "(300 MiB to 2 GiB per process) and library workspaces" + others)
+    others = (
+        f", and at least {n.size('other_processes_min')} in other processes."
+        if n.n["other_processes_min"] > 0
+        else "; no sign of other processes."
+    )
+    return (
+        f"Outside PyTorch's cache: {n.size('non_pytorch')} (total − free − reserved): the CUDA context "
+        "(300 MiB to 2 GiB per process) and library workspaces" + others
+    )
 
 
 FINDINGS: dict[FindingKind, Callable[[_Numbers], str]] = {
     "nvml-unmeasured": _unmeasured,
-    "container-pid": lambda n: f"Process {n.n['pid']} ({n.printed}) is taken to be this process: it is the only one holding "
-                               f"at least PyTorch's reserved {n.gib('reserved')}, and inside a container NVML's PIDs differ "
-                               "from the process's own.",
-    "reserved-exceeds-in-use": lambda n: f"PyTorch reports {n.gib('reserved')} reserved on a card with {n.gib('in_use')} in use: "
-                                         "the figures cannot all be device memory (on Windows the driver can back CUDA "
-                                         "allocations with shared system memory, which is slow), so the outside-PyTorch "
-                                         "figure is left out.",
-    "message-cut": lambda n: "The message stops before 'Of the allocated memory …': allocated and reserved are unknown, "
-                             "so fragmentation cannot be judged.",
-    "unallocated-would-cover": lambda n: f"Reserved but unallocated: {n.size('unallocated')} ({n.pct('unallocated', 'reserved')} "
-                                         f"of reserved, {n.pct('unallocated', 'total')} of the card). It would cover this "
-                                         f"request's {n.size('shortfall')} shortfall if it were one block, so expandable_segments "
-                                         f"may get past this allocation, but it is below {n.n['threshold_percent']}% of the "
-                                         "card: not what fills it.",
-    "unallocated-too-small": lambda n: f"Reserved but unallocated: {n.size('unallocated')} ({n.pct('unallocated', 'total')} of "
-                                       "the card); even if all of it were usable, free + unallocated = "
-                                       f"{n.size('free_plus_unallocated')} < {n.size('request')}.",
-    "fragmentation-pieces": lambda n: f"Free {n.size('free')} + reserved-but-unallocated {n.size('unallocated')} = "
-                                      f"{n.size('free_plus_unallocated')} ≥ {n.size('request')}: the bytes exist, in pieces. "
-                                      "Before raising, PyTorch already released every fully free cached segment; what is left "
-                                      "is free space inside segments that still hold live tensors.",
-    "cannot-fit-anyway": lambda n: f"Live tensors + request = {n.size('live_plus_request')} > {n.size('usable')} (total minus "
-                                   "memory outside PyTorch's cache): it cannot fit however the cache is arranged.",
-    "large-request": lambda n: f"One allocation of {n.size('request')} is {n.pct('request', 'total')} of the card: look for one "
-                               "huge tensor (attention scores batch × heads × seq², logits batch × seq × vocab in FP32, a "
-                               "mis-shaped broadcast).",
-    "outside-split": lambda n: f"Outside PyTorch's cache: {n.size('non_pytorch')} = this process's non-PyTorch memory "
-                               f"{n.size('this_process_non_pytorch')} (CUDA context, cuBLAS/cuDNN/NCCL workspaces, other "
-                               f"libraries) + other processes {n.size('other_processes')}.",
-    "own-overhead-large": lambda n: f"This process holds {n.size('this_process_non_pytorch')} outside PyTorch's allocator, more "
-                                    "than a CUDA context (300 MiB to 2 GiB) explains: another library allocates with cudaMalloc "
-                                    "directly (NCCL buffers, CuPy, custom CUDA extensions, CUDA Graph pools of another framework).",
+    "container-pid": lambda n: (
+        f"Process {n.n['pid']} ({n.printed}) is taken to be this process: it is the only one holding "
+        f"at least PyTorch's reserved {n.gib('reserved')}, and inside a container NVML's PIDs differ "
+        "from the process's own."
+    ),
+    "reserved-exceeds-in-use": lambda n: (
+        f"PyTorch reports {n.gib('reserved')} reserved on a card with {n.gib('in_use')} in use: "
+        "the figures cannot all be device memory (on Windows the driver can back CUDA "
+        "allocations with shared system memory, which is slow), so the outside-PyTorch "
+        "figure is left out."
+    ),
+    "message-cut": lambda n: (
+        "The message stops before 'Of the allocated memory …': allocated and reserved are unknown, "
+        "so fragmentation cannot be judged."
+    ),
+    "unallocated-would-cover": lambda n: (
+        f"Reserved but unallocated: {n.size('unallocated')} ({n.pct('unallocated', 'reserved')} "
+        f"of reserved, {n.pct('unallocated', 'total')} of the card). It would cover this "
+        f"request's {n.size('shortfall')} shortfall if it were one block, so expandable_segments "
+        f"may get past this allocation, but it is below {n.n['threshold_percent']}% of the "
+        "card: not what fills it."
+    ),
+    "unallocated-too-small": lambda n: (
+        f"Reserved but unallocated: {n.size('unallocated')} ({n.pct('unallocated', 'total')} of "
+        "the card); even if all of it were usable, free + unallocated = "
+        f"{n.size('free_plus_unallocated')} < {n.size('request')}."
+    ),
+    "fragmentation-pieces": lambda n: (
+        f"Free {n.size('free')} + reserved-but-unallocated {n.size('unallocated')} = "
+        f"{n.size('free_plus_unallocated')} ≥ {n.size('request')}: the bytes exist, in pieces. "
+        "Before raising, PyTorch already released every fully free cached segment; what is left "
+        "is free space inside segments that still hold live tensors."
+    ),
+    "cannot-fit-anyway": lambda n: (
+        f"Live tensors + request = {n.size('live_plus_request')} > {n.size('usable')} (total minus "
+        "memory outside PyTorch's cache): it cannot fit however the cache is arranged."
+    ),
+    "large-request": lambda n: (
+        f"One allocation of {n.size('request')} is {n.pct('request', 'total')} of the card: look for one "
+        "huge tensor (attention scores batch × heads × seq², logits batch × seq × vocab in FP32, a "
+        "mis-shaped broadcast)."
+    ),
+    "outside-split": lambda n: (
+        f"Outside PyTorch's cache: {n.size('non_pytorch')} = this process's non-PyTorch memory "
+        f"{n.size('this_process_non_pytorch')} (CUDA context, cuBLAS/cuDNN/NCCL workspaces, other "
+        f"libraries) + other processes {n.size('other_processes')}."
+    ),
+    "own-overhead-large": lambda n: (
+        f"This process holds {n.size('this_process_non_pytorch')} outside PyTorch's allocator, more "
+        "than a CUDA context (300 MiB to 2 GiB) explains: another library allocates with cudaMalloc "
+        "directly (NCCL buffers, CuPy, custom CUDA extensions, CUDA Graph pools of another framework)."
+    ),
     "outside-unsplit": _outside_unsplit,
-    "other-ranks": lambda n: f"{n.n['processes']} other processes hold {n.printed} each: typically other ranks of a distributed "
-                             "job creating a CUDA context on this GPU; call torch.cuda.set_device(local_rank) before any CUDA work.",
-    "private-pools": lambda n: f"{n.size('private_pools')} of the allocated memory is in private pools (CUDA Graphs): captured "
-                               "graphs keep their memory for replay; capturing fewer batch sizes (or none) frees it.",
+    "other-ranks": lambda n: (
+        f"{n.n['processes']} other processes hold {n.printed} each: typically other ranks of a distributed "
+        "job creating a CUDA context on this GPU; call torch.cuda.set_device(local_rank) before any CUDA work."
+    ),
+    "private-pools": lambda n: (
+        f"{n.size('private_pools')} of the allocated memory is in private pools (CUDA Graphs): captured "
+        "graphs keep their memory for replay; capturing fewer batch sizes (or none) frees it."
+    ),
     "no-nvml": lambda n: "No per-process figures (NVML was not available to PyTorch, e.g. on Windows or WSL).",
 }
 
@@ -155,76 +205,133 @@ def _others_held(n: _Numbers) -> str:
 # kind -> (title, what to set or run, why); a None setting is the allocator setting (`alloc_conf`).
 RECOMMENDATIONS: dict[RecommendationKind, tuple[str, Optional[str], Callable[[_Numbers], str]]] = {
     "expandable-segments": (
-        "Expandable segments", None,
-        lambda n: f"{n.size('reserved_unallocated')} is cached in partly used segments. With expandable segments the allocator "
-                  "grows one segment per stream and maps or unmaps 2 MiB / 20 MiB pages, so freed space is reused instead of "
-                  "left as slivers when tensor sizes change from step to step. Linux only (ignored on Windows)."),
+        "Expandable segments",
+        None,
+        lambda n: (
+            f"{n.size('reserved_unallocated')} is cached in partly used segments. With expandable segments the allocator "
+            "grows one segment per stream and maps or unmaps 2 MiB / 20 MiB pages, so freed space is reused instead of "
+            "left as slivers when tensor sizes change from step to step. Linux only (ignored on Windows)."
+        ),
+    ),
     "max-split-size": (
-        "Stop splitting large blocks", None,
-        lambda n: f"Blocks of {n.n['max_split_size_mb']} MiB or more are then never split by smaller requests, so blocks the "
-                  f"size of this {n.size('request')} request stay whole. The documentation calls it a last resort; it is "
-                  "ignored with backend:cudaMallocAsync; use it or expandable_segments, not both."),
+        "Stop splitting large blocks",
+        None,
+        lambda n: (
+            f"Blocks of {n.n['max_split_size_mb']} MiB or more are then never split by smaller requests, so blocks the "
+            f"size of this {n.size('request')} request stay whole. The documentation calls it a last resort; it is "
+            "ignored with backend:cudaMallocAsync; use it or expandable_segments, not both."
+        ),
+    ),
     "stable-shapes": (
-        "Keep tensor shapes stable", "pad or bucket sequence lengths and batch sizes to a few fixed sizes",
-        lambda n: "Fragmentation comes from sizes that change step to step (a batch of N+1 no longer fits the blocks cut for N)."),
+        "Keep tensor shapes stable",
+        "pad or bucket sequence lengths and batch sizes to a few fixed sizes",
+        lambda n: (
+            "Fragmentation comes from sizes that change step to step (a batch of N+1 no longer fits the blocks cut for N)."
+        ),
+    ),
     "smaller-micro-batch": (
         "Smaller micro-batch, same effective batch",
-        ("halve the per-GPU batch size and double gradient accumulation (HF Trainer: per_device_train_batch_size, "
-         "gradient_accumulation_steps)"),
-        lambda n: "Activation memory grows linearly with the micro-batch; weights, gradients and optimizer states do not. "
-                  "Accumulating gradients over 2 micro-batches keeps the optimizer step unchanged."),
+        (
+            "halve the per-GPU batch size and double gradient accumulation (HF Trainer: per_device_train_batch_size, "
+            "gradient_accumulation_steps)"
+        ),
+        lambda n: (
+            "Activation memory grows linearly with the micro-batch; weights, gradients and optimizer states do not. "
+            "Accumulating gradients over 2 micro-batches keeps the optimizer step unchanged."
+        ),
+    ),
     "activation-checkpointing": (
         "Activation checkpointing",
         "model.gradient_checkpointing_enable() (transformers) or torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)",
-        lambda n: "Keeps only each block's input and recomputes the rest during backward: about one extra forward pass of "
-                  "compute for most of the activation memory."),
+        lambda n: (
+            "Keeps only each block's input and recomputes the rest during backward: about one extra forward pass of "
+            "compute for most of the activation memory."
+        ),
+    ),
     "lower-precision": (
         "Lower precision",
         "with torch.autocast('cuda', dtype=torch.bfloat16): … (training); torch_dtype=torch.bfloat16 when loading (inference)",
-        lambda n: "BF16 halves activations, and weights when serving, compared with FP32; 8-bit/4-bit weights (bitsandbytes) "
-                  "go further for inference and QLoRA."),
+        lambda n: (
+            "BF16 halves activations, and weights when serving, compared with FP32; 8-bit/4-bit weights (bitsandbytes) "
+            "go further for inference and QLoRA."
+        ),
+    ),
     "shard-optimizer-state": (
-        "Shard or shrink the optimizer state", "FSDP / DeepSpeed ZeRO across GPUs, or bitsandbytes.optim.AdamW8bit on one GPU",
-        lambda n: "Adam keeps two FP32 states, 8 bytes per parameter; ZeRO shards them over the GPUs, 8-bit Adam stores them "
-                  "in 2 bytes."),
+        "Shard or shrink the optimizer state",
+        "FSDP / DeepSpeed ZeRO across GPUs, or bitsandbytes.optim.AdamW8bit on one GPU",
+        lambda n: (
+            "Adam keeps two FP32 states, 8 bytes per parameter; ZeRO shards them over the GPUs, 8-bit Adam stores them "
+            "in 2 bytes."
+        ),
+    ),
     "inference-mode": (
-        "No autograd graph outside training", "with torch.inference_mode(): … for evaluation and generation",
-        lambda n: "Without it every intermediate of the forward pass is kept for a backward pass that never comes."),
+        "No autograd graph outside training",
+        "with torch.inference_mode(): … for evaluation and generation",
+        lambda n: "Without it every intermediate of the forward pass is kept for a backward pass that never comes.",
+    ),
     "shrink-large-tensor": (
         "Shrink the one large tensor",
-        ("find the op in the traceback; chunk it, or cut the batch / sequence / resolution it sees; for attention use "
-         "torch.nn.functional.scaled_dot_product_attention"),
-        lambda n: f"One allocation of {n.size('request')} ({n.pct('request', 'total')} of the card). Flash and memory-efficient "
-                  "attention never materialise the seq × seq score matrix."),
+        (
+            "find the op in the traceback; chunk it, or cut the batch / sequence / resolution it sees; for attention use "
+            "torch.nn.functional.scaled_dot_product_attention"
+        ),
+        lambda n: (
+            f"One allocation of {n.size('request')} ({n.pct('request', 'total')} of the card). Flash and memory-efficient "
+            "attention never materialise the seq × seq score matrix."
+        ),
+    ),
     "find-other-processes": (
-        "Find what else is on the GPU", "nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
-        lambda n: _others_held(n) + "; stop them, or run on an idle GPU with CUDA_VISIBLE_DEVICES=<index> (check the variable "
-                                    "is really set in the job)."),
+        "Find what else is on the GPU",
+        "nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
+        lambda n: (
+            _others_held(n)
+            + "; stop them, or run on an idle GPU with CUDA_VISIBLE_DEVICES=<index> (check the variable "
+            "is really set in the job)."
+        ),
+    ),
     "empty-other-cache": (
         "If the other process is your own PyTorch job",
         "torch.cuda.empty_cache() in it after its peak, or cap it: torch.cuda.set_per_process_memory_fraction(f)",
-        lambda n: "A PyTorch process keeps freed memory cached for itself; emptying its cache or capping it leaves room for this one."),
+        lambda n: (
+            "A PyTorch process keeps freed memory cached for itself; emptying its cache or capping it leaves room for this one."
+        ),
+    ),
     "empty-cache-between-phases": (
         "torch.cuda.empty_cache(), between phases only",
         "torch.cuda.empty_cache() after a phase (e.g. evaluation) when another process on this GPU needs the memory",
-        lambda n: "It returns cached blocks that are entirely free to the driver, for other processes. It cannot help this "
-                  "allocation: before raising, PyTorch already released every fully free segment; the reserved-but-unallocated "
-                  "memory left sits in segments that still hold live tensors."),
+        lambda n: (
+            "It returns cached blocks that are entirely free to the driver, for other processes. It cannot help this "
+            "allocation: before raising, PyTorch already released every fully free segment; the reserved-but-unallocated "
+            "memory left sits in segments that still hold live tensors."
+        ),
+    ),
     "tensor-parallel": (
-        "Split it across GPUs", "tensor parallelism (Megatron-LM style) for weight matrices that exceed one card",
-        lambda n: "Each GPU then holds 1/t of every sharded matrix."),
+        "Split it across GPUs",
+        "tensor parallelism (Megatron-LM style) for weight matrices that exceed one card",
+        lambda n: "Each GPU then holds 1/t of every sharded matrix.",
+    ),
     "raise-memory-fraction": (
-        "Raise the per-process cap", "torch.cuda.set_per_process_memory_fraction(f) with a larger f (or remove the call)",
-        lambda n: f"The cap is {n.size('allowed')}; the card itself had {n.size('free')} free."),
+        "Raise the per-process cap",
+        "torch.cuda.set_per_process_memory_fraction(f) with a larger f (or remove the call)",
+        lambda n: f"The cap is {n.size('allowed')}; the card itself had {n.size('free')} free.",
+    ),
     "watch-gpu": (
-        "Watch the GPU while it runs", "nvidia-smi --query-compute-apps=pid,used_memory --format=csv -l 1",
-        lambda n: "Free memory covered the request when the message was written: another process may have taken and released "
-                  "memory around the failure, or a limit other than free memory refused it (a MIG or vGPU slice, a container "
-                  "limit, the Windows display driver)."),
+        "Watch the GPU while it runs",
+        "nvidia-smi --query-compute-apps=pid,used_memory --format=csv -l 1",
+        lambda n: (
+            "Free memory covered the request when the message was written: another process may have taken and released "
+            "memory around the failure, or a limit other than free memory refused it (a MIG or vGPU slice, a container "
+            "limit, the Windows display driver)."
+        ),
+    ),
     "expandable-segments-one-allocation": (
-        "Expandable segments (for this one allocation)", None,
-        lambda n: f"The {n.size('reserved_unallocated')} reserved but unallocated would cover the {n.size('shortfall')} "
-                  "shortfall if it were one block. It may get past this allocation; the card stays nearly full."),
+        "Expandable segments (for this one allocation)",
+        None,
+        lambda n: (
+            f"The {n.size('reserved_unallocated')} reserved but unallocated would cover the {n.size('shortfall')} "
+            "shortfall if it were one block. It may get past this allocation; the card stays nearly full."
+        ),
+    ),
 }
 
 
@@ -237,8 +344,15 @@ def alloc_conf(rec: Recommendation) -> str:
 def recommendation_text(rec: Recommendation) -> dict[str, str]:
     """{'title', 'setting', 'why'}: the sentences of one recommendation."""
     title, setting, why = RECOMMENDATIONS[rec.kind]
-    numbers = {**rec.numbers, **{k: v for k, v in rec.settings.items() if isinstance(v, int) and not isinstance(v, bool)}}
-    return {"title": title, "setting": setting if setting is not None else alloc_conf(rec), "why": why(_Numbers(numbers))}
+    numbers = {
+        **rec.numbers,
+        **{k: v for k, v in rec.settings.items() if isinstance(v, int) and not isinstance(v, bool)},
+    }
+    return {
+        "title": title,
+        "setting": setting if setting is not None else alloc_conf(rec),
+        "why": why(_Numbers(numbers)),
+    }
 
 
 def oom_json(r: OomReport) -> str:
@@ -308,7 +422,7 @@ def card_bar(r: OomReport) -> Optional[Group]:
     values = [r.allocated_bytes, r.reserved_unallocated_bytes, r.non_pytorch_bytes or 0, r.free_bytes]
     cells = bar_cells(values)
     bar = Text("card    ")
-    for (label, style), k in zip(PARTS, cells):
+    for (_label, style), k in zip(PARTS, cells):
         bar.append("█" * k, style=style)
     bar.append(f"  {format_size(r.total_capacity_bytes)}")
     legend = Text("        ")
@@ -333,7 +447,9 @@ def _candidates(r: OomReport) -> str:
     if not r.gpu_candidates:
         return f"Card: {format_size(r.total_capacity_bytes)}, no catalog GPU within 1 GiB above it"
     groups = []
-    for (mem, exact, below), cs in groupby(r.gpu_candidates, key=lambda c: (c.memory_bytes, c.exact, c.below_catalog_bytes)):
+    for (mem, exact, below), cs in groupby(
+        r.gpu_candidates, key=lambda c: (c.memory_bytes, c.exact, c.below_catalog_bytes)
+    ):
         names = " / ".join(c.display_name.removeprefix("NVIDIA ") for c in cs)
         how = "exact" if exact else f"{format_size(below)} above: kept by the driver"
         groups.append(f"{names} ({mem // MiB:,} MiB in nvidia-smi, {how})")
@@ -367,7 +483,13 @@ def figures_table(r: OomReport) -> Table:
     row("Total capacity", "total_capacity", total, "printed")
     row("Allocated by PyTorch", "allocated", r.allocated_bytes, "printed", "cyan")
     if r.format == "legacy":
-        row("Reserved but unallocated", "reserved_unallocated", r.reserved_unallocated_bytes, "reserved − allocated", "yellow")
+        row(
+            "Reserved but unallocated",
+            "reserved_unallocated",
+            r.reserved_unallocated_bytes,
+            "reserved − allocated",
+            "yellow",
+        )
     else:
         row("Reserved but unallocated", "reserved_unallocated", r.reserved_unallocated_bytes, "printed", "yellow")
     row("Outside PyTorch's cache", "non_pytorch", r.non_pytorch_bytes, "total − free − reserved", "magenta")
@@ -380,8 +502,12 @@ def figures_table(r: OomReport) -> Table:
         src = "printed: the only 'Process N' that fits" if r.process_in_use_inferred else "printed (NVML)"
         row("This process, in use", "process_in_use", r.process_in_use_bytes, src)
         row("  of which not PyTorch's", None, r.this_process_non_pytorch_bytes, "in use − reserved")
-    row("Other processes", None, r.other_processes_bytes,
-        "total − free − this process" if r.process_in_use_bytes is not None else "sum of 'Process N'")
+    row(
+        "Other processes",
+        None,
+        r.other_processes_bytes,
+        "total − free − this process" if r.process_in_use_bytes is not None else "sum of 'Process N'",
+    )
     if r.other_processes_bytes is None and r.other_processes_min_bytes:
         row("Other processes, at least", None, r.other_processes_min_bytes, "outside − 2 GiB of context")
     row("Allowed (memory fraction)", "allowed", r.allowed_bytes, "printed")
@@ -451,8 +577,13 @@ def _with_model(r: OomReport) -> list[Any]:
     lines: list[Any] = []
     if r.model_need_bytes is not None and r.model_usable_bytes is not None:
         verdict = "fits on paper (look at fragmentation and what else holds memory)" if r.model_fits else "does not fit"
-        lines.append(Text(f"The model's estimated need: {format_size(r.model_need_bytes)} per GPU; PyTorch can use about "
-                          f"{format_size(r.model_usable_bytes)} of this card: {verdict}.", style="bold"))
+        lines.append(
+            Text(
+                f"The model's estimated need: {format_size(r.model_need_bytes)} per GPU; PyTorch can use about "
+                f"{format_size(r.model_usable_bytes)} of this card: {verdict}.",
+                style="bold",
+            )
+        )
     if r.suggestions:
         s = Table(title="Changes that would fit this card", title_justify="left")
         s.add_column("Change")
@@ -460,7 +591,12 @@ def _with_model(r: OomReport) -> list[Any]:
         s.add_column("Per GPU", justify="right")
         s.add_column("Fits", justify="center")
         for c in r.suggestions:
-            s.add_row(escape(c.change), escape(as_flags(c.settings)), format_size(c.required_bytes_per_gpu), "yes" if c.fits else "no")
+            s.add_row(
+                escape(c.change),
+                escape(as_flags(c.settings)),
+                format_size(c.required_bytes_per_gpu),
+                "yes" if c.fits else "no",
+            )
         lines.append(s)
     return lines
 
@@ -472,10 +608,15 @@ def _footer(r: OomReport, explain: bool) -> list[Any]:
     if not explain:
         return lines + [Text("--json: every figure in exact bytes; --explain: sources and thresholds.", style="dim")]
     lines.append(Text(f"Message template: {r.template_source}", style="dim"))
-    lines.append(Text("GPU match: catalog memory (nvidia-smi) 0 to 1 GiB above the printed total; cudaMemGetInfo's total "
-                      "is lower by what the driver keeps. Thresholds: fragmentation when reserved-but-unallocated ≥ the "
-                      "request and ≥ 10% of the card; other processes when they hold ≥ 10% of the card and freeing them "
-                      "covers the shortfall (see llm_budget/oom/thresholds.py).", style="dim"))
+    lines.append(
+        Text(
+            "GPU match: catalog memory (nvidia-smi) 0 to 1 GiB above the printed total; cudaMemGetInfo's total "
+            "is lower by what the driver keeps. Thresholds: fragmentation when reserved-but-unallocated ≥ the "
+            "request and ≥ 10% of the card; other processes when they hold ≥ 10% of the card and freeing them "
+            "covers the shortfall (see llm_budget/oom/thresholds.py).",
+            style="dim",
+        )
+    )
     if r.pytorch_hint:
         lines.append(Text(f"PyTorch's own hint in the message: {r.pytorch_hint}", style="dim"))
     return lines

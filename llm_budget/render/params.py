@@ -28,7 +28,11 @@ def spec_summary(spec: ModelSpec) -> str:
         parts.append(f"n_kv_heads {spec.kv_heads}")
     if spec.d_head is not None:
         parts.append(f"d_head {spec.head_dim}")
-    parts += [f"n_layers {spec.n_layers}", f"n_vocab {spec.n_vocab:,}", f"d_mlp {spec.d_mlp:,} ({spec.mlp.value}, {spec.act.value})"]
+    parts += [
+        f"n_layers {spec.n_layers}",
+        f"n_vocab {spec.n_vocab:,}",
+        f"d_mlp {spec.d_mlp:,} ({spec.mlp.value}, {spec.act.value})",
+    ]
     if spec.is_moe:
         parts.append(f"experts {spec.active_experts} of {spec.n_experts}")
     norm = spec.norm.value + ("" if spec.norm.value == "none" else f" ×{spec.norms_per_layer}/layer")
@@ -85,8 +89,17 @@ def published_line(spec: ModelSpec, count: ParamCount) -> Text:
 
 
 def presets_table(rows: list[tuple[ModelSpec, ParamCount]], closed: list[ClosedModel]) -> Table:
-    table = Table(title="Presets (llm-budget presets show NAME for one; --explain on params for sources)", title_justify="left")
-    for col, just in (("Name", "left"), ("Model", "left"), ("Parameters", "right"), ("Active", "right"), ("Context", "right"), ("Published count", "left")):
+    table = Table(
+        title="Presets (llm-budget presets show NAME for one; --explain on params for sources)", title_justify="left"
+    )
+    for col, just in (
+        ("Name", "left"),
+        ("Model", "left"),
+        ("Parameters", "right"),
+        ("Active", "right"),
+        ("Context", "right"),
+        ("Published count", "left"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for spec, count in sorted(rows, key=lambda r: (r[0].family or "", r[1].total)):
         diff = count.published_diff

@@ -17,19 +17,49 @@ def _gib(n: int | None) -> str:
 
 
 def probe_view(r: ProbeReport) -> Group:
-    how = {"cuda": "CUDA: torch.cuda.max_memory_allocated", "cpu": "CPU: real tensors, tallied", "fake": "fake tensors: nothing allocated, tallied"}[r.path]
+    how = {
+        "cuda": "CUDA: torch.cuda.max_memory_allocated",
+        "cpu": "CPU: real tensors, tallied",
+        "fake": "fake tensors: nothing allocated, tallied",
+    }[r.path]
     head = Text(f"{r.model} · {r.rows[0].phase} · {how} · {r.device} · torch {r.torch_version}", style="bold")
     t = Table(show_header=True)
-    for col, just in (("Component", "left"), ("Estimate", "right"), ("Measured", "right"), ("Error", "right"), ("Check", "left")):
+    for col, just in (
+        ("Component", "left"),
+        ("Estimate", "right"),
+        ("Measured", "right"),
+        ("Error", "right"),
+        ("Check", "left"),
+    ):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for row in r.rows:
         err = "" if row.error is None else f"{100 * row.error:+.2f}%"
         exact = row.component in EXACT and row.tolerance == 0
         rule = f"exact (±{row.allowance_bytes:,} B)" if exact else f"±{100 * row.tolerance:g}%"
-        ok = Text("ok", style="green") if row.ok else Text("OFF" if row.measured_bytes is not None else "OOM", style="bold red")
+        ok = (
+            Text("ok", style="green")
+            if row.ok
+            else Text("OFF" if row.measured_bytes is not None else "OOM", style="bold red")
+        )
         t.add_row(row.component, _gib(row.estimate_bytes), _gib(row.measured_bytes), err, Text.assemble(ok, f" {rule}"))
     out: list[Any] = [head, t]
-    settings = ", ".join(f"{k} {v}" for k, v in r.settings.items() if k in ("recipe", "precision", "batch", "seq", "context", "optimizer", "optimizer_impl", "checkpointing", "attention", "peak_phase"))
+    settings = ", ".join(
+        f"{k} {v}"
+        for k, v in r.settings.items()
+        if k
+        in (
+            "recipe",
+            "precision",
+            "batch",
+            "seq",
+            "context",
+            "optimizer",
+            "optimizer_impl",
+            "checkpointing",
+            "attention",
+            "peak_phase",
+        )
+    )
     out.append(Text(settings, style="dim"))
     for n in r.notes:
         out.append(Text(n, style="dim"))
@@ -37,7 +67,10 @@ def probe_view(r: ProbeReport) -> Group:
 
 
 def matrix_view(data: dict[str, Any]) -> Group:
-    t = Table(title=f"Probe matrix: {data['passed']}/{data['cases']} cases within tolerance ({data['path']}, {data['device']}, torch {data['torch_version']})", title_justify="left")
+    t = Table(
+        title=f"Probe matrix: {data['passed']}/{data['cases']} cases within tolerance ({data['path']}, {data['device']}, torch {data['torch_version']})",
+        title_justify="left",
+    )
     for col, just in (("Quantity", "left"), ("Cases", "right"), ("Median |error|", "right"), ("Max |error|", "right")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for k, v in data["summary"].items():
@@ -45,6 +78,13 @@ def matrix_view(data: dict[str, Any]) -> Group:
     failed = [r for r in data["reports"] if not r["passed"]]
     out: list[Any] = [t]
     for r in failed[:10]:
-        worst = max((row for row in r["rows"] if row["error"] is not None), key=lambda row: abs(row["error"]), default=None)
-        out.append(Text(f"off: {r['case']}: {worst['component'] if worst else ''} {100 * (worst['error'] or 0):+.2f}%", style="red"))
+        worst = max(
+            (row for row in r["rows"] if row["error"] is not None), key=lambda row: abs(row["error"]), default=None
+        )
+        out.append(
+            Text(
+                f"off: {r['case']}: {worst['component'] if worst else ''} {100 * ((worst or {}).get('error') or 0):+.2f}%",
+                style="red",
+            )
+        )
     return Group(*out)

@@ -106,7 +106,10 @@ def iso_flop_plot(plan: ScalePlan, *, height: int = PLOT_HEIGHT) -> Text:
     span = (y_max - y_min) or 1.0
     grid = _plot_grid(plan, height=height, y_max=y_max, span=span)
     text = Text()
-    text.append(f"Iso-FLOP curve at {sci(plan.budget.flops)} FLOPs: loss L(N, C/6N) under the {plan.loss_law.label} law\n", style="bold")
+    text.append(
+        f"Iso-FLOP curve at {sci(plan.budget.flops)} FLOPs: loss L(N, C/6N) under the {plan.loss_law.label} law\n",
+        style="bold",
+    )
     label_w = 7
     for r in range(height):
         value = y_max - span * r / (height - 1)
@@ -178,7 +181,9 @@ def _legend(plan: ScalePlan) -> Text:
 
 
 def _nearby_table(plan: ScalePlan) -> Table:
-    table = Table(title=f"Presets near the optimum (dense, within 3× of {si(plan.optimum.params)})", title_justify="left")
+    table = Table(
+        title=f"Presets near the optimum (dense, within 3× of {si(plan.optimum.params)})", title_justify="left"
+    )
     for col, just in (
         ("", "left"),
         ("Preset", "left"),
