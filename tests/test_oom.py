@@ -540,7 +540,7 @@ def test_every_kind_has_its_sentence():
 
     from llm_budget.oom import FindingKind, RecommendationKind, VerdictCase
     from llm_budget.oom.advise import SOURCES
-    from llm_budget.render.oom import FINDINGS, HEADLINES, RECOMMENDATIONS
+    from llm_budget.render.oom_text import FINDINGS, HEADLINES, RECOMMENDATIONS
 
     assert set(HEADLINES) == set(get_args(VerdictCase))
     assert set(FINDINGS) == set(get_args(FindingKind))
