@@ -28,7 +28,7 @@ from llm_budget.memory import (
 from llm_budget.model.inventory import parameter_tensors
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
-from llm_budget.units import GiB, format_bytes
+from llm_budget.units import MemoryUnit, format_bytes
 
 Path = Literal["cuda", "cpu", "fake"]
 EXACT = {"weights", "optimizer states", "gradients", "KV cache"}
@@ -274,7 +274,10 @@ def probe_inference(
         layers_total=spec.n_layers,
         rows=rows,
         passed=all(r.ok for r in rows),
-        notes=notes + [f"Decode peak measured: {m.decode_peak / GiB:,.3f} GiB (one new token per sequence)."]
+        notes=notes
+        + [
+            f"Decode peak measured: {format_bytes(m.decode_peak, MemoryUnit.gib, decimals=3)} (one new token per sequence)."
+        ]
         if ok_m
         else notes,
     )

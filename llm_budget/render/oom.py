@@ -22,7 +22,7 @@ from llm_budget.render.oom_text import (
     oom_json,
     recommendation_text,
 )
-from llm_budget.units import GiB, MiB
+from llm_budget.units import GiB, MemoryUnit, MiB, format_bytes
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -85,7 +85,7 @@ def card_bar(r: OomReport) -> Optional[Group]:
         if label == "outside PyTorch" and r.non_pytorch_bytes is None:
             continue
         legend.append("■ ", style=style)
-        legend.append(f"{label} {v / GiB:.2f} GiB  ")
+        legend.append(f"{label} {format_bytes(v, MemoryUnit.gib)}  ")
     scale = max(sum(values), 1)
     req_cells = max(round(r.tried_to_allocate_bytes / scale * BAR_WIDTH), 1)
     request = Text("request ")

@@ -9,11 +9,11 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_budget.probe.run import EXACT, ProbeReport
-from llm_budget.units import GiB
+from llm_budget.units import MemoryUnit, format_bytes
 
 
 def _gib(n: int | None) -> str:
-    return "OOM" if n is None else f"{n / GiB:,.3f} GiB"
+    return "OOM" if n is None else format_bytes(n, MemoryUnit.gib, decimals=3)
 
 
 def probe_view(r: ProbeReport) -> Group:
