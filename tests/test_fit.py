@@ -242,3 +242,28 @@ def test_changes_together_merge_their_settings():
     for part in parts:
         merged.update(singles[part])
     assert together.settings == merged and len(parts) > 1
+
+
+# -- issue 13: usable memory is never negative ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--cuda-context", "1e30"],
+        ["--cuda-context", "81920"],  # MiB: the A100 80GB's whole 81920 MiB
+    ],
+)
+def test_a_context_that_leaves_nothing_usable_is_one_line(args):
+    r = run("fit", "--params", "7b", "--gpu", "a100-80gb", *args)
+    assert r.exit_code == 2, r.output
+    assert "nothing usable" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_usable_memory_refuses_a_context_larger_than_the_card():
+    gpu = load_gpu("a100-80gb")
+    with pytest.raises(LLMBudgetError, match="nothing usable"):
+        usable_memory(gpu, cuda_context=81920 * MiB)  # exactly the driver's total: 0 bytes left
+    u = usable_memory(gpu, cuda_context=81920 * MiB - 100, fragmentation=0.0)
+    assert u.usable_bytes == 100

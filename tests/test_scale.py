@@ -336,3 +336,21 @@ def test_api_rejects_bad_budgets():
     for bad in (0.0, -1.0, float("inf"), float("nan")):
         with pytest.raises(LLMBudgetError):
             optimum(bad, "approach1")
+
+
+# -- issue 13: an optimum below one parameter or token is an error, not a number ---------------------------------------------
+
+
+def test_a_budget_too_small_for_one_parameter_is_one_line():
+    # 1 H100 × 989.4e12 × 0.4 × 1e-320 days ≈ 3.4e-301 FLOPs: N = √(C/120) ≈ 5e-152 parameters.
+    r = run("scale", "--days", "1e-320", "--gpu", "h100")
+    assert r.exit_code == 2, r.output
+    assert "too small" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_optimum_below_one_parameter_or_token_is_refused():
+    # approach1: N = √(C/120) < 1 for C < 120; at C = 120·4 = 480, N = 2 and D = 40.
+    with pytest.raises(LLMBudgetError, match="too small"):
+        optimum(100.0, "approach1")
+    o = optimum(480.0, "approach1")
+    assert o.params == pytest.approx(2.0) and o.tokens == pytest.approx(40.0)

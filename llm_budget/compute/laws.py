@@ -84,7 +84,13 @@ def loss(law: LossLaw, params: float, tokens: float) -> float:
     """
     if params <= 0 or tokens <= 0:
         raise LLMBudgetError("parameters and tokens must be positive")
-    return float(law.E + law.A / float(params) ** law.alpha + law.B / float(tokens) ** law.beta)
+    try:
+        value = float(law.E + law.A / float(params) ** law.alpha + law.B / float(tokens) ** law.beta)
+    except (OverflowError, ZeroDivisionError):
+        value = math.inf
+    if not math.isfinite(value):
+        raise LLMBudgetError(f"the {law.name} loss of {params:g} parameters and {tokens:g} tokens is not finite")
+    return value
 
 
 def tokens_for(flops: float, params: float) -> float:
@@ -173,6 +179,11 @@ def optimum(flops: float, fit: FitName) -> Optimum:
         source = LAWS[fit].source
     else:
         raise LLMBudgetError(f"unknown fit '{fit}'; known: {', '.join(FITS)}")
+    if not (math.isfinite(n) and math.isfinite(d) and n >= 1 and d >= 1):
+        raise LLMBudgetError(
+            f"a budget of {flops:g} FLOPs is too small: the {fit} optimum would be {n:g} parameters"
+            f" and {d:g} tokens (less than one)"
+        )
     return Optimum(
         fit=fit,
         label=label,

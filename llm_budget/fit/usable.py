@@ -42,6 +42,12 @@ def usable_memory(
     total = gpu.device_memory_bytes
     after_ctx = max(total - cuda_context, 0)
     frag = int(after_ctx * fragmentation)
+    if after_ctx - frag <= 0:
+        raise LLMBudgetError(
+            f"nothing usable on {gpu.display_name}: {total:,} bytes minus a {cuda_context:,}-byte CUDA context"
+            f" and {fragmentation:.0%} fragmentation leave {max(after_ctx - frag, 0)} bytes (lower --cuda-context"
+            " or --fragmentation)"
+        )
     return Usable(
         total_bytes=total, cuda_context_bytes=cuda_context, fragmentation_bytes=frag, usable_bytes=after_ctx - frag
     )
