@@ -677,3 +677,46 @@ def test_json_output_does_not_load_rich():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+# -- issue 13: figures that contradict each other are refused, not explained ---------------------------------------------
+
+
+def _lecture_form(total: str, allocated: str, free: str, reserved: str) -> str:
+    return (
+        f"RuntimeError: CUDA out of memory. Tried to allocate 200.00 MiB (GPU 0; {total} total capacity; {allocated} "
+        f"already allocated; {free} free; {reserved} reserved in total by PyTorch)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        # 800 GiB allocated on an 8 GiB card: 800 > 8.005 (8.00 GiB printed to 0.005 GiB).
+        (_lecture_form("8.00 GiB", "800.00 GiB", "10.00 MiB", "801.00 GiB"), "allocated 800.00 GiB exceeds"),
+        # reserved alone beyond the card
+        (_lecture_form("8.00 GiB", "1.00 GiB", "10.00 MiB", "9.00 GiB"), "reserved 9.00 GiB exceeds"),
+        # a 12-byte card
+        (_lecture_form("12 bytes", "0 bytes", "0 bytes", "0 bytes"), "total capacity of 12 bytes"),
+        # the current wording: allocated + reserved-but-unallocated = reserved, 6 + 4 GiB on an 8 GiB card
+        (
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 3.00 GiB. GPU 0 has a total capacity of "
+            "8.00 GiB of which 1.00 GiB is free. Including non-PyTorch memory, this process has 7.00 GiB memory in use. "
+            "Of the allocated memory 6.00 GiB is allocated by PyTorch, and 4.00 GiB is reserved by PyTorch but "
+            "unallocated.",
+            "exceeds total capacity 8.00 GiB",
+        ),
+    ],
+)
+def test_contradictory_figures_are_one_line(message, says):
+    with pytest.raises(LLMBudgetError, match="figures disagree"):
+        explain_oom(message)
+    r = run(input=message)
+    assert r.exit_code == 2, r.output
+    assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_figures_within_the_printed_rounding_are_accepted():
+    # "8.01 GiB" reserved on an "8.00 GiB" card: 8.01 − 0.005 ≤ 8.00 + 0.005, within the printed rounding.
+    r = explain_oom(_lecture_form("8.00 GiB", "7.99 GiB", "0 bytes", "8.01 GiB"))
+    assert r.total_capacity_bytes == 8 * 2**30

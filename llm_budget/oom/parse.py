@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from llm_budget.errors import LLMBudgetError
 from llm_budget.oom.forms import HINT, PROCESS, FoundMessage
 from llm_budget.oom.report import Figure, Finding, ProcessUsage
 from llm_budget.oom.sizes import parse_size
 
 NVML_NOT_AVAILABLE = 2**60  # NVML reports 2^64 − 1 bytes ("17179869184.00 GiB") when it cannot tell
+MIN_CAPACITY = 256 * 2**20
+"""No CUDA device PyTorch runs on reports less total capacity than this (the smallest Jetson boards have 2 GiB);
+a message that prints less was edited or corrupted."""
 
 # regex group -> report field name
 _FIELDS = {
@@ -70,10 +74,40 @@ def _processes(procs: str, total: Figure) -> tuple[list[ProcessUsage], list[Find
     return processes, findings
 
 
+def _check_consistent(figures: dict[str, Figure]) -> None:
+    """Refuse a message whose figures cannot all be true: a card below MIN_CAPACITY, or memory in use (free,
+    allocated, reserved) beyond the total capacity past the printed rounding. (Allocated beyond reserved is
+    real: PyTorch 0.4's messages print it, pytorch/pytorch#16417.)"""
+    total = figures["total_capacity"]
+    if total.bytes < MIN_CAPACITY:
+        raise LLMBudgetError(
+            f"the message's figures disagree: a total capacity of {total.printed} is below any CUDA device's"
+            " (at least 256 MiB); was the message edited?"
+        )
+    pairs = [(name, "total_capacity") for name in ("free", "allocated", "reserved")]
+    if "allocated" in figures and "reserved_unallocated" in figures:  # the current wording: reserved = their sum
+        al, un = figures["allocated"], figures["reserved_unallocated"]
+        summed = Figure(
+            printed=f"{al.printed} + {un.printed}",
+            bytes=al.bytes + un.bytes,
+            tolerance_bytes=al.tolerance_bytes + un.tolerance_bytes,
+        )
+        figures = {**figures, "reserved": summed}
+    for part, whole in pairs:
+        a, b = figures.get(part), figures.get(whole)
+        if a is not None and b is not None and a.bytes - a.tolerance_bytes > b.bytes + b.tolerance_bytes:
+            what = {"total_capacity": "total capacity", "reserved": "reserved", "free": "free"}
+            raise LLMBudgetError(
+                f"the message's figures disagree: {what.get(part, part)} {a.printed} exceeds"
+                f" {what.get(whole, whole)} {b.printed}; was the message edited?"
+            )
+
+
 def read_message(found: FoundMessage) -> PrintedMessage:
     groups = found.match.groupdict()
     legacy = "reserved_word" in groups
     figures = {field: parse_size(groups[group]) for group, field in _FIELDS.items() if groups.get(group)}
+    _check_consistent(figures)
     processes, findings = _processes(groups.get("procs") or "", figures["total_capacity"])
     hint = HINT.search(found.window)
     pytorch_hint = hint.group("hint") if hint else None
