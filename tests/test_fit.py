@@ -12,7 +12,7 @@ from llm_budget.cli import app
 from llm_budget.errors import LLMBudgetError, UnknownNameError
 from llm_budget.fit import advise, usable_memory
 from llm_budget.hardware import gpu_catalog, load_gpu
-from llm_budget.memory import Parallel, TrainSetup, training_memory
+from llm_budget.memory import InferSetup, Parallel, TrainSetup, training_memory
 from llm_budget.model.counter import count_params
 from llm_budget.model.presets import load_preset
 
@@ -267,3 +267,86 @@ def test_usable_memory_refuses_a_context_larger_than_the_card():
         usable_memory(gpu, cuda_context=81920 * MiB)  # exactly the driver's total: 0 bytes left
     u = usable_memory(gpu, cuda_context=81920 * MiB - 100, fragmentation=0.0)
     assert u.usable_bytes == 100
+
+
+# -- issue 13: every offered change, applied, gives the need and verdict it promised ---------------------------------------
+
+_QUANTIZED = {"int8", "int4", "nf4"}
+
+
+def _apply(case: dict, settings: dict) -> dict:
+    """The advise() call that the change's options make, built as the command line builds it (written here,
+    independently of the advisor): --precision sets the served weights and, where it can be trained (not a
+    quantized base without adapters), the training precision; --batch both batches."""
+    train = dict(case.get("train", {}))
+    infer = dict(case.get("infer", {}))
+    for key in ("recipe", "optimizer", "checkpointing", "lora_rank"):
+        if key in settings:
+            train[key] = settings[key]
+    if "batch" in settings:
+        train["batch"] = infer["batch"] = settings["batch"]
+    if "kv_precision" in settings:
+        infer["kv_precision"] = {"fp8": "fp8-e4m3"}.get(settings["kv_precision"], settings["kv_precision"])
+    if "precision" in settings:
+        p = settings["precision"]
+        infer["precision"] = p
+        train["precision"] = "bf16" if p in _QUANTIZED and not train.get("lora_rank") else p
+    return dict(
+        gpu=load_gpu(settings.get("gpu", case["gpu"])),
+        gpus=settings.get("gpus", case.get("gpus", 1)),
+        train=TrainSetup(**train),
+        infer=InferSetup(**infer),
+    )
+
+
+_CASES = [
+    dict(params=70_000_000_000, gpu="a100-40gb", mode="infer"),
+    dict(params=13_000_000_000, gpu="t4", mode="both"),
+    dict(params=13_000_000_000, gpu="rtx4090", mode="infer"),
+    dict(preset="llama3-70b", gpu="a100-40gb", mode="infer"),
+    dict(preset="llama3-8b", gpu="rtx4090", mode="train", train=dict(batch=4, seq=4096)),
+    dict(preset="llama2-13b", gpu="a100-80gb", mode="train", train=dict(batch=4, seq=4096)),
+    dict(preset="llama3-8b", gpu="t4", mode="both", train=dict(batch=2, seq=2048), infer=dict(batch=2, context=2048)),
+    dict(preset="llama3-70b", gpu="a100-80gb", gpus=8, mode="train", train=dict(batch=1, seq=4096)),
+]
+
+
+def _advise(case: dict, **setups):
+    spec = load_preset(case["preset"]) if "preset" in case else None
+    return advise(spec, mode=case["mode"], n_params=case.get("params"), **setups)
+
+
+@pytest.mark.parametrize("case", _CASES, ids=lambda c: f"{c.get('preset', c.get('params'))}-{c['gpu']}-{c['mode']}")
+def test_each_change_applied_gives_what_it_promised(case):
+    r = _advise(case, **_apply(case, {}))
+    assert not r.fits and r.changes
+    here = r.usable_bytes_per_gpu
+    for c in r.changes:
+        applied = _advise(case, **_apply(case, c.settings))
+        assert (applied.required_bytes_per_gpu, applied.fits) == (c.required_bytes_per_gpu, c.fits), c.change
+        assert c.required_bytes_per_gpu > 0, c.change
+        if "gpu" in c.settings:  # a bigger card: more usable memory than this one, and it fits
+            assert applied.usable_bytes_per_gpu > here and c.fits, c.change
+        elif "gpus" not in c.settings:  # on the same GPUs, a change is offered only when it lowers the need
+            assert c.required_bytes_per_gpu < r.required_bytes_per_gpu, c.change
+
+
+def test_changes_that_do_not_lower_the_need_are_not_offered():
+    # --params only: the rule of thumb (16 bytes per parameter: 13e9 × 16 = 208 GB) knows no recipe or optimizer.
+    r = advise(None, load_gpu("t4"), mode="both", n_params=13_000_000_000)
+    assert r.required_bytes_per_gpu == 13_000_000_000 * 16
+    assert not any(set(c.settings) & {"recipe", "optimizer"} for c in r.changes), r.changes
+
+
+def test_serving_changes_are_never_zero_and_a_bigger_card_is_bigger():
+    # 70B weights in bf16: 140 GB; on 2 A100 40GB cards 70 GB each does not fit (39.1 GB usable), on 4 it does.
+    r = advise(None, load_gpu("a100-40gb"), mode="infer", n_params=70_000_000_000)
+    by_gpus = {c.settings.get("gpus"): c for c in r.changes}
+    assert 2 not in by_gpus and by_gpus[4].required_bytes_per_gpu == 140_000_000_000 // 4
+    card = next(c for c in r.changes if "gpu" in c.settings)
+    assert card.required_bytes_per_gpu == 140_000_000_000 and card.fits
+    # an RTX 4090 (24 GiB) is not offered an RTX 3090 (24 GiB) for 13B weights (26 GB)
+    r = advise(None, load_gpu("rtx4090"), mode="infer", n_params=13_000_000_000)
+    card = next(c for c in r.changes if "gpu" in c.settings)
+    assert card.settings["gpu"] != "rtx-3090-24gb"
+    assert usable_memory(load_gpu(card.settings["gpu"])).usable_bytes >= 26_000_000_000

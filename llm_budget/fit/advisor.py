@@ -13,11 +13,12 @@ import time
 from typing import Literal, Optional
 
 from llm_budget.errors import LLMBudgetError
+from llm_budget.fit.changes import apply_settings
 from llm_budget.fit.changes import changes as ranked_changes
 from llm_budget.fit.hardware_warnings import hardware_warnings
 from llm_budget.fit.layouts import best_layout_on, search_plans
 from llm_budget.fit.limits import limits, serving_tp
-from llm_budget.fit.results import FitReport, Plan, Verdict, layout_label
+from llm_budget.fit.results import FitReport, Plan, Setting, Verdict, layout_label
 from llm_budget.fit.usable import DEFAULT_CUDA_CONTEXT, DEFAULT_FRAGMENTATION, Usable, usable_memory
 from llm_budget.hardware import GpuSpec, bytes_for
 from llm_budget.memory import InferSetup, Parallel, TrainSetup, inference_memory, training_memory
@@ -121,6 +122,43 @@ def _check(spec: Optional[ModelSpec], gpus: int, n_params: Optional[int]) -> Non
         raise LLMBudgetError("give a model (--preset, --hf-config or sizes) or --params")
 
 
+def _required(verdicts: list[Verdict]) -> int:
+    """The report's per-GPU need: training's when it was asked for, else serving's."""
+    return next((v.required_bytes_per_gpu for v in verdicts if v.mode == "train"), verdicts[0].required_bytes_per_gpu)
+
+
+def _verdicts(
+    spec: Optional[ModelSpec],
+    gpu: GpuSpec,
+    mode: Mode,
+    gpus: int,
+    train: TrainSetup,
+    infer: InferSetup,
+    n: int,
+    gpus_per_node: int,
+    cuda_context: int,
+    fragmentation: float,
+) -> tuple[list[Verdict], TrainSetup, int]:
+    """Serving and/or training on `gpus` GPUs of `gpu`; the training setup as used on this card (eager
+    attention where the card has no flash attention and none was asked for); the whole serving need."""
+    usable = usable_memory(gpu, cuda_context=cuda_context, fragmentation=fragmentation).usable_bytes
+    if (
+        mode != "infer"
+        and not gpu.has_flash_attention
+        and train.attention == "sdpa"
+        and not train.model_fields_set & {"attention"}
+    ):
+        train = train.model_copy(update={"attention": "eager"})
+    out: list[Verdict] = []
+    need_one = 0
+    if mode in ("infer", "both"):
+        serving, need_one = _serving_verdict(spec, infer, n, gpus, gpus_per_node, usable)
+        out.append(serving)
+    if mode in ("train", "both"):
+        out.append(_training_verdict(spec, train, n, gpus, gpus_per_node, usable))
+    return out, train, need_one
+
+
 def advise(
     spec: Optional[ModelSpec],
     gpu: GpuSpec,
@@ -141,31 +179,29 @@ def advise(
     n = count_params(spec).total if spec is not None else int(n_params or 0)
     u = usable_memory(gpu, cuda_context=cuda_context, fragmentation=fragmentation)
     warnings = hardware_warnings(gpu, train.precision if mode != "infer" else infer.precision, mode)
-    if (
-        mode != "infer"
-        and not gpu.has_flash_attention
-        and train.attention == "sdpa"
-        and not train.model_fields_set & {"attention"}
-    ):
-        train = train.model_copy(update={"attention": "eager"})
-    verdicts: list[Verdict] = []
-    need_one: Optional[int] = None
-    if mode in ("infer", "both"):
-        serving, need_one = _serving_verdict(spec, infer, n, gpus, gpus_per_node, u.usable_bytes)
-        verdicts.append(serving)
+
+    def verdicts_of(card: GpuSpec, k: int, t: TrainSetup, i: InferSetup) -> tuple[list[Verdict], TrainSetup, int]:
+        return _verdicts(spec, card, mode, k, t, i, n, gpus_per_node, cuda_context, fragmentation)
+
+    requested_train = train
+
+    def evaluate(settings: dict[str, Setting]) -> tuple[int, bool]:
+        """A change's need and verdict: the same verdicts with the options it changes (apply_settings)."""
+        t, i, k, card = apply_settings(requested_train, infer, gpus, gpu, settings)
+        found, _, _ = verdicts_of(card, k, t, i)
+        return _required(found), all(v.fits for v in found)
+
+    verdicts, train, need_one = verdicts_of(gpu, gpus, train, infer)
     plans: list[Plan] = []
     needed: Optional[int] = None
     if mode in ("train", "both"):
         plans, needed = search_plans(
             spec, train, gpu, u.usable_bytes, max_gpus=max(max_gpus, gpus), gpus_per_node=gpus_per_node, n_params=n
         )
-        verdicts.append(_training_verdict(spec, train, n, gpus, gpus_per_node, u.usable_bytes))
-    elif need_one is not None:
+    else:
         needed = _fewest_serving_gpus(need_one, u.usable_bytes, max_gpus, gpus_per_node)
     fits = all(v.fits for v in verdicts)
-    required = next(
-        (v.required_bytes_per_gpu for v in verdicts if v.mode == "train"), verdicts[0].required_bytes_per_gpu
-    )
+    required = _required(verdicts)
     report_limits = limits(spec, mode, train, infer, u.usable_bytes, gpus, gpus_per_node) if spec is not None else {}
     changes = (
         []
@@ -174,15 +210,15 @@ def advise(
             spec,
             gpu,
             mode,
-            train,
+            requested_train,
             infer,
             gpus=gpus,
-            usable=u.usable_bytes,
             best=plans[0] if plans else None,
-            n_params=n,
             gpus_per_node=gpus_per_node,
             cuda_context=cuda_context,
             fragmentation=fragmentation,
+            need_now=required,
+            evaluate=evaluate,
         )
     )
     return FitReport(
