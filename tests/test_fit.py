@@ -350,3 +350,14 @@ def test_serving_changes_are_never_zero_and_a_bigger_card_is_bigger():
     card = next(c for c in r.changes if "gpu" in c.settings)
     assert card.settings["gpu"] != "rtx-3090-24gb"
     assert usable_memory(load_gpu(card.settings["gpu"])).usable_bytes >= 26_000_000_000
+
+
+def test_serving_context_reports_memory_and_the_models_window():
+    # Llama 3 70B's config.json: max_position_embeddings 8192. In bf16 on 8 H100s memory allows far more.
+    r = advise(load_preset("llama3-70b"), load_gpu("h100"), mode="infer", gpus=8)
+    assert r.context_window == 8192
+    assert r.max_context_memory == r.max_context and r.max_context_memory > 8192
+    data = json.loads(
+        run("fit", "--preset", "llama3-70b", "--gpu", "h100", "--gpus", "8", "--mode", "infer", "--json").stdout
+    )
+    assert data["context_window"] == 8192 and data["max_context_memory"] == data["max_context"]

@@ -52,7 +52,9 @@ def training_limits(
 def serving_limits(
     spec: ModelSpec, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int
 ) -> dict[str, Optional[int]]:
-    """max_context with the weights, KV cache and workspace split over the serving tensor-parallel GPUs."""
+    """max_context (= max_context_memory) with the weights, KV cache and workspace split over the serving
+    tensor-parallel GPUs, and the model's own context window beside it: memory may allow more than the model
+    supports (Llama 3 70B: 8,192), and the two are reported, never one for the other."""
     tp = serving_tp(spec, gpus, gpus_per_node)
 
     def fits_ctx(c: int) -> bool:
@@ -61,7 +63,8 @@ def serving_limits(
             <= usable
         )
 
-    return {"max_context": largest(1, 1 << 24, fits_ctx)}
+    longest = largest(1, 1 << 24, fits_ctx)
+    return {"max_context": longest, "max_context_memory": longest, "context_window": spec.context_window}
 
 
 def limits(

@@ -96,7 +96,15 @@ class FitReport(BaseModel):
     plans: list[Plan]
     max_batch: Optional[int] = None
     max_seq: Optional[int] = None
-    max_context: Optional[int] = None
+    max_context: Optional[int] = Field(
+        default=None, description="Longest serving context the memory allows (the same as max_context_memory)"
+    )
+    max_context_memory: Optional[int] = Field(
+        default=None, description="Longest serving context (tokens) whose KV cache fits the usable memory"
+    )
+    context_window: Optional[int] = Field(
+        default=None, description="Longest context the model supports (its config's context window)"
+    )
     changes: list[Change] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
