@@ -166,3 +166,33 @@ def test_fit_single_gpu_verdict_is_memory_against_usable(gpu):
     # 8B parameters at 16 bytes each (weights, gradients, Adam) exceed one 80 GB card; serving in bf16 does not
     assert verdicts["train"]["fits"] is False and verdicts["infer"]["fits"] is True
     assert fit["fits"] is False
+
+
+# -- issue 13: compute's single-GPU verdict equals fit's ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "gpu", "batch", "precision"),
+    [
+        (["--preset", "llama3-8b"], "h100", 64, "bf16"),  # the issue's case: 142.8 GB, not "fits"
+        (["--preset", "llama3-8b"], "h100", 8, "bf16"),
+        (["--preset", "llama3-8b"], "l4", 1, "bf16"),
+        (["--preset", "mixtral-8x7b"], "h100", 1, "fp8"),
+        (["--params", "70e9"], "h100", 1, "fp16"),
+        (["--params", "7e9"], "a100-40gb", 1, "bf16"),
+    ],
+)
+def test_compute_single_gpu_verdict_equals_fit(model, gpu, batch, precision):
+    seq = "8192" if model[1] != "mixtral-8x7b" else "4096"
+    comp = run_json("compute", *model, "--gpu", gpu, "--batch", str(batch), "--seq", seq, "--precision", precision)
+    d = comp["inference"]["gpus"][0]["decode"][0]
+    context = ["--context", seq] if model[0] == "--preset" else []
+    fit_precision = {"fp8": "fp8-e4m3"}.get(precision, precision)
+    f = run_json(
+        "fit", *model, "--gpu", gpu, "--mode", "infer", "--batch", str(batch), *context, "--precision", fit_precision
+    )
+    assert d["serving_need_bytes"] == f["required_bytes_per_gpu"]
+    assert d["usable_bytes"] == f["usable_bytes_per_gpu"]
+    assert d["fits"] is f["fits"]
+    # the GPUs it reports are a lower bound on fit's: ceil(need / usable)
+    assert d["min_gpus"] == -(-f["required_bytes_per_gpu"] // f["usable_bytes_per_gpu"])

@@ -18,8 +18,8 @@ from llm_budget.compute.model_size import ModelSize
 from llm_budget.compute.peaks import PeakChoice, check_utilization, parse_compute_precision, resolve_peak, storage_bits
 from llm_budget.defaults import DEFAULT_MFU
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware import GpuSpec
-from llm_budget.memory import kv_bytes
+from llm_budget.hardware import GpuSpec, Precision, parse_precision
+from llm_budget.memory import InferSetup, kv_bytes, serving_need, usable_memory
 from llm_budget.refs import cite
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64)
@@ -41,9 +41,11 @@ class DecodeBound(Frozen):
     tokens_per_s: float  # aggregate bound: the smaller of the two
     tokens_per_s_per_sequence: float
     limited_by: Literal["memory bandwidth", "compute"]
-    memory_needed_bytes: int  # all weights + KV cache of B sequences
-    fits: bool  # on one GPU (memory_needed_bytes ≤ the card's memory)
-    min_gpus: int  # GPUs whose memory holds it (tensor parallelism would also add bandwidth)
+    memory_needed_bytes: int  # all weights + KV cache of B sequences (what decode reads)
+    serving_need_bytes: int  # `llm-budget fit --mode infer`'s need: weights, KV cache and prefill workspace
+    usable_bytes: int  # `llm-budget fit`'s usable memory of one card (minus CUDA context and fragmentation)
+    fits: bool  # on one GPU, as `llm-budget fit --mode infer --gpus 1` says: serving_need_bytes ≤ usable_bytes
+    min_gpus: int  # at least this many GPUs: ceil(serving need / usable) (tensor parallelism would also add bandwidth)
 
 
 class GpuInference(Frozen):
@@ -103,8 +105,27 @@ def _expert_weights_read(size: ModelSize, batch_size: int) -> int:
     return round(size.expert_params * (1 - (1 - k / E) ** batch_size))
 
 
+_WEIGHTS_AT = {"tf32": Precision.fp32, "fp8": Precision.fp8_e4m3}  # the rest name their storage format
+
+
+def _serving_need(size: ModelSize, *, batch_size: int, context_tokens: int, precision: str) -> int:
+    """What `llm-budget fit --mode infer --precision P --batch B --context T` needs on one GPU
+    (llm_budget.memory.serving_need): the weights in the compute precision's storage format (TF32 math reads
+    FP32 tensors, the FP8 tensor cores E4M3 ones)."""
+    weights = _WEIGHTS_AT.get(precision) or parse_precision(precision)
+    setup = InferSetup(precision=weights, batch=batch_size, context=context_tokens)
+    return serving_need(size.spec, setup, size.params_total)
+
+
 def decode_bound(
-    size: ModelSize, gpu: GpuSpec, *, batch_size: int, context_tokens: int, bits: int, peak_tflops: float
+    size: ModelSize,
+    gpu: GpuSpec,
+    *,
+    batch_size: int,
+    context_tokens: int,
+    bits: int,
+    peak_tflops: float,
+    precision: str = "bf16",
 ) -> DecodeBound:
     """Upper bound on decode tokens/s: memory bandwidth, and compute.
 
@@ -115,6 +136,8 @@ def decode_bound(
     """
     if batch_size <= 0:
         raise LLMBudgetError(f"batch size must be positive, got {batch_size}")
+    serving = _serving_need(size, batch_size=batch_size, context_tokens=context_tokens, precision=precision)
+    usable = usable_memory(gpu).usable_bytes
     kv_seq = kv_bytes_per_token(size, bits=bits) * attention_span(size, context_tokens)
     shared = size.params_total - size.expert_params
     weights_read = _stored_bytes(shared + _expert_weights_read(size, batch_size), bits)
@@ -136,8 +159,10 @@ def decode_bound(
         tokens_per_s_per_sequence=bound / batch_size,
         limited_by="memory bandwidth" if memory_bound <= compute_bound else "compute",
         memory_needed_bytes=needed,
-        fits=needed <= gpu.memory_bytes,
-        min_gpus=-(-needed // gpu.memory_bytes),
+        serving_need_bytes=serving,
+        usable_bytes=usable,
+        fits=serving <= usable,
+        min_gpus=-(-serving // usable),
     )
 
 
@@ -164,7 +189,13 @@ def _gpu_inference(
         prefill_s=prefill / (choice.peak_tflops * 1e12 * mfu),
         decode=[
             decode_bound(
-                size, gpu, batch_size=b, context_tokens=context_tokens, bits=bits, peak_tflops=choice.peak_tflops
+                size,
+                gpu,
+                batch_size=b,
+                context_tokens=context_tokens,
+                bits=bits,
+                peak_tflops=choice.peak_tflops,
+                precision=choice.precision,
             )
             for b in batch_sizes
         ],

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from pydantic import Field
+
 from llm_budget.compute.frozen import Frozen
 from llm_budget.defaults import sequence_length
 from llm_budget.errors import LLMBudgetError
@@ -34,6 +36,7 @@ class ModelSize(Frozen):
     n_experts: int
     n_active_experts: int
     params_note: str
+    spec: Optional[ModelSpec] = Field(default=None, exclude=True, repr=False)  # the architecture, for memory
 
     @property
     def has_architecture(self) -> bool:
@@ -69,6 +72,7 @@ def model_size(spec: Optional[ModelSpec] = None, *, params: Optional[int] = None
         n_experts=spec.n_experts,
         n_active_experts=spec.active_experts,
         params_note=note,
+        spec=spec,
     )
 
 

@@ -20,8 +20,8 @@ from llm_budget.fit.layouts import best_layout_on, search_plans
 from llm_budget.fit.limits import limits, serving_tp
 from llm_budget.fit.results import FitReport, Plan, Setting, Verdict, layout_label
 from llm_budget.fit.usable import DEFAULT_CUDA_CONTEXT, DEFAULT_FRAGMENTATION, Usable, usable_memory
-from llm_budget.hardware import GpuSpec, bytes_for
-from llm_budget.memory import InferSetup, Parallel, TrainSetup, inference_memory, training_memory
+from llm_budget.hardware import GpuSpec
+from llm_budget.memory import InferSetup, Parallel, TrainSetup, inference_memory, serving_need, training_memory
 from llm_budget.model.counter import count_params
 from llm_budget.model.spec import ModelSpec
 from llm_budget.units import MiB
@@ -66,12 +66,10 @@ def _serving_verdict(
     spec: Optional[ModelSpec], infer: InferSetup, n: int, gpus: int, gpus_per_node: int, usable: int
 ) -> tuple[Verdict, int]:
     """Serving on `gpus` GPUs with tensor parallelism: weights, KV cache and workspace split over tp GPUs."""
+    need_one = serving_need(spec, infer, n)
     if spec is not None:
-        report = inference_memory(spec, infer)
-        comps = [(c.name, c.bytes) for c in report.components]
-        need_one = report.total_bytes
+        comps = [(c.name, c.bytes) for c in inference_memory(spec, infer).components]
     else:
-        need_one = bytes_for(n, infer.precision)
         comps = [("Weights", need_one)]
     tp = serving_tp(spec, gpus, gpus_per_node)
     layout = f"tensor parallel {tp}" if tp > 1 else "one GPU"

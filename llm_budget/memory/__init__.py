@@ -45,6 +45,7 @@ from llm_budget.memory.inference import (
     inference_memory,
     kv_cache_bytes,
     prefill_workspace,
+    serving_need,
 )
 from llm_budget.memory.kv import kv_bytes, tokens_held
 from llm_budget.memory.optimizers import OPTIMIZERS, OptimizerSpec
@@ -73,9 +74,15 @@ from llm_budget.memory.training import (
     training_peak,
     training_step_peak,
 )
+from llm_budget.memory.usable import DEFAULT_CUDA_CONTEXT, DEFAULT_FRAGMENTATION, Usable, usable_memory
 
 __all__ = [
     "CUDA_ROUND",
+    "DEFAULT_CUDA_CONTEXT",
+    "DEFAULT_FRAGMENTATION",
+    "Usable",
+    "usable_memory",
+    "serving_need",
     "GRADIENTS",
     "LECTURE_BYTES",
     "OPTIMIZERS",

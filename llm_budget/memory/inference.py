@@ -3,8 +3,10 @@ workspace of a prefill forward."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from llm_budget.defaults import sequence_length
-from llm_budget.hardware import Precision
+from llm_budget.hardware import Precision, bytes_for
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.kv import kv_bytes, tokens_held
 from llm_budget.memory.quantization import (
@@ -177,3 +179,12 @@ def _infer_assumptions(
     if spec.is_moe:
         out.append("Mixture of experts: all experts' weights are resident; the workspace follows the active experts.")
     return out
+
+
+def serving_need(spec: Optional[ModelSpec], setup: InferSetup, n_params: int = 0) -> int:
+    """Bytes serving needs on one GPU: the whole inference_memory report, or with a bare parameter count (no
+    architecture: no KV cache or workspace) the weights alone at the setup's precision. `llm-budget fit`'s
+    serving verdict and `compute`'s single-GPU verdict both use it."""
+    if spec is not None:
+        return inference_memory(spec, setup).total_bytes
+    return bytes_for(n_params, setup.precision)
