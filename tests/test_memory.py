@@ -430,6 +430,24 @@ def test_optimizer_step_temporaries_per_implementation():
     )
 
 
+def test_adamw8bit_step_has_no_foreach_copy():
+    """bitsandbytes' 8-bit AdamW updates each tensor in place with its own kernel (Optimizer8bit.step ->
+    Optimizer2State.update_step -> F.optimizer_update_8bit_blockwise): no temporaries, whatever --optimizer-impl
+    says. Issue 13: a foreach copy of every parameter was charged (282 GB for Llama 3 70B)."""
+    base = dict(device="cuda", precision="bf16", batch=1, seq=8, optimizer="adamw8bit", implementation="reference")
+
+    def step_phase(**kw) -> int:
+        r = training_memory(SMALL, TrainSetup(**base, **kw))
+        return next(p.bytes for p in r.phases if p.name == "optimizer step")
+
+    assert step_phase(optimizer_impl="foreach") == step_phase(optimizer_impl="fused")
+    assert step_phase(optimizer_impl="for-loop") == step_phase(optimizer_impl="fused")
+    r = training_memory(load_preset("llama3-70b"), TrainSetup(optimizer="adamw8bit", batch=1, seq=8))
+    temporaries = next((c.bytes for c in r.components if c.name == "Temporaries"), 0)
+    assert temporaries < 2**30  # was a 4-byte copy of all 70.6e9 parameters: 282 GB
+    assert r.peak_phase != "optimizer step"
+
+
 # -- the step's timeline and its typed results ------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ Adding an optimizer (CONTRIBUTING):
      rule of one tensor, as `_adafactor_states`), `states_per_param` (k, or None when the rule is not
      k full-size states), `step_counter`, `temporaries` (ADAM_LIKE unless it updates in place: IN_PLACE),
      the formula text ({w} = state width in bytes) and the source key (add it to llm_budget/refs.py);
+     an optimizer with its own kernels (bitsandbytes) takes the temporaries of those kernels (BNB_KERNELS);
   3. add a test in tests/test_memory.py that computes the states of a small model from the paper's
      description (as test_optimizers does for Adafactor and 8-bit AdamW).
 """
@@ -74,6 +75,15 @@ ADAM_LIKE: dict[OptimizerImpl, TemporaryRule] = {
 IN_PLACE: dict[OptimizerImpl, TemporaryRule] = {impl: _no_temporaries for impl in OptimizerImpl}
 """SGD (with or without momentum) updates in place."""
 
+BNB_KERNELS: dict[OptimizerImpl, TemporaryRule] = {impl: _no_temporaries for impl in OptimizerImpl}
+"""bitsandbytes' 8-bit optimizers bring their own kernels whatever PyTorch implementation is asked for: `step`
+walks the parameters one tensor at a time and `Optimizer2State.update_step` calls one in-place CUDA kernel per
+tensor (`F.optimizer_update_8bit_blockwise`, or `F.optimizer_update_32bit` for tensors below min_8bit_size
+= 4096 values) that reads the gradient and updates the weight, both 8-bit states and their block absmax where
+they are: no foreach copy, no per-tensor temporary (bitsandbytes-foundation/bitsandbytes:
+bitsandbytes/optim/optimizer.py, Optimizer8bit.step and Optimizer2State.update_step; bitsandbytes/functional.py,
+optimizer_update_8bit_blockwise, "an in-place optimizer update")."""
+
 
 class OptimizerSpec(NamedTuple):
     state_bytes: StateRule
@@ -95,7 +105,7 @@ OPTIMIZERS: dict[Optimizer, OptimizerSpec] = {
         _adamw8bit_states,
         None,
         False,
-        ADAM_LIKE,
+        BNB_KERNELS,
         "N × (2 × 1 + 8/2048) for tensors ≥ 4096 values (block-wise 8-bit), else N × 8",
         "dettmers2022b",
     ),
