@@ -354,3 +354,10 @@ def test_optimum_below_one_parameter_or_token_is_refused():
         optimum(100.0, "approach1")
     o = optimum(480.0, "approach1")
     assert o.params == pytest.approx(2.0) and o.tokens == pytest.approx(40.0)
+
+
+def test_a_fixed_size_the_budget_cannot_train_on_one_token_is_refused():
+    # D = C / (6·N) = 1e3 / 6e12 ≈ 1.7e-10 tokens.
+    r = run("scale", "--flops", "1e3", "--params", "1e12")
+    assert r.exit_code == 2, r.output
+    assert "less than one" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

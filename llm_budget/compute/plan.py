@@ -140,6 +140,11 @@ def fixed_size(flops: float, params: float, fit: FitName) -> FixedSize:
         raise LLMBudgetError(f"parameters must be positive, got {params:g}")
     law = law_for(fit)
     d = tokens_for(flops, params)
+    if not d >= 1:
+        raise LLMBudgetError(
+            f"a budget of {flops:g} FLOPs buys {d:g} tokens for {params:g} parameters (less than one); give a smaller"
+            " --params or a larger budget"
+        )
     best = loss(law, *optimum_law(flops, law))
     here = loss(law, params, d)
     c_opt = flops_for_params(params, fit)
