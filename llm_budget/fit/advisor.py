@@ -2,9 +2,10 @@
 
 Inputs: a memory requirement from the accountant (llm_budget.memory) and a GPU from the catalog.
 Usable memory per GPU is what the driver reports minus the CUDA context and a fragmentation margin
-(usable.py). Training layouts are searched (layouts.py) and ranked by GPUs needed, then by the
-estimated time per million tokens (timing.py); limits.py finds the largest batch, sequence and
-context, changes.py the changes that would make it fit. This module only puts them together.
+(llm_budget.memory.usable, shared with compute). Training layouts are searched (layouts.py) and ranked by
+GPUs needed, then by the estimated time per million tokens (timing.py); limits.py finds the largest batch,
+sequence and context, changes.py the changes that would make it fit, each evaluated by this module's own
+verdicts with the change's options applied. This module only puts them together.
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def _more_gpus(
         if best.micro_batch != train.batch:
             settings["batch"] = best.micro_batch
         label = layout_label(best.dp, best.tp, best.pp, best.zero, best.checkpointing)
-        return _evaluated(evaluate, _Candidate(f"{best.gpus} GPUs: {label}", settings), gpus)
+        return _evaluated(evaluate, _Candidate(f"{best.gpus} GPUs (fastest layout: {label})", settings), gpus)
     for tp in (2, 4, 8):
         if tp <= gpus or tp > gpus_per_node or (spec is not None and spec.n_heads % tp):
             continue
