@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from llm_budget.cli import app
 from llm_budget.model.files import MAX_DEPTH, MAX_FILE_BYTES
-from llm_budget.units import MiB
+from llm_budget.units import MAX_QUANTITY, MiB
 
 runner = CliRunner()
 
@@ -219,6 +219,7 @@ def test_dev_zero_is_not_read():
         ({**GPT2_CONFIG, "n_embd": "64"}, "'n_embd' must be a whole number"),
         ({**GPT2_CONFIG, "n_embd": True}, "'n_embd' must be a whole number"),
         ({**GPT2_CONFIG, "resid_pdrop": [0.1]}, "'resid_pdrop' must be a number"),
+        ({**GPT2_CONFIG, "n_inner": 256.0}, "d_mlp: must be a whole number"),
         (
             {"model_type": "dbrx", "d_model": 8, "n_heads": 1, "n_layers": 1, "vocab_size": 1, "ffn_config": [1]},
             "'ffn_config' must be an object",
@@ -267,6 +268,28 @@ def test_a_single_alias_is_refused_too(tmp_path: Path):
 # -- 5. YAML 1.1 coercions: integers must be integers ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("n_layers", "1:30"),  # YAML 1.1: sexagesimal 90
+        ("n_layers", "on"),  # YAML 1.1: true, then 1
+        ("n_layers", "yes"),
+        ("d_embed", "true"),  # a boolean, then 1
+        ("n_layers", "0x10"),  # hex
+        ("n_layers", "2.0"),  # a float
+        ("n_layers", '"2"'),  # a string
+        ("n_layers", "2024-01-01"),  # YAML 1.1: a date
+    ],
+)
+def test_sizes_must_be_written_as_integers(tmp_path: Path, field: str, value: str):
+    text = SPEC.replace("d_embed: 64", "d_embed: 4" if field == "d_embed" else "d_embed: 64")
+    text = "\n".join(f"{field}: {value}" if line.startswith(f"{field}:") else line for line in text.splitlines())
+    if field == "d_embed":
+        text = text.replace("n_heads: 4", "n_heads: 1")
+    p = write(tmp_path, "spec.yaml", text + "\n")
+    check_all(p, as_spec(p), f"{field}: must be a whole number")
+
+
 def test_a_leading_zero_is_decimal_and_underscores_still_group(tmp_path: Path):
     p = write(
         tmp_path, "spec.yaml", SPEC.replace("d_mlp: 256", "d_mlp: 0_256").replace("n_vocab: 100", "n_vocab: 0100")
@@ -275,6 +298,12 @@ def test_a_leading_zero_is_decimal_and_underscores_still_group(tmp_path: Path):
     assert r.exit_code == 0, r.output
     spec = json.loads(r.stdout)["spec"]
     assert spec["d_mlp"] == 256 and spec["n_vocab"] == 100  # YAML 1.1 would read 0100 as octal 64
+
+
+def test_json_sizes_refuse_booleans_and_floats(tmp_path: Path):
+    for value in (True, 64.0):
+        p = write(tmp_path, "spec.json", json.dumps({**SPEC_JSON, "d_embed": value}))
+        check_all(p, as_spec(p), "d_embed: must be a whole number")
 
 
 # -- 6. one limit for numbers: units.MAX_QUANTITY (1e30), as on the command line ---------------------------------
@@ -295,7 +324,22 @@ def test_a_huge_number_in_a_file(tmp_path: Path, digits: int):
     check_all(config, as_config(config), "must be at most 1e30")
 
 
+def test_just_over_the_limit_is_refused_and_the_limit_itself_is_not(tmp_path: Path):
+    over = write(tmp_path, "over.json", json.dumps({**SPEC_JSON, "d_mlp": MAX_QUANTITY + 1}))
+    assert_refused(("params", "--preset", str(over)), "d_mlp: must be at most 1e30")
+    for field in ("n_layers", "n_vocab", "d_mlp"):
+        at = write(tmp_path, "at.json", json.dumps({**SPEC_JSON, field: MAX_QUANTITY}))
+        r, _ = invoke("params", "--preset", str(at), "--json")
+        assert r.exit_code == 0, r.output
+
+
 @pytest.mark.parametrize("text", ['{"d_embed": NaN}', '{"d_embed": Infinity}', '{"dropout": 1e999}'])
 def test_non_finite_numbers_in_json(tmp_path: Path, text: str):
     p = write(tmp_path, "spec.json", text)
     check_all(p, as_spec(p), "finite")
+
+
+def test_a_huge_value_is_shortened_in_the_error(tmp_path: Path):
+    p = write(tmp_path, "spec.json", json.dumps({**SPEC_JSON, "n_heads": 10**30 + 1}))
+    line = assert_refused(("params", "--preset", str(p)), "n_heads: must be at most 1e30")
+    assert len(line) < 300
