@@ -12,12 +12,16 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from llm_budget.cli import app
@@ -343,3 +347,63 @@ def test_a_huge_value_is_shortened_in_the_error(tmp_path: Path):
     p = write(tmp_path, "spec.json", json.dumps({**SPEC_JSON, "n_heads": 10**30 + 1}))
     line = assert_refused(("params", "--preset", str(p)), "n_heads: must be at most 1e30")
     assert len(line) < 300
+
+
+# -- any file at all (hypothesis, a fixed seed): exit 0 or 2, one line, never a traceback ----------------------------------------------------
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=12,
+)
+_FIELDS = st.sampled_from(["d_embed", "n_heads", "n_layers", "n_vocab", "d_mlp", "n_kv_heads", "mlp", "dropout"])
+_SPECS = st.dictionaries(_FIELDS, _VALUES, max_size=8).map(lambda d: {**SPEC_JSON, **d})
+_CONFIG_KEYS = st.sampled_from(["model_type", "n_embd", "n_head", "n_layer", "hidden_act", "n_inner", "resid_pdrop"])
+_CONFIGS = st.dictionaries(_CONFIG_KEYS, _VALUES, max_size=7).map(lambda d: {**GPT2_CONFIG, **d})
+
+
+def _survives(suffix: str, data: bytes, option: str = "--preset") -> None:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / f"file{suffix}"
+        p.write_bytes(data)
+        before = snapshot(p)
+        r, elapsed = invoke("params", option, str(p), "--json")
+        assert snapshot(p) == before
+    assert "Traceback" not in r.output, r.output
+    assert r.exit_code in (0, 2), (r.exit_code, r.output, r.exception)
+    if r.exit_code == 2:
+        assert isinstance(r.exception, SystemExit), repr(r.exception)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    assert elapsed < SECONDS
+
+
+@pytest.mark.slow  # 60 CLI runs each, 1-4 s
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.binary(max_size=200), st.sampled_from([".yaml", ".json"]))
+def test_any_bytes(data: bytes, suffix: str):
+    _survives(suffix, data)
+
+
+@pytest.mark.slow  # 60 CLI runs each, 1-4 s
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(_SPECS, st.sampled_from(["json", "yaml"]))
+def test_any_spec_values(spec: dict, form: str):
+    if form == "json":
+        _survives(".json", json.dumps(spec).encode())
+    else:
+        _survives(".yaml", yaml.safe_dump(spec, allow_unicode=True).encode())
+
+
+@pytest.mark.slow  # 60 CLI runs each, 1-4 s
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(_CONFIGS)
+def test_any_config_values(config: dict):
+    _survives(".json", json.dumps(config).encode(), option="--hf-config")
