@@ -407,3 +407,20 @@ def test_any_spec_values(spec: dict, form: str):
 @given(_CONFIGS)
 def test_any_config_values(config: dict):
     _survives(".json", json.dumps(config).encode(), option="--hf-config")
+
+
+def test_thousands_of_unknown_keys_and_a_huge_key_still_give_one_short_line(tmp_path: Path):
+    keys = {f"key{i}": i for i in range(10_000)}
+    p = write(tmp_path, "spec.json", json.dumps({**SPEC_JSON, **keys}))
+    line = check_and_get(p, "unknown key 'key0'", "and 9,995 more")
+    assert len(line) < 400, line
+    p = write(tmp_path, "spec.json", json.dumps({**SPEC_JSON, "k" * 100_000: 1}))
+    line = check_and_get(p, "unknown key 'kkk")
+    assert len(line) < 400, line
+
+
+def check_and_get(path: Path, *fragments: str) -> str:
+    before = snapshot(path)
+    line = assert_refused(("params", "--preset", str(path)), *fragments)
+    assert snapshot(path) == before
+    return line

@@ -43,11 +43,16 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def describe_validation_error(err: ValidationError, origin: str) -> str:
-    """One line naming each bad field and value, e.g. "spec.yaml: n_heads: must be > 0 (got -4)"."""
+def describe_validation_error(err: ValidationError, origin: str, *, limit: int = 5) -> str:
+    """One line naming each bad field and value, e.g. "spec.yaml: n_heads: must be > 0 (got -4)".
+
+    At most `limit` problems are named (then "and N more"), and long keys and values are shortened,
+    so a file with thousands of unknown keys still gets one readable line."""
     parts = []
     for e in err.errors():
         field = ".".join(str(x) for x in e["loc"])
+        if len(field) > 40:
+            field = field[:37] + "…"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             parts.append(f"unknown key '{field}'")
@@ -55,6 +60,8 @@ def describe_validation_error(err: ValidationError, origin: str) -> str:
             parts.append(f"{field}: {msg} (got {_shown(e.get('input'))})")
         else:
             parts.append(msg)
+    if len(parts) > limit:
+        parts = [*parts[:limit], f"and {len(parts) - limit:,} more"]
     return f"{origin}: invalid model spec: " + "; ".join(parts)
 
 
