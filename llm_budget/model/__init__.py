@@ -4,6 +4,8 @@
     inventory.py  every parameter tensor by shape, each naming the counter row it belongs to
     counter.py    count_params(spec) -> ParamCount: the inventory summed by row, next to each row's formula
     presets.py    shipped presets and user spec files (the only module that reads preset files)
+    files.py      the one safe reader under it: regular files only, UTF-8, size and depth limits, YAML without
+                  aliases or YAML 1.1 coercions, numbers within units.MAX_QUANTITY
     hf/           Hugging Face config.json -> ModelSpec fields, one mapper per model_type
 
 The package's public names; other packages import them from here (or, as before, from its modules).

@@ -28,37 +28,40 @@ def presets_dir() -> Path:
 
 
 def _load_yaml(path: Path) -> Any:
-    import yaml
+    """A YAML file through the one safe reader (model/files.py: UTF-8, size, depth, no aliases, core schema)."""
+    from llm_budget.model.files import load_yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LLMBudgetError(f"{path}: no such file") from None
-    except OSError as e:
-        raise LLMBudgetError(f"{path}: cannot read ({e.strerror})") from None
-    # libyaml's C loader when present: the pure-Python one costs ~10 ms per file at start-up.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise LLMBudgetError(f"{path}{where}: malformed YAML: {problem}") from None
+    return load_yaml(path)
 
 
-def describe_validation_error(err: ValidationError, origin: str) -> str:
-    """One line naming each bad field and value, e.g. "spec.yaml: n_heads: must be > 0 (got -4)"."""
+def _shown(value: Any) -> str:
+    """A rejected value for an error line: huge numbers and long texts shortened (the line stays one line)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        digits = len(str(abs(value))) if value.bit_length() < 10_000 else int(value.bit_length() * 0.30103) + 1
+        return f"a number of {digits:,} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def describe_validation_error(err: ValidationError, origin: str, *, limit: int = 5) -> str:
+    """One line naming each bad field and value, e.g. "spec.yaml: n_heads: must be > 0 (got -4)".
+
+    At most `limit` problems are named (then "and N more"), and long keys and values are shortened,
+    so a file with thousands of unknown keys still gets one readable line."""
     parts = []
     for e in err.errors():
         field = ".".join(str(x) for x in e["loc"])
+        if len(field) > 40:
+            field = field[:37] + "…"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             parts.append(f"unknown key '{field}'")
         elif field:
-            parts.append(f"{field}: {msg} (got {e.get('input')!r})")
+            parts.append(f"{field}: {msg} (got {_shown(e.get('input'))})")
         else:
             parts.append(msg)
+    if len(parts) > limit:
+        parts = [*parts[:limit], f"and {len(parts) - limit:,} more"]
     return f"{origin}: invalid model spec: " + "; ".join(parts)
 
 
@@ -103,7 +106,12 @@ def _norm(name: str) -> str:
 
 
 def _is_path(ref: str) -> bool:
-    return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref or Path(ref).is_file()
+    if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref:
+        return True
+    try:
+        return Path(ref).is_file()
+    except (OSError, ValueError):  # a name too long for a file name, or holding a NUL byte: not a file
+        return False
 
 
 @cache

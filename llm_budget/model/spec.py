@@ -13,7 +13,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from llm_budget.units import MAX_EXPONENT, MAX_QUANTITY
 
 
 class StrictModel(BaseModel):
@@ -58,7 +60,17 @@ class PositionKind(str, Enum):
     alibi = "alibi"  # linear attention biases, no parameters (BLOOM)
 
 
-Size = PositiveInt
+def _whole_number(value: object) -> object:
+    """Sizes are integers as written: not a bool (YAML's `true`, `on`), not a float, not a string."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    if value > MAX_QUANTITY:
+        raise ValueError(f"must be at most 1e{MAX_EXPONENT}")  # the command line's limit (units.MAX_QUANTITY)
+    return value
+
+
+Size = Annotated[int, BeforeValidator(_whole_number), Field(gt=0)]
+"""A positive whole number of at most units.MAX_QUANTITY (1e30), the one limit for numbers everywhere."""
 
 
 class ModelSpec(StrictModel):
@@ -67,7 +79,7 @@ class ModelSpec(StrictModel):
     display_name: Optional[str] = Field(None, description="Human name, e.g. Llama 3 8B")
     family: Optional[str] = Field(None, description="Model family, e.g. llama, gpt2, mixtral")
     source: Optional[str] = Field(None, description="URL of the architecture / published parameter count")
-    published_params: Optional[PositiveInt] = Field(
+    published_params: Optional[Size] = Field(
         None, description="Exact parameter count its authors publish (checked by tests)"
     )
     notes: Optional[str] = None
@@ -97,7 +109,7 @@ class ModelSpec(StrictModel):
     # -- norms ---------------------------------------------------------------------
     norm: NormKind = NormKind.rmsnorm
     norm_bias: Optional[bool] = Field(None, description="LayerNorm shift; default true for layernorm")
-    norms_per_layer: Annotated[int, Field(ge=0, le=4)] = Field(
+    norms_per_layer: Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=4)] = Field(
         2, description="Norms inside each block: 2 pre-norm, 1 parallel block (Cohere), 4 sandwich (Gemma 2)"
     )
     final_norm: bool = Field(True, description="A norm after the last block")
@@ -188,7 +200,7 @@ class ClosedModel(StrictModel):
     name: str
     display_name: str
     provider: str
-    context_window: PositiveInt
+    context_window: Size
     price_per_million_tokens_usd: float = Field(description="The lecture's 'Price / Million' column (blended, USD)")
     source: str = "lecture: LLM Comparison table"
     notes: Optional[str] = None

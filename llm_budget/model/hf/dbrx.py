@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from llm_budget.model.hf.keys import Config, Fields, optional, required, tied
+from llm_budget.model.hf.keys import Config, Fields, optional, required, section, tied
 
 
 def dbrx(cfg: Config) -> Fields:
     """modeling_dbrx.py: fused Wqkv without bias, bias-free LayerNorms, a router and SwiGLU experts (DbrxFFN)."""
-    attn = cfg.get("attn_config") or {}
-    ffn = cfg.get("ffn_config") or {}
+    attn = section(cfg, "attn_config")
+    ffn = section(cfg, "ffn_config")
     n_heads = required(cfg, "n_heads")
     return dict(
         d_embed=required(cfg, "d_model"),

@@ -10,11 +10,25 @@ Config = dict[str, Any]
 Fields = dict[str, Any]  # ModelSpec fields, not yet validated
 
 
-def required(cfg: Config, *keys: str) -> Any:
-    """The first of `keys` present in cfg (configs rename keys across versions)."""
+def section(cfg: Config, key: str) -> Config:
+    """A nested object such as DBRX's attn_config; {} when absent."""
+    value = cfg.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError(f"config.json: '{key}' must be an object, got {type(value).__name__}")
+    return value
+
+
+def required(cfg: Config, *keys: str) -> int:
+    """The first of the size `keys` present in cfg (configs rename keys across versions): a whole number."""
     for key in keys:
-        if cfg.get(key) is not None:
-            return cfg[key]
+        value = cfg.get(key)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "…"
+                raise SpecError(f"config.json: '{key}' must be a whole number, got {shown}")
+            return value
     raise SpecError(f"config.json has no '{keys[0]}' (needed for model_type '{cfg.get('model_type')}')")
 
 
@@ -26,7 +40,7 @@ def optional(cfg: Config, key: str, default: Any) -> Any:
 
 def activation(name: str | None, default: str) -> str:
     """transformers' activation name (ACT2FN keys in transformers/activations.py) -> ModelSpec.activation."""
-    name = (name or default).lower()
+    name = (name if isinstance(name, str) and name else default).lower()
     if name in ("silu", "swish"):
         return "silu"
     if name == "gelu_new":
@@ -46,4 +60,7 @@ def tied(cfg: Config, default: bool) -> bool:
 
 
 def dropout(cfg: Config, key: str, default: float = 0.0) -> float:
-    return float(optional(cfg, key, default) or 0.0)
+    value = optional(cfg, key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"config.json: '{key}' must be a number, got {type(value).__name__}")
+    return float(value)

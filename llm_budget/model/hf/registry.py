@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from llm_budget.errors import LLMBudgetError
+from llm_budget.errors import LLMBudgetError, SpecError
 from llm_budget.model.hf import dbrx, gpt, llama
 from llm_budget.model.hf.keys import Config, Fields
 
@@ -36,12 +36,14 @@ MAPPERS: dict[str, Mapper] = {
 def spec_fields_from_hf(cfg: Config) -> Fields:
     """ModelSpec fields from a parsed config.json (not yet validated)."""
     model_type = cfg.get("model_type")
-    if model_type not in MAPPERS:
-        raise LLMBudgetError(
-            f"unsupported model_type {model_type!r} in config.json; supported: {', '.join(sorted(MAPPERS))}"
-        )
+    if not isinstance(model_type, str) or model_type not in MAPPERS:
+        shown = repr(model_type) if len(repr(model_type)) <= 60 else repr(model_type)[:57] + "…"
+        raise LLMBudgetError(f"unsupported model_type {shown} in config.json; supported: {', '.join(sorted(MAPPERS))}")
     mapper = MAPPERS[model_type]
-    fields = mapper.fields(cfg)
+    try:
+        fields = mapper.fields(cfg)
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as e:  # a key of the wrong type the helpers missed
+        raise SpecError(f"config.json (model_type '{model_type}'): a key has a value of the wrong type ({e})") from None
     fields["family"] = mapper.family
     name = cfg.get("_name_or_path")
     if isinstance(name, str) and name:
