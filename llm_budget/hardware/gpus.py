@@ -85,9 +85,9 @@ def _gpus_path() -> Path:
 
 @cache
 def gpu_catalog() -> dict[str, GpuSpec]:
-    from llm_budget.model.presets import _load_yaml
+    from llm_budget.model.files import load_yaml
 
-    data = _load_yaml(_gpus_path()) or []
+    data = load_yaml(_gpus_path()) or []
     out: dict[str, GpuSpec] = {}
     for i, entry in enumerate(data):
         try:
