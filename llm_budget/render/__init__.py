@@ -14,14 +14,31 @@ if TYPE_CHECKING:
 
 
 def console() -> Console:
-    """stdout console; when piped, wide enough that tables do not wrap (rich would assume 80 columns)."""
+    """stdout console. COLUMNS set to a positive width: that width. COLUMNS set to 0, a negative number or
+    something else: 80 columns (rich would print nothing at width 0). Unset: the terminal's width, or, when
+    piped, 160 columns so that tables do not wrap (rich would assume 80)."""
     import os
 
     from rich.console import Console
 
     # No emoji or auto-highlighting: numbers are styled explicitly, and both cost start-up time.
+    columns = os.environ.get("COLUMNS")
+    if columns is not None:
+        return Console(width=columns_width(columns), emoji=False, highlight=False)
     c = Console(emoji=False, highlight=False)
-    return c if c.is_terminal or "COLUMNS" in os.environ else Console(width=160, emoji=False, highlight=False)
+    return c if c.is_terminal else Console(width=160, emoji=False, highlight=False)
+
+
+FALLBACK_WIDTH = 80
+"""The width when COLUMNS is 0, negative or not a number."""
+
+
+def columns_width(text: str) -> int:
+    try:
+        width = int(text.strip())
+    except ValueError:
+        return FALLBACK_WIDTH
+    return width if width > 0 else FALLBACK_WIDTH
 
 
 def si(n: float, unit: str = "") -> str:
