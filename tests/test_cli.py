@@ -285,3 +285,20 @@ def test_probe_reports_each_step_for_a_progress_display():
         on_step=steps.append,
     )
     assert steps == ["training step", "serving"]
+
+
+def test_memory_table_names_every_model_state_and_hides_rows_that_round_to_zero():
+    r = run("memory", "--preset", "llama3-8b", "--mode", "train")
+    assert r.exit_code == 0, r.output
+    table = [line for line in r.stdout.splitlines() if line.startswith("│")]
+    # The convention counts FP32 gradients (4 bytes × 8,030,261,248 parameters); none is live at this peak.
+    assert "FP32 gradients 4" in r.stdout
+    (grad,) = [line for line in table if "Gradients" in line]
+    assert "0 at the peak" in grad
+    assert f"Gradients: {4 * 8_030_261_248 / 1e9:.2f} GB (4 bytes/param)" in r.stdout
+    # Token ids and targets: 1 × 8,192 int64 each, 131,072 bytes: 0.00 GB, so a footnote, not a row.
+    assert not [line for line in table if "0.00 GB" in line or "Inputs" in line]
+    assert f"Inputs (token ids, targets) {2 * 8192 * 8:,} bytes" in r.stdout
+    # The JSON is untouched: every component, the inputs included, and no gradients at the peak.
+    names = [c["name"] for c in json.loads(run("memory", "--preset", "llama3-8b", "--json").stdout)["components"]]
+    assert "Inputs (token ids, targets)" in names and "Gradients" not in names
