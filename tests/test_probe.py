@@ -160,7 +160,8 @@ def test_cli_without_torch_says_how_to_install():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     code_line, message = out.stdout.split("\n", 1)
-    assert code_line == "2" and "pip install 'llm-budget[probe]'" in message
+    assert code_line == "2" and "pip install torch==2.13.0" in message and 'pip install -e ".[probe]"' in message
+    assert "'llm-budget[probe]'" not in message  # that name on the registry is an unrelated project
 
 
 def test_inference_probe_matches_kv_formula_exactly():

@@ -70,6 +70,7 @@ class LazyGroup(TyperGroup):
     ) -> Any:
         """Run, and report a usage error (a bad choice, a missing value, an extra argument) as ONE line on
         stderr with exit code 2, as every other user error is reported (typer would draw a usage panel)."""
+        _sane_columns()
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -92,6 +93,18 @@ class LazyGroup(TyperGroup):
             sys.stderr.write("Aborted.\n")
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _sane_columns() -> None:
+    """COLUMNS of 0, negative or not a number would make rich (tables, and typer's help) print nothing:
+    use render.FALLBACK_WIDTH instead, for this process."""
+    import os
+
+    columns = os.environ.get("COLUMNS")
+    if columns is not None:
+        from llm_budget.render import columns_width
+
+        os.environ["COLUMNS"] = str(columns_width(columns))
 
 
 app = typer.Typer(

@@ -37,12 +37,10 @@ UnitsOpt = Annotated[
 
 
 def fail(message: str) -> typer.Exit:
-    """Print one line on stderr and return the Exit(2) to raise."""
-    from rich.console import Console
-    from rich.markup import escape
+    """Print one line on stderr and return the Exit(2) to raise (plain text: it reaches stderr at any COLUMNS)."""
+    from llm_budget.cli import one_line_error
 
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code=2)
+    return typer.Exit(code=one_line_error(message, None))
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json as _json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -52,6 +54,13 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False)
 
 DEFAULT_MODEL = "gpt2-124m"
+INSTALL_HINT = (
+    "the probe needs PyTorch: from the llm-budget checkout, pip install torch==2.13.0 (the CPU build), "
+    'then pip install -e ".[probe]"'
+)
+"""From a checkout: `llm-budget` on the package registry is an unrelated project, and `.[probe]` alone pulls a
+CUDA build of torch."""
+PATH_WORDS = {"cuda": "CUDA", "cpu": "real CPU tensors", "fake": "fake tensors"}
 
 
 @app.command()
@@ -74,7 +83,11 @@ def probe(
     ] = False,
     device: Annotated[
         Optional[Device],
-        typer.Option("--device", help="Where to run (default: cuda when available).", show_default=False),
+        typer.Option(
+            "--device",
+            help="Where to run: cuda, or cpu for real CPU tensors (default: cuda when available, else --fake).",
+            show_default=False,
+        ),
     ] = None,
     layers: Annotated[
         Optional[str],
@@ -96,7 +109,12 @@ def probe(
     ] = False,
     out: Annotated[
         Optional[str],
-        typer.Option("--out", help="Write the reports as JSON to this file.", metavar="PATH", show_default=False),
+        typer.Option(
+            "--out",
+            help="Write the reports as JSON to this file (checked before the run).",
+            metavar="PATH",
+            show_default=False,
+        ),
     ] = None,
     fsdp: Annotated[
         bool, typer.Option("--fsdp", help="Under torchrun: shard with FSDP2 and report per-rank memory.")
@@ -132,10 +150,19 @@ def probe(
 ) -> None:
     """Build the model from the same spec, run it, measure what PyTorch allocates, compare with the estimate.
 
-    Paths: CUDA (torch.cuda.max_memory_allocated), the CPU (real tensors, a dispatch-mode tally), or
-    --fake (the same tally under fake tensors: nothing is allocated). Exit 1 when a row is off.
+    Paths: CUDA (torch.cuda.max_memory_allocated), the CPU (--device cpu: real tensors, a dispatch-mode
+    tally), or --fake (the same tally under fake tensors: nothing is allocated; the default without a GPU).
+    Exit 1 when a row is off.
     """
+    _check_out(out)
     _require_torch()
+    from llm_budget.probe.measure import PROBED_OPTIMIZERS
+
+    if optimizer not in PROBED_OPTIMIZERS:
+        raise LLMBudgetError(
+            f"--optimizer {optimizer.value}: the probe runs {', '.join(o.value for o in PROBED_OPTIMIZERS)} "
+            "(use `llm-budget memory` for its estimate)"
+        )
     from llm_budget.hardware import parse_precision
     from llm_budget.model.presets import load_preset
     from llm_budget.probe.run import DEFAULT_TOLERANCE, choose_path, probe_model
@@ -194,16 +221,18 @@ def probe(
         attention=attention,
     )
     infer = infer_setup(precision=prec, kv_precision=None, batch=batch, context=context)
-    reports = probe_model(
-        spec,
-        train=train,
-        infer=infer,
-        mode=mode,
-        path=path,
-        tolerance=tol,
-        layers=count(layers, "--layers"),
-        hf_config=transformers_config,
-    )
+    with _status(f"probe {spec.label} ({PATH_WORDS[path]})") as on_step:
+        reports = probe_model(
+            spec,
+            train=train,
+            infer=infer,
+            mode=mode,
+            path=path,
+            tolerance=tol,
+            layers=count(layers, "--layers"),
+            hf_config=transformers_config,
+            on_step=on_step,
+        )
     _write(out, {"reports": [r.model_dump(mode="json") for r in reports]})
     _show(reports, as_json=json)
     if not all(r.passed for r in reports):
@@ -214,7 +243,7 @@ def _require_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise LLMBudgetError("the probe needs PyTorch: pip install 'llm-budget[probe]'") from None
+        raise LLMBudgetError(INSTALL_HINT) from None
 
 
 def _hf_model(path: str) -> tuple[dict[str, Any], Any]:
@@ -225,10 +254,37 @@ def _hf_model(path: str) -> tuple[dict[str, Any], Any]:
     return config, spec_of(config)
 
 
+def _check_out(out: Optional[str]) -> None:
+    """Refuse an --out the run could not write, before the run (a probe can take minutes)."""
+    if not out:
+        return
+    import os
+
+    folder = os.path.dirname(out) or "."
+    if os.path.isdir(out):
+        raise LLMBudgetError(f"--out {out!r} is a folder: name a file in it, e.g. {os.path.join(out, 'probe.json')!r}")
+    if not os.path.isdir(folder):
+        raise LLMBudgetError(f"--out {out!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(out) and not os.access(out, os.W_OK)):
+        raise LLMBudgetError(f"--out {out!r} is not writable")
+
+
 def _write(out: Optional[str], data: dict[str, Any]) -> None:
     if out:
-        with open(out, "w", encoding="utf-8") as f:
-            _json.dump(data, f, indent=2)
+        try:
+            with open(out, "w", encoding="utf-8") as f:
+                _json.dump(data, f, indent=2)
+        except OSError as e:
+            raise LLMBudgetError(f"--out {out!r}: {e.strerror or e}") from None
+
+
+@contextmanager
+def _status(text: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with what the probe is doing, on stderr (shown on a terminal only; stdout stays the report)."""
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"{text}…") as status:
+        yield lambda step: status.update(f"{text}: {step}…")
 
 
 def _show(reports: list[ProbeReport], *, as_json: bool) -> None:
@@ -243,11 +299,12 @@ def _show(reports: list[ProbeReport], *, as_json: bool) -> None:
 
 
 def _matrix(path: str, tolerance: float, *, out: Optional[str], as_json: bool) -> None:
+    from rich.console import Console
     from rich.progress import Progress
 
     from llm_budget.probe.matrix import run_matrix
 
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task(f"probe matrix ({path})", total=None)
         data = run_matrix(
             path, tolerance, on_case=lambda done, total: progress.update(task, completed=done, total=total)

@@ -179,6 +179,16 @@ def build_model(spec: ModelSpec, setup: TrainSetup, device: str, attention: str)
     return model
 
 
+PROBED_OPTIMIZERS: tuple[Optimizer, ...] = (
+    Optimizer.adamw,
+    Optimizer.adam,
+    Optimizer.sgd,
+    Optimizer.sgd_momentum,
+    *((Optimizer.adafactor,) if hasattr(torch.optim, "Adafactor") else ()),
+)
+"""The optimizers torch.optim holds (8-bit AdamW needs bitsandbytes, Lion a third-party package)."""
+
+
 def make_optimizer(model: torch.nn.Module, setup: TrainSetup) -> torch.optim.Optimizer:
     impl = setup.resolved_impl
     kw: dict[str, Any] = {"foreach": impl is OptimizerImpl.foreach}
@@ -194,7 +204,7 @@ def make_optimizer(model: torch.nn.Module, setup: TrainSetup) -> torch.optim.Opt
         return torch.optim.SGD(params, lr=1e-3, momentum=0.9, **kw)
     if setup.optimizer is Optimizer.adafactor and hasattr(torch.optim, "Adafactor"):
         return torch.optim.Adafactor(params, lr=1e-3, foreach=kw.get("foreach"))
-    raise ValueError(f"the probe runs adamw, adam, sgd, sgd-momentum and adafactor, not {setup.optimizer.value}")
+    raise ValueError(f"the probe runs {', '.join(o.value for o in PROBED_OPTIMIZERS)}, not {setup.optimizer.value}")
 
 
 @contextlib.contextmanager

@@ -10,11 +10,13 @@ on CUDA (the caching allocator's rounding) and to the byte elsewhere.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from typing import Any, Literal, Optional
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_budget.defaults import sequence_length
 from llm_budget.errors import LLMBudgetError
 from llm_budget.memory import (
     CUDA_ROUND,
@@ -105,7 +107,7 @@ def choose_path(fake: bool, device: Optional[str]) -> Path:
             return "cuda"
         if device == "cuda":
             raise RuntimeError("no CUDA device is available (use --fake to probe without one)")
-        return "cpu"
+        return "fake"  # no GPU: fake tensors (seconds, no memory); real CPU tensors only when asked (--device cpu)
     raise RuntimeError(f"unknown device {device!r}: use cuda, cpu or --fake")
 
 
@@ -293,10 +295,26 @@ def probe_model(
     tolerance: float = DEFAULT_TOLERANCE,
     layers: Optional[int] = None,
     hf_config: Optional[dict[str, Any]] = None,
+    on_step: Optional[Callable[[str], None]] = None,
 ) -> list[ProbeReport]:
-    """`llm-budget probe`: the training step, serving, or both (a transformers model is probed training only)."""
+    """`llm-budget probe`: the training step, serving, or both (a transformers model is probed training only).
+
+    `on_step` is told what is measured next ("training step", "serving"), for a progress display.
+    """
     if hf_config is not None and mode == "infer":
         raise LLMBudgetError("serving is probed on the reference model: drop --hf-model, or use --mode train")
+    if mode in ("train", "both"):
+        check_shape(
+            spec,
+            batch=train.batch,
+            tokens=sequence_length(train.seq, spec.context_window),
+            what="--seq",
+            eager=train.attention == "eager",
+        )
+    if mode in ("infer", "both") and hf_config is None:
+        check_shape(
+            spec, batch=infer.batch, tokens=sequence_length(infer.context, spec.context_window), what="--context"
+        )
     if path == "cpu":
         need = training_memory(spec, train.model_copy(update={"device": "cpu", "n_layers": layers})).total_bytes
         spare = _spare_ram()
@@ -305,12 +323,34 @@ def probe_model(
                 f"{spec.label} needs about {format_bytes(need, decimals=1)} to train for real here, over the {format_bytes(spare, decimals=1)} this "
                 "machine can spare: use --fake (no memory used) or --layers N"
             )
+    step = on_step or (lambda _: None)
     reports: list[ProbeReport] = []
     if mode in ("train", "both"):
+        step("training step")
         reports.append(probe_training(spec, train, path=path, tolerance=tolerance, layers=layers, hf_config=hf_config))
     if mode in ("infer", "both") and hf_config is None:
+        step("serving")
         reports.append(probe_inference(spec, infer, path=path, tolerance=tolerance))
     return reports
+
+
+MAX_TENSOR_BYTES = 2**63 - 1
+"""PyTorch sizes a tensor's storage in a signed 64-bit byte count (fake tensors included)."""
+
+
+def check_shape(spec: ModelSpec, *, batch: int, tokens: int, what: str, eager: bool = False) -> None:
+    """Refuse a batch × tokens whose largest tensor PyTorch cannot size, before building anything.
+
+    The largest tensors of a step are the FP32 logits (batch × tokens × n_vocab), the MLP's hidden
+    activations (batch × tokens × d_mlp × experts per token) and, with eager attention, the scores
+    (batch × heads × tokens²); 8 bytes per element bounds every dtype the probe uses.
+    """
+    widest = max(spec.n_vocab, spec.d_embed, spec.d_mlp * spec.active_experts, spec.n_heads * tokens if eager else 0)
+    if batch * tokens * widest * 8 > MAX_TENSOR_BYTES:
+        raise LLMBudgetError(
+            f"--batch {batch:,} × {what} {tokens:,} is beyond what PyTorch can size: the probe's largest tensor "
+            f"(batch × tokens × {widest:,} elements) must stay under 2^63 bytes"
+        )
 
 
 def _spare_ram() -> int:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from llm_budget.compute import SRC_KV, SRC_PREFILL, ComputeEstimate, InferenceEstimate, TrainingRun
 from llm_budget.refs import describe
-from llm_budget.render import si
+from llm_budget.render import fit_table, si
 from llm_budget.units import KiB, format_bytes
 
 
@@ -96,7 +96,7 @@ def _header(est: ComputeEstimate) -> Group:
 def _flops_table(est: ComputeEstimate, *, explain: bool) -> Table:
     f = est.training
     assert f is not None
-    table = Table(title="Training FLOPs", title_justify="left", show_footer=True)
+    table = fit_table(title="Training FLOPs", title_justify="left", show_footer=True)
     table.add_column("Term", footer="Model FLOPs" if not f.recompute else "Hardware FLOPs", no_wrap=True)
     footer_formula = (
         f"({f.model_flops_per_token:,} per token) × D"
@@ -123,10 +123,12 @@ def _flops_table(est: ComputeEstimate, *, explain: bool) -> Table:
 
 
 def _runs_table(runs: list[TrainingRun], *, recompute: bool) -> Table:
-    table = Table(title=f"Training on {runs[0].n_gpus:,} GPU{'s' if runs[0].n_gpus > 1 else ''}", title_justify="left")
+    table = fit_table(
+        title=f"Training on {runs[0].n_gpus:,} GPU{'s' if runs[0].n_gpus > 1 else ''}", title_justify="left"
+    )
     table.add_column("")
     for r in runs:
-        table.add_column(r.gpu_display_name, justify="right")
+        table.add_column(r.gpu_display_name, justify="right", no_wrap=True)
 
     def row(label: str, cells: list[str]) -> None:
         table.add_row(label, *cells)
@@ -167,7 +169,7 @@ def _inference(inf: InferenceEstimate, *, explain: bool) -> list[Any]:
             style="dim",
         )
     lines.append(kv)
-    table = Table(
+    table = fit_table(
         title=f"Decode upper bounds, tokens/s, at a context of {inf.context_tokens:,} tokens, one GPU",
         title_justify="left",
     )
@@ -182,7 +184,7 @@ def _inference(inf: InferenceEstimate, *, explain: bool) -> list[Any]:
         ("Bound by", "left"),
         ("Fits one GPU", "left"),
     ):
-        table.add_column(col, justify=just, no_wrap=col in ("GPU", "Fits one GPU"))  # type: ignore[arg-type]
+        table.add_column(col, justify=just, no_wrap=col != "Fits one GPU")  # type: ignore[arg-type]
     for g in inf.gpus:
         for i, d in enumerate(g.decode):
             fits = Text("yes", style="green") if d.fits else Text(f"no: ≥{d.min_gpus} GPUs", style="red")

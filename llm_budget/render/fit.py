@@ -11,15 +11,17 @@ from rich.text import Text
 
 from llm_budget.fit import FitReport
 from llm_budget.hardware import GpuSpec
+from llm_budget.render import fit_table
 from llm_budget.render.flags import as_flags
 from llm_budget.render.memory import amount, legend, stacked_bar
 from llm_budget.units import MemoryUnit
 
 
-def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
-    table = Table(title=title, title_justify="left")
+def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...], names: tuple[str, ...] = ()) -> Table:
+    """Numbers (right-justified) and the `names` columns are never cut: prose wraps, or the rows stack."""
+    table = fit_table(title=title, title_justify="left")
     for name, justify in columns:
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=justify == "right" or name in names)
     return table
 
 
@@ -155,6 +157,7 @@ def gpus_table(gpus: list[GpuSpec], *, unit: MemoryUnit) -> Table:
             ("INT8", "right"),
             ("$/h", "right"),
         ),
+        names=("Name", "Also"),
     )
 
     def tf(x: float | None) -> str:
@@ -164,7 +167,7 @@ def gpus_table(gpus: list[GpuSpec], *, unit: MemoryUnit) -> Table:
         p = g.peak_tflops_dense
         t.add_row(
             g.name,
-            ", ".join(g.aliases[:3]),
+            "\n".join(g.aliases[:3]),  # one name a line: never cut, never split
             g.display_name,
             amount(g.memory_bytes, unit),
             f"{g.bandwidth_gb_s:,.0f}",

@@ -8,8 +8,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from llm_budget.memory import MemoryReport
+from llm_budget.memory import MemoryReport, TrainSettings
+from llm_budget.memory.report import TRAIN_COMPONENTS, Component
 from llm_budget.refs import listing, short
+from llm_budget.render import fit_table
 from llm_budget.units import MemoryUnit, format_bytes
 
 COLORS = [
@@ -62,15 +64,19 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
         "train": f"{report.model}: training step peak, {report.precision} {report.recipe}",
         "infer": f"{report.model}: serving at {report.precision}",
     }[report.mode]
-    table = Table(title=title, title_justify="left", show_footer=True)
+    table = fit_table(title=title, title_justify="left", show_footer=True)
     table.add_column("Component", footer="Total" if report.mode != "rule-of-thumb" else "Total to train")
-    table.add_column("Bytes/param", justify="right", footer=_bpp(report.total_bytes, report.params))
+    table.add_column("Bytes/param", justify="right", footer=_bpp(report.total_bytes, report.params), no_wrap=True)
     table.add_column(unit.label, justify="right", footer=amount(report.total_bytes, unit), no_wrap=True)
-    table.add_column("Share", justify="right", footer="100%")
+    table.add_column("Share", justify="right", footer="100%", no_wrap=True)
     if explain:
         table.add_column("Formula")
         table.add_column("Source")
-    for line in report.components:
+    shown = [c for c in report.components if not _rounds_to_zero(c.bytes, unit)]
+    hidden = [c for c in report.components if _rounds_to_zero(c.bytes, unit)]
+    absent = _states_not_live(report)
+    rows: list[tuple[str, list[Any]]] = []
+    for line in shown:
         row: list[Any] = [
             line.name,
             f"{line.bytes_per_param:g}" if line.bytes_per_param is not None else "",
@@ -79,9 +85,27 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
         ]
         if explain:
             row += [line.formula, short(line.source) if line.source else ""]
+        rows.append((line.name, row))
+    for name, _ in absent:
+        row = [Text(name, style="dim"), "", Text("0 at the peak", style="dim"), ""]
+        rows.append((name, row + ["", ""] if explain else row))
+    # In the timeline's order (model states first), a state that is not live at the peak included.
+    order = {name: i for i, name in enumerate(TRAIN_COMPONENTS)} if report.mode == "train" else {}
+    for _, row in sorted(rows, key=lambda r: order.get(r[0], len(order))):
         table.add_row(*row)
-    parts = [(c.name, c.bytes) for c in report.components]
+    parts = [(c.name, c.bytes) for c in shown]
     out: list[Any] = [table, stacked_bar(parts, report.total_bytes), legend(parts)]
+    for name, n in absent:
+        out.append(
+            Text(
+                f"{name}: {amount(n, unit)} ({n / report.params:.3g} bytes/param) while they exist; "
+                f"none is live at the peak ({report.peak_phase}), so the total leaves them out.",
+                style="dim",
+            )
+        )
+    if hidden:
+        small = "; ".join(f"{c.name} {c.bytes:,} bytes" for c in hidden)
+        out.append(Text(f"Not in the table (0.00 {unit.label} when rounded): {small}.", style="dim"))
     if report.mode == "rule-of-thumb":
         store = report.phases[0].bytes
         out.append(
@@ -110,6 +134,26 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
     for a in report.assumptions:
         out.append(Text(f"  • {a}", style="dim"))
     return Group(*out)
+
+
+def _rounds_to_zero(n: int, unit: MemoryUnit) -> bool:
+    """A row the table would print as 0.00 in this unit (a row of exactly 0 bytes, too)."""
+    return amount(n, unit) == amount(0, unit)
+
+
+def _states_not_live(report: MemoryReport) -> list[tuple[str, int]]:
+    """Model states the convention counts (weights, gradients, optimizer states) that hold no bytes at the
+    training peak (gradients before backward has made them, say): each with its size while it exists."""
+    s = report.settings
+    if report.mode != "train" or not isinstance(s, TrainSettings):
+        return []
+    live = {c.name for c in report.components if c.bytes}
+    states = [
+        (Component.weights, s.weight_bytes),
+        (Component.gradients, s.gradient_bytes),
+        (Component.optimizer, s.optimizer_state_bytes),
+    ]
+    return [(name, n) for name, n in states if n and name not in live]
 
 
 def _bpp(n: int, params: int) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from llm_budget.oom import OomReport, format_size
 from llm_budget.refs import describe
+from llm_budget.render import fit_table
 from llm_budget.render.flags import as_flags
 from llm_budget.render.oom_text import (
     BAR_WIDTH,
@@ -112,10 +113,9 @@ def _candidates(r: OomReport) -> str:
 
 
 def figures_table(r: OomReport) -> Table:
-    from rich.table import Table
     from rich.text import Text
 
-    t = Table(show_edge=True)
+    t = fit_table(show_edge=True)
     t.add_column("Figure", no_wrap=True)
     t.add_column("As printed", justify="right", no_wrap=True)
     t.add_column("GiB", justify="right", no_wrap=True)
@@ -226,7 +226,6 @@ def _recommendations(r: OomReport, explain: bool) -> list[Any]:
 def _with_model(r: OomReport) -> list[Any]:
     """--preset: the model's need on this card, and the changes that would fit."""
     from rich.markup import escape
-    from rich.table import Table
     from rich.text import Text
 
     lines: list[Any] = []
@@ -240,10 +239,10 @@ def _with_model(r: OomReport) -> list[Any]:
             )
         )
     if r.suggestions:
-        s = Table(title="Changes that would fit this card", title_justify="left")
+        s = fit_table(title="Changes that would fit this card", title_justify="left")
         s.add_column("Change")
         s.add_column("Option")
-        s.add_column("Per GPU", justify="right")
+        s.add_column("Per GPU", justify="right", no_wrap=True)
         s.add_column("Fits", justify="center")
         for c in r.suggestions:
             s.add_row(

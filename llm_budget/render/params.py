@@ -15,7 +15,7 @@ from rich.text import Text
 from llm_budget.model.counter import ParamCount
 from llm_budget.model.spec import ClosedModel, ModelSpec
 from llm_budget.refs import listing, short
-from llm_budget.render import si
+from llm_budget.render import fit_table, si
 
 
 def spec_summary(spec: ModelSpec) -> str:
@@ -43,7 +43,7 @@ def spec_summary(spec: ModelSpec) -> str:
 
 
 def params_table(spec: ModelSpec, count: ParamCount, *, explain: bool = False) -> Group:
-    table = Table(title=f"{count.model}: {count.total:,} parameters", title_justify="left", show_footer=True)
+    table = fit_table(title=f"{count.model}: {count.total:,} parameters", title_justify="left", show_footer=True)
     table.add_column("Component", footer="Total", no_wrap=True)
     table.add_column("Formula (numbers, then symbols)")
     table.add_column("Count", justify="right", footer=f"{count.total:,}", no_wrap=True)
@@ -89,7 +89,7 @@ def published_line(spec: ModelSpec, count: ParamCount) -> Text:
 
 
 def presets_table(rows: list[tuple[ModelSpec, ParamCount]], closed: list[ClosedModel]) -> Table:
-    table = Table(
+    table = fit_table(
         title="Presets (llm-budget presets show NAME for one; --explain on params for sources)", title_justify="left"
     )
     for col, just in (
@@ -100,7 +100,8 @@ def presets_table(rows: list[tuple[ModelSpec, ParamCount]], closed: list[ClosedM
         ("Context", "right"),
         ("Published count", "left"),
     ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        # The name a user types and the numbers are never cut; the prose wraps (or the rows stack).
+        table.add_column(col, justify=just, no_wrap=col == "Name" or just == "right")  # type: ignore[arg-type]
     for spec, count in sorted(rows, key=lambda r: (r[0].family or "", r[1].total)):
         diff = count.published_diff
         if diff is None:

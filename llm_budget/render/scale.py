@@ -12,7 +12,7 @@ from rich.text import Text
 
 from llm_budget.compute import ScalePlan
 from llm_budget.refs import describe
-from llm_budget.render import si
+from llm_budget.render import fit_table, si
 from llm_budget.render.compute import duration, sci, usd
 
 PLOT_HEIGHT = 12
@@ -55,7 +55,7 @@ def _budget(plan: ScalePlan) -> Text:
 
 
 def _fits_table(plan: ScalePlan, *, explain: bool) -> Table:
-    table = Table(title="Compute-optimal model size and tokens (C = 6·N·D)", title_justify="left")
+    table = fit_table(title="Compute-optimal model size and tokens (C = 6·N·D)", title_justify="left")
     for col, just in (
         ("Fit", "left"),
         ("Parameters", "right"),
@@ -64,7 +64,7 @@ def _fits_table(plan: ScalePlan, *, explain: bool) -> Table:
         ("Loss (Hoffmann)", "right"),
         ("Loss (Epoch)", "right"),
     ):
-        table.add_column(col, justify=just, no_wrap=col == "Fit")  # type: ignore[arg-type]
+        table.add_column(col, justify=just, no_wrap=col != "Fit")  # type: ignore[arg-type]
     if explain:
         table.add_column("Formula and source")
     for o in plan.fits:
@@ -181,7 +181,7 @@ def _legend(plan: ScalePlan) -> Text:
 
 
 def _nearby_table(plan: ScalePlan) -> Table:
-    table = Table(
+    table = fit_table(
         title=f"Presets near the optimum (dense, within 3× of {si(plan.optimum.params)})", title_justify="left"
     )
     for col, just in (
@@ -193,7 +193,7 @@ def _nearby_table(plan: ScalePlan) -> Table:
         ("Tokens/param", "right"),
         ("Loss", "right"),
     ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table.add_column(col, justify=just, no_wrap=just == "right")  # type: ignore[arg-type]
     for i, m in enumerate(plan.nearby):
         table.add_row(
             Text(PRESET_MARKS[i] if i < len(PRESET_MARKS) else "", style="magenta"),
