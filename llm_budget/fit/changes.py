@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import NamedTuple, Optional
 
 from llm_budget.errors import LLMBudgetError
-from llm_budget.fit.results import Change, Plan, Setting, layout_label
+from llm_budget.fit.results import Change, Plan, Setting
 from llm_budget.fit.usable import usable_memory
 from llm_budget.hardware import GpuSpec, Precision, gpu_catalog, parse_precision
 from llm_budget.memory import Checkpointing, InferSetup, Optimizer, TrainSetup
@@ -150,8 +150,9 @@ def _more_gpus(
             settings["checkpointing"] = best.checkpointing
         if best.micro_batch != train.batch:
             settings["batch"] = best.micro_batch
-        label = layout_label(best.dp, best.tp, best.pp, best.zero, best.checkpointing)
-        return _evaluated(evaluate, _Candidate(f"{best.gpus} GPUs (fastest layout: {label})", settings), gpus)
+        # the need is the verdict of the command these settings name (its leanest layout), so the label names
+        # no single layout: the layouts and their needs are listed in the report's plans
+        return _evaluated(evaluate, _Candidate(f"{best.gpus} GPUs (the fewest on which a layout fits)", settings), gpus)
     for tp in (2, 4, 8):
         if tp <= gpus or tp > gpus_per_node or (spec is not None and spec.n_heads % tp):
             continue

@@ -94,7 +94,8 @@ def _limits(r: FitReport) -> list[Any]:
     if r.max_seq is not None:
         limits.append(f"longest training sequence: {r.max_seq:,} tokens")
     if r.max_context is not None:
-        limits.append(f"longest serving context: {r.max_context:,} tokens")
+        window = f" (the model supports {r.context_window:,})" if r.context_window else ""
+        limits.append(f"longest serving context that memory allows: {r.max_context:,} tokens{window}")
     return [Text(f"On {r.gpus} GPU(s): " + "; ".join(limits) + ".", style="bold")] if limits else []
 
 
