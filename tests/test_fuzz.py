@@ -39,7 +39,7 @@ from typing import Any, Optional
 
 import pytest
 import typer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -395,7 +395,21 @@ def test_random_invocations(args: list[str]) -> None:
 @settings(FAST, max_examples=max(LONG_EXAMPLES, 1))
 @given(invocations(ESTIMATING))
 def test_random_invocations_long(args: list[str]) -> None:
+    assume(not _known_bug_input(args))  # a KNOWN_BUGS input would stop the campaign at its first case
     check(invoke(args))
+
+
+def _known_bug_input(args: list[str]) -> bool:
+    """Inputs of the open KNOWN_BUGS the random campaign can draw; remove a line when its fix lands."""
+    if any(len(a) >= 255 and "/" not in a for a in args):  # long-preset-name
+        return True
+    if "--fragmentation" in args:  # fit --fragmentation: float() of the raw text
+        value = args[args.index("--fragmentation") + 1 :][:1]
+        try:
+            float(value[0] if value else "")
+        except ValueError:
+            return True
+    return False
 
 
 @pytest.mark.parametrize("command", list(COMMAND_TABLE))
