@@ -209,7 +209,7 @@ def _mark(case_id: str, values: Any, *, slow: bool = False) -> Any:
     """A test case with its id, a strict xfail when it is a known bug, and the slow mark when asked."""
     marks = [pytest.mark.slow] if slow else []
     if case_id in KNOWN_BUGS:
-        marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case_id]))
+        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_BUGS[case_id]))
     return pytest.param(*values, id=case_id, marks=marks)
 
 
@@ -474,7 +474,7 @@ def _probe_case(args: list[str]) -> None:
     try:
         out = invoke(["probe", "--fake", *args])
     except ProbeRan:
-        pytest.fail(f"llm-budget probe --fake {' '.join(args)}: accepted, the probe started running")
+        raise AssertionError(f"llm-budget probe --fake {' '.join(args)}: accepted, the probe started running") from None
     check(out)
     assert out.exit_code == 2, f"probe {args}: exit {out.exit_code}, expected a rejection (2)"
 

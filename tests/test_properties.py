@@ -96,7 +96,7 @@ KNOWN_BUGS: dict[str, str] = {k: f"issue 13 [{area}]: {bug}" for k, (bug, area) 
 def known(test_id: str) -> list[Any]:
     """The strict xfail mark of a KNOWN_BUGS entry, as a list of marks (empty otherwise)."""
     if test_id in KNOWN_BUGS:
-        return [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[test_id])]
+        return [pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_BUGS[test_id])]
     return []
 
 
