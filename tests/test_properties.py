@@ -67,29 +67,7 @@ _GPUS_LAYOUT = (
     "the 'N GPUs: <layout>' change promises that layout's need, but `fit --gpus N` judges another layout "
     "that does not fit (fit/changes.py vs fit/advisor.py)"
 )
-KNOWN: dict[str, tuple[str, str]] = {
-    "test_compute_single_gpu_verdict_equals_fits": (
-        "compute's 'fits one GPU' counts weights + KV cache against the card's whole memory; fit counts the "
-        "serving peak against usable memory (compute/inference.py vs fit)",
-        CALC,
-    ),
-    "test_suggested_changes_keep_their_promise[llama3-8b-a100-40-train]": (_GPUS_LAYOUT, CALC),
-    "test_suggested_changes_keep_their_promise[mistral-7b-4090-train]": (_GPUS_LAYOUT, CALC),
-    "test_suggested_changes_keep_their_promise_drawn": (_GPUS_LAYOUT, CALC),
-    "test_suggested_changes_keep_their_promise[gpt2-t4-train]": (
-        "a bigger card's need is computed with the old card's attention (eager on a T4); the new card runs sdpa "
-        "(fit/changes.py bigger_card)",
-        CALC,
-    ),
-    "test_suggested_changes_keep_their_promise[params-70b-a100-40-infer]": (
-        "--params, serving: 'a bigger card: L40S' promised at 0 B and fits; 140 GB of weights do not fit 48 GB",
-        CALC,
-    ),
-    "test_suggested_changes_lower_the_need[params-13b-t4-train]": (
-        "--params: --recipe pure, --optimizer adamw8bit and sgd-momentum offered at the same 208 GB",
-        CALC,
-    ),
-}
+KNOWN: dict[str, tuple[str, str]] = {}  # the 7 properties that failed on the first run (issue 13) now hold
 KNOWN_BUGS: dict[str, str] = {k: f"issue 13 [{area}]: {bug}" for k, (bug, area) in KNOWN.items()}
 
 

@@ -201,7 +201,7 @@ def fit(
         cuda_context=int(parse_decimal(cuda_context, what="--cuda-context") * MiB)
         if cuda_context not in ("0", "0.0")
         else 0,
-        fragmentation=float(fragmentation),
+        fragmentation=_share(fragmentation, "--fragmentation"),
     )
     if json:
         from llm_budget.render.fit import fit_json
@@ -230,3 +230,14 @@ def _training_precision(precision: Precision, lora_rank: Optional[str]) -> Preci
     if (_quantized(precision) and not lora_rank) or precision in (Precision.fp8_e4m3, Precision.fp8_e5m2):
         return Precision.bf16
     return precision
+
+
+def _share(text: str, option: str) -> float:
+    """A share in [0, 1) as typed ('0.05', '0'), or a one-line error naming the option."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise LLMBudgetError(f"{option}: cannot read {text!r} as a share (examples: 0.05, 0)") from None
+    if not 0 <= value < 1:
+        raise LLMBudgetError(f"{option} must be at least 0 and below 1, got {text!r}")
+    return value

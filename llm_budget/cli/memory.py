@@ -47,6 +47,7 @@ from llm_budget.cli.options import (
     UnitsOpt,
     build_spec,
     emit_json,
+    refuse_unused,
     user_errors,
 )
 from llm_budget.cli.setups import infer_setup, train_setup
@@ -155,6 +156,11 @@ def memory(
             raise LLMBudgetError(
                 "give --params N (the lecture's rule of thumb) or a model (--preset NAME, --hf-config PATH or sizes)"
             )
+        refuse_unused(
+            {"--batch": (batch, "1"), "--seq": (seq, None), "--context": (context, None), "--prompt": (prompt, None),
+             "--lora-rank": (lora_rank, None)},
+            why="apply to a model (--preset, --hf-config or sizes); --params alone is the lecture's bytes per parameter",
+        )  # fmt: skip
         report = rule_of_thumb(parse_count(params, what="--params"), prec or Precision.fp32)
     elif params is not None:
         raise LLMBudgetError("give --params or a model, not both (a model's parameters are counted exactly)")

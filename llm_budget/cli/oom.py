@@ -38,6 +38,7 @@ from llm_budget.cli.options import (
     TiedOpt,
     build_spec,
     emit_json,
+    refuse_unused,
     user_errors,
 )
 from llm_budget.cli.setups import infer_setup, train_setup
@@ -117,6 +118,13 @@ def oom(
         kinds=dict(mlp=mlp, norm=norm, position=position, qk_norm=qk_norm),
         required=False,
     )
+    if model is None:
+        refuse_unused(
+            {"--mode": (mode, "train"), "--precision": (precision, "bf16"), "--optimizer": (optimizer, Optimizer.adamw),
+             "--batch": (batch, "1"), "--seq": (seq, None), "--context": (context, None),
+             "--checkpointing": (checkpointing, Checkpointing.none)},
+            why="apply with a model (--preset, --hf-config or sizes): they describe what ran out of memory",
+        )  # fmt: skip
     report = explain_oom(_read_stdin() if message is None or message == "-" else message)
     if model is not None:
         prec = parse_precision(precision or "bf16")
@@ -143,7 +151,9 @@ def _read_stdin() -> str:
             'no message: paste it in quotes (llm-budget oom "CUDA out of memory. Tried to allocate …") '
             "or pipe a log (llm-budget oom < train.log)"
         )
-    text = stream.read()
+    # a log can hold bytes that are not UTF-8 (progress bars, another encoding): the message itself is ASCII
+    raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode("utf-8", "surrogateescape")
+    text = raw.decode("utf-8", errors="replace")
     if not text.strip():
         raise LLMBudgetError(
             "stdin was empty: pipe a log or traceback that contains the CUDA out-of-memory message, or pass the message in quotes"

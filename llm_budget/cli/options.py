@@ -82,6 +82,14 @@ def count(text: Optional[str], option: str) -> Optional[int]:
     return None if text is None else parse_count(text, what=option)
 
 
+def refuse_unused(options: dict[str, tuple[object, object]], *, why: str) -> None:
+    """Options that do not apply here: each given one (value differs from its default) is an error naming them,
+    so that nothing a user typed is silently ignored. `options`: flag -> (value, default)."""
+    given = [flag for flag, (value, default) in options.items() if value != default]
+    if given:
+        raise LLMBudgetError(f"{', '.join(given)}: {why}")
+
+
 # -- the model: a preset, a Hugging Face config, or sizes (on their own or over either) ----------------------
 
 _M = "Model"
