@@ -26,7 +26,7 @@ def wheel(tmp_path_factory) -> Path:
         text=True,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    (whl,) = out.glob("llm_budget-*.whl")
+    (whl,) = out.glob("llm_gpu_budget-*.whl")
     return whl
 
 
