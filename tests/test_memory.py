@@ -504,3 +504,28 @@ def test_settings_keep_their_json_keys():
     infer = json.loads(inference_memory(SMALL, InferSetup(context=256)).model_dump_json())["settings"]
     assert infer == {"batch": 1, "context": 256, "prompt": 256, "kv_precision": "bf16", "device": "cuda"}
     assert json.loads(rule_of_thumb(10**9).model_dump_json())["settings"] == {}
+
+
+def test_prefill_peak_at_one_token_is_the_head_not_a_block_plus_the_head():
+    """Issue 13: GPT-2 at batch 4096 × prompt 1. The logits are made after the last block has freed its
+    temporaries, so the peak is the head: the final residual x, the 16-bit logits and their FP32 copy,
+    plus the int64 token ids (GPT-2 has learned positions: no rotary tables)."""
+    from llm_budget.memory.inference import prefill_workspace
+
+    spec = load_preset("gpt2-124m")
+    b, t, d, v, c = 4096, 4096, 768, 50257, 2
+    head = t * d * c + b * v * (c + 4)
+    block = 3 * t * d * c + 4 * t * 3072 * c  # x, h, normed + GELU-new's four t × d_mlp tensors
+    assert block < head
+    assert prefill_workspace(spec, batch=b, prompt=1, c=c) == head + t * 8
+
+
+def test_prefill_counts_the_token_ids_and_the_rotary_tables():
+    """Llama 3 8B, batch 8 × prompt 8192 in bf16: the gated MLP's block is the peak; the token ids
+    (8 B each) and rotary's cos and sin (2 × prompt × d_head × 2 B) are live through every block."""
+    from llm_budget.memory.inference import prefill_workspace
+
+    spec = load_preset("llama3-8b")
+    t, d, c = 8 * 8192, 4096, 2
+    block = 3 * t * d * c + 3 * t * 14336 * c  # x, h, normed + act(gate), up and their product
+    assert prefill_workspace(spec, batch=8, prompt=8192, c=c) == block + t * 8 + 2 * 8192 * 128 * c
