@@ -230,3 +230,21 @@ def test_prefill_estimate_is_byte_exact_when_the_prompts_match(preset, batch, co
     r = probe_inference(load_preset(preset), setup, path="fake")
     peak = next(x for x in r.rows if x.component == "prefill peak")
     assert peak.estimate_bytes == peak.measured_bytes
+
+
+def test_tiny_models_show_sizes_in_a_unit_that_suits_them():
+    """Issue 13: a tiny model printed "0.000 GiB" in every row; each row now picks GiB, MiB, KiB or bytes."""
+    from llm_budget.render.probe import _size, _unit
+
+    r = run(
+        "probe", "--fake", "--mode", "infer", "--d-embed", "64", "--n-heads", "4", "--n-layers", "1",
+        "--n-vocab", "64", "--d-mlp", "256", "--batch", "1", "--context", "8",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.stdout.splitlines() if "│" in line]  # the table (the decode note is run.py's)
+    assert len(rows) >= 3 and not any("0.000 GiB" in line for line in rows)
+    assert all("KiB" in line for line in rows if "weights" in line or "KV cache" in line)
+    assert _size(2 * 64 * 8 * 2, _unit(2 * 64 * 8 * 2)) == "2.000 KiB"  # 2 · d · context · 2 B
+    assert _size(1000, _unit(1000, 1023)) == "1,000 B"
+    assert _size(3 << 20, _unit(3 << 20, None)) == "3.000 MiB"
+    assert _size(5 << 30, _unit(5 << 30)) == "5.000 GiB" and _size(None, ("B", 1)) == "OOM"
