@@ -529,3 +529,18 @@ def test_prefill_counts_the_token_ids_and_the_rotary_tables():
     t, d, c = 8 * 8192, 4096, 2
     block = 3 * t * d * c + 3 * t * 14336 * c  # x, h, normed + act(gate), up and their product
     assert prefill_workspace(spec, batch=8, prompt=8192, c=c) == block + t * 8 + 2 * 8192 * 128 * c
+
+
+def test_a_standard_mlp_backward_holds_one_hidden_gradient_a_gated_one_two():
+    """Issue 13: fc2's backward frees the activation's output as it makes its gradient, and GELU's backward
+    makes grad h from it: one t × d_mlp tensor above the saved ones. Gated: grad of the product, then
+    grad act(gate) and grad up, with the product freed: two."""
+    from llm_budget.memory import TrainSetup
+    from llm_budget.memory.step import unsharded_step
+
+    setup = TrainSetup(precision="bf16", recipe="pure", batch=2, seq=512, device="cpu")
+    t, c = 2 * 512, 2
+    standard = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=64, d_mlp=256)
+    gated = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=64, d_mlp=256, mlp="gated")
+    assert unsharded_step(standard, setup).backward_regions(1, False, 1)["MLP"].temporaries == t * 256 * c
+    assert unsharded_step(gated, setup).backward_regions(1, False, 1)["MLP"].temporaries == 2 * t * 256 * c
