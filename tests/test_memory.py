@@ -544,3 +544,20 @@ def test_a_standard_mlp_backward_holds_one_hidden_gradient_a_gated_one_two():
     gated = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=64, d_mlp=256, mlp="gated")
     assert unsharded_step(standard, setup).backward_regions(1, False, 1)["MLP"].temporaries == t * 256 * c
     assert unsharded_step(gated, setup).backward_regions(1, False, 1)["MLP"].temporaries == 2 * t * 256 * c
+
+
+def test_selective_checkpointing_keeps_the_cores_inputs_at_their_dtype():
+    """Issue 13: under autocast with rotary positions the checkpointed core's q and k are FP32 (q·cos with an
+    FP32 table), where the core alone saves 16-bit casts: selective keeps t·(q + k widths)·2 B more per block
+    than the core's own 16-bit q, k."""
+    from llm_budget.memory import TrainSetup
+    from llm_budget.memory.step import unsharded_step
+
+    spec = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=64, d_mlp=256)
+    ref = {"implementation": "reference"}  # the probe's model (for transformers' models this rule does not apply)
+    mixed = unsharded_step(spec, TrainSetup(precision="bf16", batch=2, seq=512, device="cpu", **ref))
+    pure = unsharded_step(spec, TrainSetup(precision="bf16", recipe="pure", batch=2, seq=512, device="cpu", **ref))
+    t = 2 * 512
+    lse = 2 * 4 * 512 * 4  # SDPA's FP32 log-sum-exp, b · heads · s · 4 B: what selective drops
+    assert pure.activations_on_rank(1, False).selective == lse
+    assert mixed.activations_on_rank(1, False).selective == lse - t * (64 + 64) * 2
