@@ -504,3 +504,60 @@ def test_settings_keep_their_json_keys():
     infer = json.loads(inference_memory(SMALL, InferSetup(context=256)).model_dump_json())["settings"]
     assert infer == {"batch": 1, "context": 256, "prompt": 256, "kv_precision": "bf16", "device": "cuda"}
     assert json.loads(rule_of_thumb(10**9).model_dump_json())["settings"] == {}
+
+
+def test_prefill_peak_at_one_token_is_the_head_not_a_block_plus_the_head():
+    """Issue 13: GPT-2 at batch 4096 × prompt 1. The logits are made after the last block has freed its
+    temporaries, so the peak is the head: the final residual x, the 16-bit logits and their FP32 copy,
+    plus the int64 token ids (GPT-2 has learned positions: no rotary tables)."""
+    from llm_budget.memory.inference import prefill_workspace
+
+    spec = load_preset("gpt2-124m")
+    b, t, d, v, c = 4096, 4096, 768, 50257, 2
+    head = t * d * c + b * v * (c + 4)
+    block = 3 * t * d * c + 4 * t * 3072 * c  # x, h, normed + GELU-new's four t × d_mlp tensors
+    assert block < head
+    assert prefill_workspace(spec, batch=b, prompt=1, c=c) == head + t * 8
+
+
+def test_prefill_counts_the_token_ids_and_the_rotary_tables():
+    """Llama 3 8B, batch 8 × prompt 8192 in bf16: the gated MLP's block is the peak; the token ids
+    (8 B each) and rotary's cos and sin (2 × prompt × d_head × 2 B) are live through every block."""
+    from llm_budget.memory.inference import prefill_workspace
+
+    spec = load_preset("llama3-8b")
+    t, d, c = 8 * 8192, 4096, 2
+    block = 3 * t * d * c + 3 * t * 14336 * c  # x, h, normed + act(gate), up and their product
+    assert prefill_workspace(spec, batch=8, prompt=8192, c=c) == block + t * 8 + 2 * 8192 * 128 * c
+
+
+def test_a_standard_mlp_backward_holds_one_hidden_gradient_a_gated_one_two():
+    """Issue 13: fc2's backward frees the activation's output as it makes its gradient, and GELU's backward
+    makes grad h from it: one t × d_mlp tensor above the saved ones. Gated: grad of the product, then
+    grad act(gate) and grad up, with the product freed: two."""
+    from llm_budget.memory import TrainSetup
+    from llm_budget.memory.step import unsharded_step
+
+    setup = TrainSetup(precision="bf16", recipe="pure", batch=2, seq=512, device="cpu")
+    t, c = 2 * 512, 2
+    standard = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=64, d_mlp=256)
+    gated = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=64, d_mlp=256, mlp="gated")
+    assert unsharded_step(standard, setup).backward_regions(1, False, 1)["MLP"].temporaries == t * 256 * c
+    assert unsharded_step(gated, setup).backward_regions(1, False, 1)["MLP"].temporaries == 2 * t * 256 * c
+
+
+def test_selective_checkpointing_keeps_the_cores_inputs_at_their_dtype():
+    """Issue 13: under autocast with rotary positions the checkpointed core's q and k are FP32 (q·cos with an
+    FP32 table), where the core alone saves 16-bit casts: selective keeps t·(q + k widths)·2 B more per block
+    than the core's own 16-bit q, k."""
+    from llm_budget.memory import TrainSetup
+    from llm_budget.memory.step import unsharded_step
+
+    spec = ModelSpec(d_embed=64, n_heads=4, n_layers=1, n_vocab=64, d_mlp=256)
+    ref = {"implementation": "reference"}  # the probe's model (for transformers' models this rule does not apply)
+    mixed = unsharded_step(spec, TrainSetup(precision="bf16", batch=2, seq=512, device="cpu", **ref))
+    pure = unsharded_step(spec, TrainSetup(precision="bf16", recipe="pure", batch=2, seq=512, device="cpu", **ref))
+    t = 2 * 512
+    lse = 2 * 4 * 512 * 4  # SDPA's FP32 log-sum-exp, b · heads · s · 4 B: what selective drops
+    assert pure.activations_on_rank(1, False).selective == lse
+    assert mixed.activations_on_rank(1, False).selective == lse - t * (64 + 64) * 2

@@ -309,6 +309,25 @@ def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     )
 
 
+def checkpointed_core_inputs(spec: ModelSpec, st: Step) -> list[Saved] | None:
+    """What the reference model's selective recomputation keeps of the attention core: torch.utils.checkpoint
+    (non-reentrant) holds the core's inputs q, k, v as they are passed in, at their own dtype and before
+    GQA's repeat. Under autocast with rotary positions q and k are FP32: the cos and sin tables are built in
+    the residual's dtype (FP32) and q·cos promotes, while without checkpointing the core saves autocast's
+    16-bit casts of them (measured under fake tensors: +256 B per token and layer at d 64, issue 13).
+    None where another path decides (transformers' models, SDPA's CPU math path with dropout)."""
+    if st.impl != "reference" or (st.device == "cpu" and spec.dropout > 0 and st.attention == "sdpa"):
+        return None
+    t, c = st.t, st.c
+    qd, kd = spec.n_heads * spec.head_dim, spec.kv_heads * spec.head_dim
+    qk = st.r if spec.position is PositionKind.rotary else c
+    return [
+        Saved("q (checkpoint input)", t * qd * qk, "the checkpoint holds the core's inputs", "attn"),
+        Saved("k (checkpoint input)", t * kd * qk, "the checkpoint holds the core's inputs", "attn"),
+        Saved("v (checkpoint input)", t * kd * c, "the checkpoint holds the core's inputs", "attn"),
+    ]
+
+
 def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     """Tensors one transformer block saves for backward (no checkpointing), tagged by the part of the
     block whose backward frees them (backward runs mlp, mlp_norm, attn, attn_norm)."""

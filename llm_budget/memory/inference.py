@@ -55,12 +55,18 @@ def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> in
     """Tensors one block's forward holds at once during a prefill without gradients, above the weights and cache.
 
     Without autograd every intermediate dies as soon as the next op has read it, so the peak is the
-    largest set of simultaneously live tensors in one block: the caller's residual x, the block's
-    residual h, the normed input, and the part's own temporaries:
-      RMSNorm in FP32: the FP32 copy and x², then x·rsqrt (2 FP32 tensors of t × d);
-      attention: q, k, v, and rope's products on q (three q-sized tensors) or the SDPA output;
-      the MLP: see _mlp_workspace;
-    then the last position's logits, in the compute dtype and upcast to FP32.
+    largest set of simultaneously live tensors, in one of two phases that never overlap:
+      a block: the caller's residual x, the block's residual h, the normed input, and the part's own
+        temporaries:
+          RMSNorm in FP32: the FP32 copy and x², then x·rsqrt (2 FP32 tensors of t × d);
+          attention: q, k, v, and rope's products on q (three q-sized tensors) or the SDPA output;
+          the MLP: see _mlp_workspace;
+      the head, after the last block has freed its temporaries: the final residual x (t × d), and the
+        last position's logits, in the compute dtype and upcast to FP32 (batch × vocab × (c + 4));
+    and, through both phases, the prompt's int64 token ids (t × 8 B) and rotary's cos and sin tables
+    (2 × prompt × d_head, in the compute dtype), built once per forward.
+    At batch 4096 × prompt 1 (GPT-2) the head is the peak; adding the logits on top of the block, as
+    before, over-counted by the block's temporaries (+7% against the fake-tensor probe).
     Source: pope2022: §2 (the prefill is one forward pass); the terms follow the probe's reference model.
     """
     t = batch * prompt
@@ -70,8 +76,11 @@ def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> in
     norm = t * d * 8 if spec.norm is NormKind.rmsnorm else 0
     rope = 3 * t * qd * c if spec.position.value == "rotary" else t * qd * c
     attention = normed + t * (qd + 2 * kd) * c + rope
-    logits = batch * spec.n_vocab * (c + 4)
-    return residuals + max(norm, attention, _mlp_workspace(spec, t, c, normed)) + logits
+    block = residuals + max(norm, attention, _mlp_workspace(spec, t, c, normed))
+    head = t * d * c + batch * spec.n_vocab * (c + 4)
+    token_ids = t * 8  # the prompt's int64 token ids, live for the whole forward
+    rope_tables = 2 * prompt * spec.head_dim * c if spec.position.value == "rotary" else 0  # cos and sin
+    return token_ids + rope_tables + max(block, head)
 
 
 def _compute_precision(weights: Precision) -> Precision:

@@ -60,10 +60,28 @@ class RankActivations(NamedTuple):
     head: int  # the final norm's and the unembedding's inputs
 
 
-def activations_on_rank(per_block: list[Saved], head: list[Saved], tp: int, sp: bool, device: str) -> RankActivations:
+CORE_INPUTS = {"q (attention input)", "k (attention input)", "k", "v"}
+"""The attention core's q, k, v as the core itself saves them (SDPA, or eager attention without GQA's repeat)."""
+
+
+def activations_on_rank(
+    per_block: list[Saved],
+    head: list[Saved],
+    tp: int,
+    sp: bool,
+    device: str,
+    core_inputs: list[Saved] | None = None,
+) -> RankActivations:
+    """`core_inputs`: what a checkpointed attention core keeps instead of its own q, k, v (see
+    activations.checkpointed_core_inputs); None: the core's own saved q, k, v are what is kept."""
+    dropped = [x for x in per_block if x.name in SELECTIVE_RECOMPUTE]
+    selective = saved_bytes_on_rank(dropped, tp, sp, device)
+    if core_inputs is not None:
+        own = [x for x in per_block if x.name in CORE_INPUTS]
+        selective += saved_bytes_on_rank(own, tp, sp, device) - saved_bytes_on_rank(core_inputs, tp, sp, device)
     return RankActivations(
         per_block=saved_bytes_on_rank(per_block, tp, sp, device),
-        selective=saved_bytes_on_rank([x for x in per_block if x.name in SELECTIVE_RECOMPUTE], tp, sp, device),
+        selective=selective,
         embedding_side=saved_bytes_on_rank([x for x in head if not x.name.startswith(HEAD_INPUTS)], tp, sp, device),
         head=saved_bytes_on_rank([x for x in head if x.name.startswith(HEAD_INPUTS)], tp, sp, device),
     )

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from llm_budget.choices import Convention, Recipe
 from llm_budget.defaults import sequence_length
-from llm_budget.memory.activations import Saved, Step, head_saved, layer_saved
+from llm_budget.memory.activations import Saved, Step, checkpointed_core_inputs, head_saved, layer_saved
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.backward import BackwardRegion, block_backward_regions
 from llm_budget.memory.rank_activations import RankActivations, activations_on_rank
@@ -78,7 +78,14 @@ class UnshardedStep:
     def activations_on_rank(self, tp: int, sp: bool) -> RankActivations:
         key = (tp, sp)
         if key not in self._rank_cache:
-            self._rank_cache[key] = activations_on_rank(self.per_block, self.head, tp, sp, self.setup.device)
+            self._rank_cache[key] = activations_on_rank(
+                self.per_block,
+                self.head,
+                tp,
+                sp,
+                self.setup.device,
+                checkpointed_core_inputs(self.spec, self.conditions),
+            )
         return self._rank_cache[key]
 
     def backward_regions(self, tp: int, sp: bool, zero_shards: int) -> dict[str, BackwardRegion]:

@@ -11,9 +11,24 @@ from rich.text import Text
 from llm_budget.probe.run import EXACT, ProbeReport
 from llm_budget.units import MemoryUnit, format_bytes
 
+_BINARY = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 
-def _gib(n: int | None) -> str:
-    return "OOM" if n is None else format_bytes(n, MemoryUnit.gib, decimals=3)
+
+def _unit(*sizes: int | None) -> tuple[str, int]:
+    """The largest binary unit that the row's largest value fills at least once; bytes below 1 KiB
+    (a tiny model's rows read '0.000 GiB' in GiB)."""
+    top = max((n for n in sizes if n is not None), default=0)
+    return next(((label, size) for label, size in _BINARY if top >= size), ("B", 1))
+
+
+def _size(n: int | None, unit: tuple[str, int]) -> str:
+    if n is None:
+        return "OOM"
+    if unit[1] == 1 << 30:
+        return format_bytes(n, MemoryUnit.gib, decimals=3)
+    if unit[1] == 1:
+        return f"{n:,} B"
+    return f"{n / unit[1]:,.3f} {unit[0]}"
 
 
 def probe_view(r: ProbeReport) -> Group:
@@ -41,7 +56,14 @@ def probe_view(r: ProbeReport) -> Group:
             if row.ok
             else Text("OFF" if row.measured_bytes is not None else "OOM", style="bold red")
         )
-        t.add_row(row.component, _gib(row.estimate_bytes), _gib(row.measured_bytes), err, Text.assemble(ok, f" {rule}"))
+        unit = _unit(row.estimate_bytes, row.measured_bytes)  # one unit per row: the two columns compare
+        t.add_row(
+            row.component,
+            _size(row.estimate_bytes, unit),
+            _size(row.measured_bytes, unit),
+            err,
+            Text.assemble(ok, f" {rule}"),
+        )
     out: list[Any] = [head, t]
     settings = ", ".join(
         f"{k} {v}"
