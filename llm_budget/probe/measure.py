@@ -312,7 +312,13 @@ class InferMeasurement:
     notes: list[str] = field(default_factory=list)
 
 
-def measure_inference(spec: ModelSpec, setup: InferSetup, *, path: str, decode_steps: int = 4) -> InferMeasurement:
+DECODE_STEPS = 4
+"""Tokens the serving measurement decodes after its prefill (the prompt is the context less these)."""
+
+
+def measure_inference(
+    spec: ModelSpec, setup: InferSetup, *, path: str, decode_steps: int = DECODE_STEPS
+) -> InferMeasurement:
     """Load the weights, preallocate the KV cache for the context, prefill the prompt, decode a few tokens."""
     device = "cuda" if path == "cuda" else "cpu"
     dtype = DTYPES.get(setup.precision)

@@ -29,7 +29,13 @@ from llm_budget.memory import (
 )
 from llm_budget.model.inventory import parameter_tensors
 from llm_budget.model.spec import ModelSpec
-from llm_budget.probe.measure import InferMeasurement, StepMeasurement, measure_inference, measure_training_step
+from llm_budget.probe.measure import (
+    DECODE_STEPS,
+    InferMeasurement,
+    StepMeasurement,
+    measure_inference,
+    measure_training_step,
+)
 from llm_budget.units import MemoryUnit, format_bytes
 
 Path = Literal["cuda", "cpu", "fake"]
@@ -239,7 +245,10 @@ def probe_inference(
     spec: ModelSpec, setup: InferSetup, *, path: Path, tolerance: float = DEFAULT_TOLERANCE
 ) -> ProbeReport:
     dev = "cuda" if path == "cuda" else "cpu"
-    est_setup = setup.model_copy(update={"device": dev})
+    # the measurement prefills the context less its decode steps (measure_inference): estimate that same prompt
+    context = sequence_length(setup.context, spec.context_window)
+    prompt = setup.prompt or max(context - DECODE_STEPS, 1)
+    est_setup = setup.model_copy(update={"device": dev, "prompt": prompt})
     est = inference_memory(spec, est_setup)
     notes: list[str] = []
     try:
