@@ -510,7 +510,7 @@ def test_prefill_peak_at_one_token_is_the_head_not_a_block_plus_the_head():
     """Issue 13: GPT-2 at batch 4096 × prompt 1. The logits are made after the last block has freed its
     temporaries, so the peak is the head: the final residual x, the 16-bit logits and their FP32 copy,
     plus the int64 token ids (GPT-2 has learned positions: no rotary tables)."""
-    from llm_budget.memory.inference import prefill_workspace
+    from llm_budget.memory.prefill import prefill_workspace
 
     spec = load_preset("gpt2-124m")
     b, t, d, v, c = 4096, 4096, 768, 50257, 2
@@ -523,7 +523,7 @@ def test_prefill_peak_at_one_token_is_the_head_not_a_block_plus_the_head():
 def test_prefill_counts_the_token_ids_and_the_rotary_tables():
     """Llama 3 8B, batch 8 × prompt 8192 in bf16: the gated MLP's block is the peak; the token ids
     (8 B each) and rotary's cos and sin (2 × prompt × d_head × 2 B) are live through every block."""
-    from llm_budget.memory.inference import prefill_workspace
+    from llm_budget.memory.prefill import prefill_workspace
 
     spec = load_preset("llama3-8b")
     t, d, c = 8 * 8192, 4096, 2

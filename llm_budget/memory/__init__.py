@@ -16,7 +16,8 @@ Modules, from the user's request to the report:
   timeline.py        the step as named phases; its peak (StepPeak)
   training.py        training_memory / training_peak
   explain.py         formulas, sources and assumptions of a training report
-  inference.py       inference_memory, prefill_workspace, kv_cache_bytes (through kv.py)
+  inference.py       inference_memory (weights, KV cache from kv.py, workspace from prefill.py)
+  prefill.py         prefill_workspace: what one block or the head holds at once in a prefill
   rule_of_thumb.py   the lecture's bytes-per-parameter table
   report.py          MemoryReport, MemoryLine, Phase, TrainSettings, InferSettings
   allocator.py       the CUDA caching allocator's 512-byte rounding
@@ -41,14 +42,10 @@ from llm_budget.memory.activations import (
     layer_saved,
 )
 from llm_budget.memory.allocator import CUDA_ROUND
-from llm_budget.memory.inference import (
-    inference_memory,
-    kv_cache_bytes,
-    prefill_workspace,
-    serving_need,
-)
-from llm_budget.memory.kv import kv_bytes, tokens_held
+from llm_budget.memory.inference import inference_memory, serving_need
+from llm_budget.memory.kv import kv_bytes, kv_cache_bytes, tokens_held
 from llm_budget.memory.optimizers import OPTIMIZERS, OptimizerSpec
+from llm_budget.memory.prefill import prefill_workspace
 from llm_budget.memory.quantization import quantized_weight_bytes
 from llm_budget.memory.recipes import RECIPES, RecipeBytes, recipe_bytes
 from llm_budget.memory.report import (

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+from llm_budget.hardware import Precision
+from llm_budget.model.spec import ModelSpec
+
 
 def kv_bytes(*, n_layers: int, kv_heads: int, head_dim: int, tokens: int, bits: int) -> int:
     """Bytes of K and V for `tokens` cached positions (all sequences together), every layer."""
@@ -19,3 +22,16 @@ def kv_bytes(*, n_layers: int, kv_heads: int, head_dim: int, tokens: int, bits: 
 def tokens_held(tokens: int, sliding_window: Optional[int]) -> int:
     """Positions a sequence keeps in its cache: all of them, or the last `sliding_window` (Mistral 7B v0.1: 4,096)."""
     return min(tokens, sliding_window) if sliding_window else tokens
+
+
+def kv_cache_bytes(spec: ModelSpec, *, batch: int, tokens: int, precision: Precision) -> int:
+    """Keys and values of every layer for `tokens` positions of `batch` sequences.
+
+    Formula: 2 · n_layers · n_kv_heads · d_head · bytes · batch · tokens, with tokens capped at the
+             sliding window when the model has one (Mistral 7B v0.1: 4,096).
+    Source:  kwon2023: §3 (2 × 5120 × 40 × 2 bytes = 800 KB per token for OPT-13B); ainslie2023 (n_kv_heads).
+    """
+    held = tokens_held(tokens, spec.sliding_window)
+    return kv_bytes(
+        n_layers=spec.n_layers, kv_heads=spec.kv_heads, head_dim=spec.head_dim, tokens=batch * held, bits=precision.bits
+    )
