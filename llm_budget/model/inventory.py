@@ -178,7 +178,6 @@ def _qkvo_tensors(spec: ModelSpec) -> list[ParamTensor]:
     return out
 
 
-
 def _mlp_tensors(spec: ModelSpec) -> list[ParamTensor]:
     """Dense MLPs of width d_mlp in dense blocks; routed experts of width expert_width, the router and any
     shared expert in MoE blocks (DeepSeek-V3 §2.1.2; Qwen2-MoE; Llama 4)."""

@@ -125,6 +125,11 @@ class ModelSpec(StrictModel):
     published_params: Optional[Size] = Field(
         None, description="Exact parameter count its authors publish (checked by tests)"
     )
+    published_rounded: Optional[str] = Field(
+        None,
+        description="The count as its authors round it when no exact count is published, e.g. '671B' or "
+        "'671B total, 37B active' (tests check the exact count rounds to it)",
+    )
     notes: Optional[str] = None
 
     # -- the lecture's five --------------------------------------------------------

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from llm_budget.errors import SpecError
 
 Config = dict[str, Any]
 Fields = dict[str, Any]  # ModelSpec fields, not yet validated
+
+
+class Mapper(NamedTuple):
+    family: str  # ModelSpec.family of the specs it builds
+    fields: Callable[[Config], Fields]
+    follows: str  # the transformers modeling file it was written from (under src/transformers/models/)
 
 
 def section(cfg: Config, key: str) -> Config:
