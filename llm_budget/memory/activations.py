@@ -23,6 +23,15 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from llm_budget.memory.blocks import (
+    clamped_swiglu_extra,
+    math_path,
+    math_path_core,
+    mla_attention,
+    router,
+    shared_experts,
+    sinks_eager_core,
+)
 from llm_budget.model.spec import (
     Activation,
     MlpKind,
@@ -33,6 +42,8 @@ from llm_budget.model.spec import (
 )
 
 Flow = Literal["pure", "autocast"]
+FP32_NORM_PRODUCT = {"gemma", "gemma2", "gemma3_text", "gemma3", "gpt_oss"}
+"""transformers' RMSNorms that multiply the weight in FP32 and cast after (GemmaRMSNorm, GptOssRMSNorm)."""
 AttentionKind = Literal["sdpa", "eager"]
 Device = Literal["cuda", "cpu"]
 
@@ -93,12 +104,19 @@ def _norm(
         return out
     # RMSNorm computed in FP32 (transformers' LlamaRMSNorm): x.float() is saved by pow and mul,
     # rsqrt's output by mul; weight · x.to(dtype) saves the normalized input in the input dtype,
-    # which is the FP32 product itself when the input was FP32.
-    return [
+    # which is the FP32 product itself when the input was FP32. Gemma's and gpt-oss's norms multiply
+    # the weight before casting back: the FP32 normalized x is saved (Gemma: and the FP32 1 + weight).
+    fp32_product = st.impl == "hf" and (spec.family or "") in FP32_NORM_PRODUCT
+    out = [
         Saved(f"{tag}: x in FP32", rows * width * 4, "pow and mul save the FP32 input"),
         Saved(f"{tag}: rsqrt", rows * 4, "mul saves 1/rms per row"),
-        Saved(f"{tag}: normalized", rows * width * in_bytes, "weight · x saves the normalized x"),
+        Saved(
+            f"{tag}: normalized", rows * width * (4 if fp32_product else in_bytes), "weight · x saves the normalized x"
+        ),
     ]
+    if fp32_product and (spec.family or "").startswith("gemma"):
+        out.append(Saved(f"{tag}: 1 + weight (FP32)", width * 4, "GemmaRMSNorm multiplies by (1 + weight).float()"))
+    return out
 
 
 def _matmul_inputs(st: Step, name: str, elements: int, in_bytes: int, n_matmuls: int) -> list[Saved]:
@@ -115,9 +133,19 @@ def _matmul_inputs(st: Step, name: str, elements: int, in_bytes: int, n_matmuls:
     return [Saved(name, elements * in_bytes, "saved by the matmul(s) it reads")]
 
 
-def _mlp(spec: ModelSpec, st: Step, rows: int, in_bytes: int, tag: str, *, input_counted: bool = False) -> list[Saved]:
-    """A dense MLP over `rows` token rows; its input has dtype in_bytes (saved here unless input_counted)."""
-    f, c = spec.d_mlp, st.c
+def _mlp(
+    spec: ModelSpec,
+    st: Step,
+    rows: int,
+    in_bytes: int,
+    tag: str,
+    *,
+    input_counted: bool = False,
+    width: int | None = None,
+) -> list[Saved]:
+    """An MLP of `width` (default d_mlp) over `rows` token rows; its input has dtype in_bytes (saved here
+    unless input_counted)."""
+    f, c = width or spec.d_mlp, st.c
     gated = spec.mlp is MlpKind.gated
     out: list[Saved] = []
     if not (input_counted and not (st.flow == "autocast" and in_bytes != c)):
@@ -156,7 +184,11 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
     t, b, s, c = st.t, st.b, st.s, st.c
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
     qd, kd = h * dh, kv * dh
-    cpu_math = st.device == "cpu" and spec.dropout > 0 and st.attention == "sdpa"
+    cpu_math = math_path(spec, st)
+    if cpu_math and not (spec.dropout > 0 and st.impl == "reference"):
+        return math_path_core(spec, st)  # transformers' Falcon, MLA's unequal key and value widths
+    if st.attention == "eager" and st.impl == "hf" and spec.attention_sinks:
+        return sinks_eager_core(spec, st)
     if st.attention == "sdpa" and not cpu_math:
         # Flash (16-bit, sm80+) or memory-efficient kernel: q, k, v, output and FP32 log-sum-exp per row;
         # the memory-efficient kernel pads the rows of its log-sum-exp to a multiple of 32 (CUDA, FP32 inputs).
@@ -244,6 +276,8 @@ def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool 
     """Saved tensors from the normed input through the attention output projection."""
     t, c = st.t, st.c
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
+    if spec.mla is not None:
+        return mla_attention(spec, st, in_bytes)
     out: list[Saved] = []
     if not input_counted:
         # transformers' GPT-2 computes q, k, v with one fused matmul (c_attn): one cast under autocast
@@ -257,9 +291,12 @@ def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool 
 
 
 def _moe(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
-    """Router and routed experts (dropless, token rows sorted by expert): the probe's MoE layer."""
+    """Router and routed experts (dropless, token rows sorted by expert): the probe's MoE layer, or
+    transformers' (blocks.py: its routers, experts and shared experts)."""
     t, c, r, h, E, k = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts
     rows = t * k
+    if st.impl == "hf":
+        return router(spec, st, in_bytes) + _hf_experts(spec, st, in_bytes) + shared_experts(spec, st, in_bytes)
     out = _matmul_inputs(st, "router input", t * h, in_bytes, 1)
     out += [
         Saved("router probabilities (FP32)", t * E * 4, "softmax saves its output"),
@@ -267,27 +304,27 @@ def _moe(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
         Saved("top-k weights and their sum", rows * 4 + t * 4, "the renormalizing division saves both"),
         Saved("token order (int64 ×3)", 3 * rows * 8, "gather, scatter and weight indexing save their indices"),
     ]
-    if st.impl == "hf":
-        return out + _hf_experts(spec, st, in_bytes)
+    f = spec.expert_width
     if st.flow == "autocast" and in_bytes != c:
-        out += _mlp(spec, st, rows, in_bytes, "experts")  # each expert casts its rows: copies counted there
+        out += _mlp(spec, st, rows, in_bytes, "experts", width=f)  # each expert casts its rows: copies counted there
     else:
         out.append(Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save views of the sorted rows"))
-        out += _mlp(spec, st, rows, in_bytes, "experts", input_counted=True)
+        out += _mlp(spec, st, rows, in_bytes, "experts", input_counted=True, width=f)
     out += [
         Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
         Saved("routing weights, sorted", rows * r, "· routing weight saves the weights (residual dtype)"),
         Saved("weighted expert outputs", rows * h * max(c, r), "index_add_ saves its source"),
     ]
-    return out
+    return out + shared_experts(spec, st, in_bytes)
 
 
 def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     """transformers' MoE experts (grouped_mm over the sorted rows, then a gather and a sum). grouped_mm has no
     autocast rule: under autocast the experts run in FP32 on FP32 rows."""
-    t, c, h, E, k, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.active_experts, spec.d_mlp
+    t, c, h, E, k, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.active_experts, spec.expert_width
     rows = t * k
     offsets = Saved("grouped_mm offsets (int32)", 4 * E, "grouped_mm saves the group offsets")
+    weights = 4 if st.flow == "autocast" or spec.family not in ("qwen2_moe", "qwen3_moe", "gpt_oss") else c
     if st.flow == "autocast":
         return [
             Saved("routed rows (FP32)", rows * h * 4, "grouped_mm saves its input"),
@@ -297,13 +334,14 @@ def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
             Saved("expert outputs (FP32)", rows * h * 4, "· routing weight saves the outputs"),
             Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights"),
             offsets,
-        ]
+        ] + clamped_swiglu_extra(spec, st, rows, 4)
     return (
         [Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save the sorted rows")]
-        + _mlp(spec, st, rows, in_bytes, "experts", input_counted=True)
+        + _mlp(spec, st, rows, in_bytes, "experts", input_counted=True, width=f)
+        + clamped_swiglu_extra(spec, st, rows, c)
         + [
             Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
-            Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights (kept in FP32)"),
+            Saved("routing weights", rows * weights, "· routing weight saves the weights"),
             offsets,
         ]
     )
@@ -330,7 +368,25 @@ def checkpointed_core_inputs(spec: ModelSpec, st: Step) -> list[Saved] | None:
 
 def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     """Tensors one transformer block saves for backward (no checkpointing), tagged by the part of the
-    block whose backward frees them (backward runs mlp, mlp_norm, attn, attn_norm)."""
+    block whose backward frees them (backward runs mlp, mlp_norm, attn, attn_norm).
+
+    A model whose blocks differ (DeepSeek's dense first blocks, Llama 4's interleaved MoE) gets the mean
+    block: each kind's tensors weighted by its share of the blocks, so n_layers × this list is the step's
+    total. (Sliding and full attention layers save the same tensors: SDPA and eager attention build the same
+    scores and only mask different entries.)"""
+    L, moe = spec.n_layers, spec.n_moe_layers
+    if not spec.is_moe or moe == L:
+        return _block_saved(spec, st, moe=spec.is_moe)
+    dense = L - moe
+
+    def share(items: list[Saved], n: int) -> list[Saved]:
+        return [x._replace(bytes=-(-x.bytes * n // L)) for x in items]
+
+    return share(_block_saved(spec, st, moe=False), dense) + share(_block_saved(spec, st, moe=True), moe)
+
+
+def _block_saved(spec: ModelSpec, st: Step, *, moe: bool) -> list[Saved]:
+    """One block's saved tensors: with a MoE layer (router, experts, shared experts) or a dense MLP of d_mlp."""
     t, r, c, d = st.t, st.r, st.c, spec.d_embed
 
     def tag(items: list[Saved], group: str) -> list[Saved]:
@@ -344,10 +400,10 @@ def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
         attn.append(Saved("attention residual dropout", _dropout_mask(st, t * d, c), "dropout keeps its mask"))
     out += tag(attn, "attn")
     if spec.norms_per_layer == 1:  # parallel block: the MLP reads the attention's normed input
-        mlp = _moe(spec, st, r) if spec.is_moe else _mlp(spec, st, t, r, "MLP", input_counted=True)
+        mlp = _moe(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP", input_counted=True)
     else:
         out += tag(_norm(spec, st, d, t, "MLP norm", r), "mlp_norm")
-        mlp = _moe(spec, st, r) if spec.is_moe else _mlp(spec, st, t, r, "MLP")
+        mlp = _moe(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP")
     if spec.norms_per_layer == 4:
         mlp += _norm(spec, st, d, t, "post-MLP norm", c)
     if spec.dropout > 0:
@@ -375,9 +431,27 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
         out.append(Saved("embedding dropout", _dropout_mask(st, t * d, r), "dropout keeps its mask"))
     if spec.position is PositionKind.rotary:
         out.append(
-            Saved("rope cos, sin", 2 * st.s * spec.head_dim * r, "the rotations save cos and sin, shared by all layers")
+            Saved(
+                "rope cos, sin",
+                2 * st.s * rotary_dims(spec) * r * _rope_tables(spec, st),
+                "the rotations save cos and sin, shared by all layers",
+            )
         )
     if spec.final_norm:
         out += _norm(spec, st, d, t, "final norm", r)
     out += _matmul_inputs(st, "unembedding input", t * d, r, 1)
     return out
+
+
+def rotary_dims(spec: ModelSpec) -> int:
+    """Width of each head's rotated part: MLA's qk_rope_head_dim, else d_head × rotary_fraction (phi-2: 0.4)."""
+    if spec.mla is not None:
+        return spec.mla.qk_rope_head_dim
+    return int(spec.head_dim * spec.rotary_fraction)
+
+
+def _rope_tables(spec: ModelSpec, st: Step) -> int:
+    """transformers' Gemma 3 builds one cos/sin pair per attention kind (local and global rope bases)."""
+    if st.impl == "hf" and (spec.family or "").startswith("gemma3") and spec.layer_pattern:
+        return len(set(spec.layer_pattern))
+    return 1
