@@ -34,6 +34,7 @@ from llm_budget.memory.blocks import (
 )
 from llm_budget.model.spec import (
     Activation,
+    LayerKind,
     MlpKind,
     ModelSpec,
     NormKind,
@@ -42,7 +43,10 @@ from llm_budget.model.spec import (
 )
 
 Flow = Literal["pure", "autocast"]
-FP32_NORM_PRODUCT = {"gemma", "gemma2", "gemma3_text", "gemma3", "gpt_oss"}
+FP32_NORM_PRODUCT = {"gemma", "gemma2", "gemma3_text", "gemma3", "gpt_oss", "olmo2"}
+POST_NORM = {"olmo2"}
+"""transformers' blocks that normalize each part's output instead of its input (Olmo2DecoderLayer), with
+QK-norms over the whole query and key projections and rotations in FP32."""
 """transformers' RMSNorms that multiply the weight in FP32 and cast after (GemmaRMSNorm, GptOssRMSNorm)."""
 AttentionKind = Literal["sdpa", "eager"]
 Device = Literal["cuda", "cpu"]
@@ -65,6 +69,7 @@ class Step(NamedTuple):
     attention: AttentionKind = "sdpa"
     device: Device = "cuda"
     impl: Literal["hf", "reference"] = "reference"  # Hugging Face transformers, or the probe's reference model
+    window_mask: bool = False  # transformers' SDPA gets an explicit mask (a sliding or chunked layer shorter than s)
 
     @property
     def t(self) -> int:
@@ -193,6 +198,8 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
         # Flash (16-bit, sm80+) or memory-efficient kernel: q, k, v, output and FP32 log-sum-exp per row;
         # the memory-efficient kernel pads the rows of its log-sum-exp to a multiple of 32 (CUDA, FP32 inputs).
         rows = s if (st.device == "cpu" or c == 2) else -(-s // 32) * 32
+        if st.window_mask:  # transformers' sdpa_attention_forward: a mask means no enable_gqa, so repeat_kv
+            kd = qd
         out = [
             Saved("q (attention input)", t * qd * c, "SDPA saves q, k, v (no s² matrix: Dao et al. 2022)"),
             Saved("k (attention input)", t * kd * c, "SDPA saves q, k, v"),
@@ -200,6 +207,10 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
             Saved("attention output", t * qd * c, "SDPA saves its output; the out-projection reads it as a view"),
             Saved("log-sum-exp (FP32)", b * h * rows * 4, "SDPA saves one FP32 statistic per row"),
         ]
+        if st.window_mask:
+            out.append(
+                Saved("window mask", b * s * s * c, "SDPA saves the boolean mask converted to the compute dtype")
+            )
         if spec.dropout > 0:
             out.append(Saved("attention dropout seed", 16, "the kernel regenerates its dropout mask from a seed"))
         return out
@@ -282,7 +293,9 @@ def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool 
     if not input_counted:
         # transformers' GPT-2 computes q, k, v with one fused matmul (c_attn): one cast under autocast
         out += _matmul_inputs(st, "attention input", t * spec.d_embed, in_bytes, 1 if _hf_gpt2(spec, st) else 3)
-    if spec.qk_norm is not QKNorm.none and spec.norm is not NormKind.none:
+    if st.impl == "hf" and spec.family in POST_NORM:
+        out += _norm(spec, st, h * dh, t, "q-norm", c) + _norm(spec, st, kv * dh, t, "k-norm", c)
+    elif spec.qk_norm is not QKNorm.none and spec.norm is not NormKind.none:
         per_head = spec.qk_norm is QKNorm.per_head
         out += _norm(spec, st, dh, t * h, "q-norm", c, separate_weight=per_head)
         out += _norm(spec, st, dh, t * kv, "k-norm", c, separate_weight=per_head)
@@ -375,14 +388,35 @@ def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     total. (Sliding and full attention layers save the same tensors: SDPA and eager attention build the same
     scores and only mask different entries.)"""
     L, moe = spec.n_layers, spec.n_moe_layers
-    if not spec.is_moe or moe == L:
-        return _block_saved(spec, st, moe=spec.is_moe)
-    dense = L - moe
+    capped = masked_layers(spec, st)
+    if (not spec.is_moe or moe == L) and capped in (0, L):
+        return _block_saved(spec, st._replace(window_mask=capped > 0), moe=spec.is_moe)
 
-    def share(items: list[Saved], n: int) -> list[Saved]:
-        return [x._replace(bytes=-(-x.bytes * n // L)) for x in items]
+    def share(items: list[Saved], n: int, mlp: bool) -> list[Saved]:
+        part = [x for x in items if x.group.startswith("mlp") == mlp]
+        return [x._replace(bytes=-(-x.bytes * n // L)) for x in part] if n else []
 
-    return share(_block_saved(spec, st, moe=False), dense) + share(_block_saved(spec, st, moe=True), moe)
+    kinds = [(False, L - moe, L - capped), (True, moe, capped)]  # (MoE / masked, MLP blocks, attention blocks)
+    out: list[Saved] = []
+    for flag, mlp_blocks, attention_blocks in kinds:
+        block = _block_saved(spec, st._replace(window_mask=flag), moe=flag and spec.is_moe)
+        out += share(block, attention_blocks, mlp=False)
+        if spec.is_moe or not flag:
+            out += share(_block_saved(spec, st, moe=flag), mlp_blocks if spec.is_moe else L, mlp=True)
+    return out
+
+
+def masked_layers(spec: ModelSpec, st: Step) -> int:
+    """Blocks whose attention transformers' SDPA runs with an explicit mask: sliding layers when the sequence is
+    longer than the window, chunked ones when longer than the chunk (masking_utils builds no mask otherwise)."""
+    if st.impl != "hf" or st.attention != "sdpa":
+        return 0
+    n = 0
+    if spec.sliding_window and st.s > spec.sliding_window:
+        n += spec.count_layers(LayerKind.sliding)
+    if spec.attention_chunk and st.s > spec.attention_chunk:
+        n += spec.count_layers(LayerKind.chunked)
+    return n
 
 
 def _block_saved(spec: ModelSpec, st: Step, *, moe: bool) -> list[Saved]:
@@ -392,9 +426,10 @@ def _block_saved(spec: ModelSpec, st: Step, *, moe: bool) -> list[Saved]:
     def tag(items: list[Saved], group: str) -> list[Saved]:
         return [x._replace(group=group) for x in items]
 
-    out = tag(_norm(spec, st, d, t, "attention norm", r), "attn_norm")
+    post = st.impl == "hf" and spec.family in POST_NORM
+    out = [] if post else tag(_norm(spec, st, d, t, "attention norm", r), "attn_norm")
     attn = _attention(spec, st, r)
-    if spec.norms_per_layer == 4:
+    if spec.norms_per_layer == 4 or post:
         attn += _norm(spec, st, d, t, "post-attention norm", c)
     if spec.dropout > 0:
         attn.append(Saved("attention residual dropout", _dropout_mask(st, t * d, c), "dropout keeps its mask"))
@@ -402,9 +437,9 @@ def _block_saved(spec: ModelSpec, st: Step, *, moe: bool) -> list[Saved]:
     if spec.norms_per_layer == 1:  # parallel block: the MLP reads the attention's normed input
         mlp = _moe(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP", input_counted=True)
     else:
-        out += tag(_norm(spec, st, d, t, "MLP norm", r), "mlp_norm")
+        out += [] if post else tag(_norm(spec, st, d, t, "MLP norm", r), "mlp_norm")
         mlp = _moe(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP")
-    if spec.norms_per_layer == 4:
+    if spec.norms_per_layer == 4 or post:
         mlp += _norm(spec, st, d, t, "post-MLP norm", c)
     if spec.dropout > 0:
         mlp.append(Saved("MLP residual dropout", _dropout_mask(st, t * d, c), "dropout keeps its mask"))
@@ -433,7 +468,11 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
         out.append(
             Saved(
                 "rope cos, sin",
-                2 * st.s * rotary_dims(spec) * r * _rope_tables(spec, st),
+                2
+                * st.s
+                * rotary_dims(spec)
+                * (4 if st.impl == "hf" and spec.family in POST_NORM else r)
+                * _rope_tables(spec, st),
                 "the rotations save cos and sin, shared by all layers",
             )
         )

@@ -122,7 +122,7 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
     storage = recipe_bytes(setup)
     seq = sequence_length(setup.seq, spec.context_window)
     if setup.n_layers:
-        spec = spec.with_overrides(n_layers=setup.n_layers)
+        spec = first_blocks(spec, setup.n_layers)
     tensors = parameter_tensors(spec)
     recipe = setup.resolved_recipe
     trainable = adapter_tensors(spec, setup) if is_frozen_base(recipe) else tensors
@@ -151,6 +151,25 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         loss=_loss_buffers(spec, conditions),
         copies=_autocast_copies(spec, setup, storage, tensors),
     )
+
+
+MOE_ONLY = ("n_experts", "n_active_experts", "router_bias", "d_expert", "d_shared_mlp", "shared_expert_gate")
+
+
+def first_blocks(spec: ModelSpec, n_layers: int) -> ModelSpec:
+    """The model cut to its first n_layers blocks, as transformers builds it with num_hidden_layers = n_layers:
+    a layer pattern longer than that is cut too, and blocks that are all dense make a dense model."""
+    data = spec.model_dump(exclude_none=True)
+    data["n_layers"] = n_layers
+    pattern = spec.layer_pattern
+    if pattern is not None and len(pattern) > n_layers:
+        data["layer_pattern"] = pattern[:n_layers]
+    if spec.is_moe and not any(spec.is_moe_layer(i) for i in range(n_layers)):
+        for key in (*MOE_ONLY, "first_dense_layers", "moe_every", "dense_layers"):
+            data.pop(key, None)
+    else:
+        data["dense_layers"] = tuple(i for i in spec.dense_layers if i < n_layers)
+    return ModelSpec.model_validate(data)
 
 
 def _loss_buffers(spec: ModelSpec, st: Step) -> LossBuffers:
