@@ -211,6 +211,10 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
             out.append(
                 Saved("window mask", b * s * s * c, "SDPA saves the boolean mask converted to the compute dtype")
             )
+        if st.impl == "hf" and spec.rotary_fraction < 1 and spec.position is PositionKind.rotary:
+            # partial rotary concatenates q's rotated and passed parts: q is laid out (b, h, s, d), and so is
+            # SDPA's output, which the out-projection then reads through a contiguous (b, s, h·d) copy
+            out.append(Saved("attention output (contiguous copy)", t * qd * c, "the out-projection saves the copy"))
         if spec.dropout > 0:
             out.append(Saved("attention dropout seed", 16, "the kernel regenerates its dropout mask from a seed"))
         return out
