@@ -44,6 +44,8 @@ from llm_budget.model.spec import (
 
 Flow = Literal["pure", "autocast"]
 FP32_NORM_PRODUCT = {"gemma", "gemma2", "gemma3_text", "gemma3", "gpt_oss", "olmo2"}
+FUSED_QKV = {"gpt2", "falcon", "gpt_bigcode", "gpt_neox", "bloom"}
+"""transformers' classes that compute q, k, v with one matmul (c_attn, query_key_value): one autocast copy."""
 POST_NORM = {"olmo2"}
 """transformers' blocks that normalize each part's output instead of its input (Olmo2DecoderLayer), with
 QK-norms over the whole query and key projections and rotations in FP32."""
@@ -190,7 +192,7 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
     qd, kd = h * dh, kv * dh
     cpu_math = math_path(spec, st)
-    if cpu_math and not (spec.dropout > 0 and st.impl == "reference"):
+    if cpu_math and spec.dropout == 0:
         return math_path_core(spec, st)  # transformers' Falcon, MLA's unequal key and value widths
     if st.attention == "eager" and st.impl == "hf" and spec.attention_sinks:
         return sinks_eager_core(spec, st)
@@ -296,7 +298,9 @@ def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool 
     out: list[Saved] = []
     if not input_counted:
         # transformers' GPT-2 computes q, k, v with one fused matmul (c_attn): one cast under autocast
-        out += _matmul_inputs(st, "attention input", t * spec.d_embed, in_bytes, 1 if _hf_gpt2(spec, st) else 3)
+        out += _matmul_inputs(
+            st, "attention input", t * spec.d_embed, in_bytes, 1 if st.impl == "hf" and spec.family in FUSED_QKV else 3
+        )
     if st.impl == "hf" and spec.family in POST_NORM:
         out += _norm(spec, st, h * dh, t, "q-norm", c) + _norm(spec, st, kv * dh, t, "k-norm", c)
     elif spec.qk_norm is not QKNorm.none and spec.norm is not NormKind.none:

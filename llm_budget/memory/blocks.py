@@ -47,10 +47,12 @@ def math_path_core(spec: ModelSpec, st: Step) -> list[Saved]:
     (K and V expanded), then the out-projection's input."""
     t, b, s, c, h = st.t, st.b, st.s, st.c, spec.n_heads
     qd, vd, hs = h * spec.qk_head_dim, h * spec.v_head_dim, b * h * s * s
+    # K and V expanded from their KV heads stay views for a single sequence (MLA's are per head already)
+    kv = spec.kv_heads if b == 1 and spec.mla is None else h
     out = [
         _saved("q·√scale (FP32)", t * qd * 4, "SDPA's math path upcasts and saves scaled q"),
-        _saved("kᵀ·√scale (FP32, all heads)", t * qd * 4, "... scaled kᵀ"),
-        _saved("v (FP32, all heads)", t * vd * 4, "... and v"),
+        _saved("kᵀ·√scale (FP32, all heads)", t * kv * spec.qk_head_dim * 4, "... scaled kᵀ"),
+        _saved("v (FP32, all heads)", t * kv * spec.v_head_dim * 4, "... and v"),
         _saved("attention probabilities (FP32)", hs * 4, "softmax saves its output"),
     ]
     if spec.dropout > 0:
@@ -123,7 +125,11 @@ def router(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
         return out
     if family in FP32_ROUTER:
         return out + [
-            _saved("router input (FP32 copy)", t * spec.d_embed * 4, "the router's linear runs in FP32"),
+            _saved(
+                "router input (FP32 copy)",
+                t * spec.d_embed * 4 if in_bytes != 4 else 0,
+                "the router's linear runs in FP32",
+            ),
             _saved("router scores (FP32)", t * E * 4, "sigmoid saves its output"),
             _saved("expert mask and group indices", t * E + 3 * t * 8, "grouped top-k keeps its mask and indices"),
             _saved("top-k indices", rows * 8, "topk saves the chosen experts (int64)"),
@@ -157,6 +163,8 @@ def shared_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     t, c = st.t, st.c
     out = _mlp(spec, st, t, in_bytes, "shared expert", input_counted=True, width=spec.d_shared_mlp)
     if spec.shared_expert_gate:
+        if st.flow == "autocast" and in_bytes != c:
+            out.append(_saved("shared expert gate input (16-bit copy)", t * spec.d_embed * c, "autocast casts it"))
         out += [
             _saved("shared expert gate (σ)", t * c, "the gate's product saves σ(x W_g)"),
             _saved("shared expert output", t * spec.d_embed * c, "the gate's product saves the expert's output"),

@@ -101,7 +101,7 @@ FAMILY_CONFIGS: dict[str, dict[str, Any]] = {
         model_type="falcon", hidden_size=256, num_attention_heads=8, num_hidden_layers=4, vocab_size=8000,
     ),
     "hf-gpt-bigcode": dict(  # multi-query, learned positions
-        model_type="gpt_bigcode", n_embd=256, n_head=8, n_layer=4, n_inner=1024, vocab_size=8000, n_positions=2048,
+        model_type="gpt_bigcode", n_embd=256, n_head=8, n_layer=4, n_inner=1024, vocab_size=8000, n_positions=512,
         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
     ),
     "hf-starcoder2": dict(
@@ -151,7 +151,7 @@ SPEC_FIELDS: dict[str, dict[str, Any]] = {
     ),
     "hf-gpt-bigcode": dict(
         **_BASE, family="gpt_bigcode", d_mlp=1024, n_kv_heads=1, activation="gelu_tanh", norm="layernorm",
-        position="learned", n_positions=2048, attn_qkv_bias=True, attn_out_bias=True, mlp_bias=True,
+        position="learned", n_positions=512, attn_qkv_bias=True, attn_out_bias=True, mlp_bias=True,
         tied_embeddings=True,
     ),
     "hf-starcoder2": dict(
