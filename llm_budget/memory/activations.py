@@ -21,165 +21,28 @@ Dtype flow, per recipe:
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
-
 from llm_budget.memory.blocks import (
-    clamped_swiglu_extra,
     math_path,
     math_path_core,
     mla_attention,
-    router,
-    shared_experts,
+    moe_saved,
     sinks_eager_core,
 )
-from llm_budget.model.spec import (
-    Activation,
-    LayerKind,
-    MlpKind,
-    ModelSpec,
-    NormKind,
-    PositionKind,
-    QKNorm,
+from llm_budget.memory.saved import (  # noqa: F401  (Saved, Step and the kinds are imported from here)
+    FP32_NORM_PRODUCT,
+    FUSED_QKV,
+    POST_NORM,
+    AttentionKind,
+    Device,
+    Flow,
+    Saved,
+    Step,
+    _dropout_mask,
+    _matmul_inputs,
+    _mlp,
+    _norm,
 )
-
-Flow = Literal["pure", "autocast"]
-FP32_NORM_PRODUCT = {"gemma", "gemma2", "gemma3_text", "gemma3", "gpt_oss", "olmo2"}
-FUSED_QKV = {"gpt2", "falcon", "gpt_bigcode", "gpt_neox", "bloom"}
-"""transformers' classes that compute q, k, v with one matmul (c_attn, query_key_value): one autocast copy."""
-POST_NORM = {"olmo2"}
-"""transformers' blocks that normalize each part's output instead of its input (Olmo2DecoderLayer), with
-QK-norms over the whole query and key projections and rotations in FP32."""
-"""transformers' RMSNorms that multiply the weight in FP32 and cast after (GemmaRMSNorm, GptOssRMSNorm)."""
-AttentionKind = Literal["sdpa", "eager"]
-Device = Literal["cuda", "cpu"]
-
-
-class Saved(NamedTuple):
-    name: str
-    bytes: int
-    why: str
-    group: str = ""  # attn_norm | attn | mlp_norm | mlp: the part of the block whose backward frees it
-
-
-class Step(NamedTuple):
-    """Conditions of a training step that decide what is saved."""
-
-    b: int  # micro-batch
-    s: int  # sequence length
-    flow: Flow
-    c: int  # bytes of the compute dtype (2 for bf16/fp16, 4 for fp32)
-    attention: AttentionKind = "sdpa"
-    device: Device = "cuda"
-    impl: Literal["hf", "reference"] = "reference"  # Hugging Face transformers, or the probe's reference model
-    window_mask: bool = False  # transformers' SDPA gets an explicit mask (a sliding or chunked layer shorter than s)
-
-    @property
-    def t(self) -> int:
-        return self.b * self.s
-
-    @property
-    def r(self) -> int:
-        """Bytes per element of the residual stream (FP32 under autocast)."""
-        return 4 if self.flow == "autocast" else self.c
-
-
-def _dropout_mask(st: Step, elements: int, in_bytes: int) -> int:
-    """Bytes a dropout keeps for backward: a 1-byte mask on CUDA (native_dropout); on the CPU, a
-    scaled noise tensor in the input's dtype (input * noise saves the noise)."""
-    return elements * (1 if st.device == "cuda" else in_bytes)
-
-
-def _norm(
-    spec: ModelSpec, st: Step, width: int, rows: int, tag: str, in_bytes: int, *, separate_weight: bool = False
-) -> list[Saved]:
-    """Saved tensors of one norm over `width` features for `rows` rows. The output keeps the input's dtype.
-
-    separate_weight: the norm runs without affine weights and a separate `· weight` saves the normalized
-    rows (the probe's per-head QK-norm).
-    """
-    if spec.norm is NormKind.none:
-        return []
-    if spec.norm is NormKind.layernorm:
-        # native_layer_norm saves its input, mean and rstd (FP32 on CUDA; the input's dtype on the CPU).
-        stat = 4 if st.device == "cuda" or in_bytes == 4 else in_bytes
-        out = [
-            Saved(f"{tag}: input", rows * width * in_bytes, "layer_norm saves its input"),
-            Saved(f"{tag}: mean, rstd", 2 * rows * stat, "layer_norm saves mean and 1/std per row"),
-        ]
-        if separate_weight:
-            out.append(Saved(f"{tag}: normalized", rows * width * in_bytes, "· weight saves the normalized rows"))
-        return out
-    # RMSNorm computed in FP32 (transformers' LlamaRMSNorm): x.float() is saved by pow and mul,
-    # rsqrt's output by mul; weight · x.to(dtype) saves the normalized input in the input dtype,
-    # which is the FP32 product itself when the input was FP32. Gemma's and gpt-oss's norms multiply
-    # the weight before casting back: the FP32 normalized x is saved (Gemma: and the FP32 1 + weight).
-    fp32_product = st.impl == "hf" and (spec.family or "") in FP32_NORM_PRODUCT
-    out = [
-        Saved(f"{tag}: x in FP32", rows * width * 4, "pow and mul save the FP32 input"),
-        Saved(f"{tag}: rsqrt", rows * 4, "mul saves 1/rms per row"),
-        Saved(
-            f"{tag}: normalized", rows * width * (4 if fp32_product else in_bytes), "weight · x saves the normalized x"
-        ),
-    ]
-    if fp32_product and (spec.family or "").startswith("gemma"):
-        out.append(Saved(f"{tag}: 1 + weight (FP32)", width * 4, "GemmaRMSNorm multiplies by (1 + weight).float()"))
-    return out
-
-
-def _matmul_inputs(st: Step, name: str, elements: int, in_bytes: int, n_matmuls: int) -> list[Saved]:
-    """What matmuls save of a shared input: the input once, or under autocast one 16-bit copy per matmul
-    (autocast caches casts of leaf weights only, so an activation is cast again by every matmul)."""
-    if st.flow == "autocast" and in_bytes != st.c:
-        return [
-            Saved(
-                f"{name} (16-bit copy ×{n_matmuls})",
-                n_matmuls * elements * st.c,
-                "autocast casts the input once per matmul",
-            )
-        ]
-    return [Saved(name, elements * in_bytes, "saved by the matmul(s) it reads")]
-
-
-def _mlp(
-    spec: ModelSpec,
-    st: Step,
-    rows: int,
-    in_bytes: int,
-    tag: str,
-    *,
-    input_counted: bool = False,
-    width: int | None = None,
-) -> list[Saved]:
-    """An MLP of `width` (default d_mlp) over `rows` token rows; its input has dtype in_bytes (saved here
-    unless input_counted)."""
-    f, c = width or spec.d_mlp, st.c
-    gated = spec.mlp is MlpKind.gated
-    out: list[Saved] = []
-    if not (input_counted and not (st.flow == "autocast" and in_bytes != c)):
-        out += _matmul_inputs(st, f"{tag}: input", rows * spec.d_embed, in_bytes, 2 if gated else 1)
-    if spec.act is Activation.gelu_new:
-        # 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): pow saves x, tanh its output, the last mul both
-        # factors. Under CUDA autocast pow runs in FP32 (it casts x and saves the copy), and everything
-        # downstream of it is FP32.
-        fp32 = st.flow == "autocast" and st.device == "cuda"
-        t_bytes = 4 if fp32 else c
-        out += [
-            Saved(f"{tag}: act input" + (" (FP32 copy)" if fp32 else ""), rows * f * t_bytes, "pow saves its input"),
-            Saved(f"{tag}: tanh", rows * f * t_bytes, "tanh saves its output"),
-            Saved(f"{tag}: 0.5·x", rows * f * c, "the last mul saves both factors"),
-            Saved(f"{tag}: 1 + tanh", rows * f * t_bytes, "the last mul saves both factors"),
-        ]
-        act_bytes = t_bytes
-    else:
-        out.append(Saved(f"{tag}: act input", rows * f * c, f"{spec.act.value} saves its input"))
-        act_bytes = c
-    if gated:
-        out += [
-            Saved(f"{tag}: act output", rows * f * act_bytes, "act(gate) · up saves both factors"),
-            Saved(f"{tag}: up output", rows * f * c, "act(gate) · up saves both factors"),
-        ]
-    out += _matmul_inputs(st, f"{tag}: down-projection input", rows * f, act_bytes, 1)
-    return out
+from llm_budget.model.spec import LayerKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 
 def _hf_gpt2(spec: ModelSpec, st: Step) -> bool:
@@ -311,63 +174,6 @@ def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool 
     return out
 
 
-def _moe(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
-    """Router and routed experts (dropless, token rows sorted by expert): the probe's MoE layer, or
-    transformers' (blocks.py: its routers, experts and shared experts)."""
-    t, c, r, h, E, k = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts
-    rows = t * k
-    if st.impl == "hf":
-        return router(spec, st, in_bytes) + _hf_experts(spec, st, in_bytes) + shared_experts(spec, st, in_bytes)
-    out = _matmul_inputs(st, "router input", t * h, in_bytes, 1)
-    out += [
-        Saved("router probabilities (FP32)", t * E * 4, "softmax saves its output"),
-        Saved("top-k indices", rows * 8, "topk saves the chosen experts (int64)"),
-        Saved("top-k weights and their sum", rows * 4 + t * 4, "the renormalizing division saves both"),
-        Saved("token order (int64 ×3)", 3 * rows * 8, "gather, scatter and weight indexing save their indices"),
-    ]
-    f = spec.expert_width
-    if st.flow == "autocast" and in_bytes != c:
-        out += _mlp(spec, st, rows, in_bytes, "experts", width=f)  # each expert casts its rows: copies counted there
-    else:
-        out.append(Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save views of the sorted rows"))
-        out += _mlp(spec, st, rows, in_bytes, "experts", input_counted=True, width=f)
-    out += [
-        Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
-        Saved("routing weights, sorted", rows * r, "· routing weight saves the weights (residual dtype)"),
-        Saved("weighted expert outputs", rows * h * max(c, r), "index_add_ saves its source"),
-    ]
-    return out + shared_experts(spec, st, in_bytes)
-
-
-def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
-    """transformers' MoE experts (grouped_mm over the sorted rows, then a gather and a sum). grouped_mm has no
-    autocast rule: under autocast the experts run in FP32 on FP32 rows."""
-    t, c, h, E, k, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.active_experts, spec.expert_width
-    rows = t * k
-    offsets = Saved("grouped_mm offsets (int32)", 4 * E, "grouped_mm saves the group offsets")
-    weights = 4 if st.flow == "autocast" or spec.family not in ("qwen2_moe", "qwen3_moe", "gpt_oss") else c
-    if st.flow == "autocast":
-        return [
-            Saved("routed rows (FP32)", rows * h * 4, "grouped_mm saves its input"),
-            Saved("gate and up outputs (FP32)", rows * 2 * f * 4, "act(gate) · up saves them"),
-            Saved("act output (FP32)", rows * f * 4, "act(gate) · up saves both factors"),
-            Saved("down-projection input (FP32)", rows * f * 4, "grouped_mm saves its input"),
-            Saved("expert outputs (FP32)", rows * h * 4, "· routing weight saves the outputs"),
-            Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights"),
-            offsets,
-        ] + clamped_swiglu_extra(spec, st, rows, 4)
-    return (
-        [Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save the sorted rows")]
-        + _mlp(spec, st, rows, in_bytes, "experts", input_counted=True, width=f)
-        + clamped_swiglu_extra(spec, st, rows, c)
-        + [
-            Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
-            Saved("routing weights", rows * weights, "· routing weight saves the weights"),
-            offsets,
-        ]
-    )
-
-
 def checkpointed_core_inputs(spec: ModelSpec, st: Step) -> list[Saved] | None:
     """What the reference model's selective recomputation keeps of the attention core: torch.utils.checkpoint
     (non-reentrant) holds the core's inputs q, k, v as they are passed in, at their own dtype and before
@@ -443,10 +249,10 @@ def _block_saved(spec: ModelSpec, st: Step, *, moe: bool) -> list[Saved]:
         attn.append(Saved("attention residual dropout", _dropout_mask(st, t * d, c), "dropout keeps its mask"))
     out += tag(attn, "attn")
     if spec.norms_per_layer == 1:  # parallel block: the MLP reads the attention's normed input
-        mlp = _moe(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP", input_counted=True)
+        mlp = moe_saved(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP", input_counted=True)
     else:
         out += [] if post else tag(_norm(spec, st, d, t, "MLP norm", r), "mlp_norm")
-        mlp = _moe(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP")
+        mlp = moe_saved(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP")
     if spec.norms_per_layer == 4 or post:
         mlp += _norm(spec, st, d, t, "post-MLP norm", c)
     if spec.dropout > 0:

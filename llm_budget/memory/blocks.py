@@ -13,12 +13,8 @@ probe of the same classes):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from llm_budget.memory.saved import Saved, Step, _matmul_inputs, _mlp, _norm
 from llm_budget.model.spec import ModelSpec
-
-if TYPE_CHECKING:
-    from llm_budget.memory.activations import Saved, Step
 
 FP32_ROUTER = {"deepseek_v3", "deepseek_v2", "kimi_k2", "glm4_moe"}
 """Routers that run their linear layer in FP32 (hidden_states.float() @ weight.float()) and score with a sigmoid."""
@@ -27,8 +23,6 @@ SOFTMAX_AFTER_TOPK = {"gpt_oss"}
 
 
 def _saved(name: str, n_bytes: int, why: str) -> Saved:
-    from llm_budget.memory.activations import Saved
-
     return Saved(name, n_bytes, why)
 
 
@@ -66,8 +60,6 @@ def math_path_core(spec: ModelSpec, st: Step) -> list[Saved]:
 def mla_attention(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     """DeepseekV3Attention: q_a → norm → q_b (or one q_proj), kv_a → split → norm → kv_b, rope on the
     qk_rope_head_dim parts, keys built per head (nope + the shared rotated key), then the attention core."""
-    from llm_budget.memory.activations import _matmul_inputs, _norm
-
     assert spec.mla is not None
     m, t, c, h = spec.mla, st.t, st.c, spec.n_heads
     out = _matmul_inputs(st, "attention input", t * spec.d_embed, in_bytes, 2)  # q_a (or q_proj) and kv_a
@@ -111,8 +103,6 @@ def sinks_eager_core(spec: ModelSpec, st: Step) -> list[Saved]:
 
 def router(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     """The router's saved tensors and the token order of the sorted rows (transformers' MoE blocks)."""
-    from llm_budget.memory.activations import _matmul_inputs
-
     t, E, k, family = st.t, spec.n_experts, spec.active_experts, spec.family or ""
     rows = t * k
     out = _matmul_inputs(st, "router input", t * spec.d_embed, in_bytes, 1)
@@ -156,8 +146,6 @@ def clamped_swiglu_extra(spec: ModelSpec, st: Step, rows: int, act_bytes: int) -
 def shared_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     """The shared expert every token runs (its input is the router's, saved there), and qwen2_moe's gate:
     σ(x W_g) · shared output saves both factors."""
-    from llm_budget.memory.activations import _mlp
-
     if spec.d_shared_mlp is None:
         return []
     t, c = st.t, st.c
@@ -170,3 +158,60 @@ def shared_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
             _saved("shared expert output", t * spec.d_embed * c, "the gate's product saves the expert's output"),
         ]
     return out
+
+
+def moe_saved(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
+    """Router and routed experts (dropless, token rows sorted by expert): the probe's MoE layer, or
+    transformers' (blocks.py: its routers, experts and shared experts)."""
+    t, c, r, h, E, k = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts
+    rows = t * k
+    if st.impl == "hf":
+        return router(spec, st, in_bytes) + _hf_experts(spec, st, in_bytes) + shared_experts(spec, st, in_bytes)
+    out = _matmul_inputs(st, "router input", t * h, in_bytes, 1)
+    out += [
+        Saved("router probabilities (FP32)", t * E * 4, "softmax saves its output"),
+        Saved("top-k indices", rows * 8, "topk saves the chosen experts (int64)"),
+        Saved("top-k weights and their sum", rows * 4 + t * 4, "the renormalizing division saves both"),
+        Saved("token order (int64 ×3)", 3 * rows * 8, "gather, scatter and weight indexing save their indices"),
+    ]
+    f = spec.expert_width
+    if st.flow == "autocast" and in_bytes != c:
+        out += _mlp(spec, st, rows, in_bytes, "experts", width=f)  # each expert casts its rows: copies counted there
+    else:
+        out.append(Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save views of the sorted rows"))
+        out += _mlp(spec, st, rows, in_bytes, "experts", input_counted=True, width=f)
+    out += [
+        Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
+        Saved("routing weights, sorted", rows * r, "· routing weight saves the weights (residual dtype)"),
+        Saved("weighted expert outputs", rows * h * max(c, r), "index_add_ saves its source"),
+    ]
+    return out + shared_experts(spec, st, in_bytes)
+
+
+def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
+    """transformers' MoE experts (grouped_mm over the sorted rows, then a gather and a sum). grouped_mm has no
+    autocast rule: under autocast the experts run in FP32 on FP32 rows."""
+    t, c, h, E, k, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.active_experts, spec.expert_width
+    rows = t * k
+    offsets = Saved("grouped_mm offsets (int32)", 4 * E, "grouped_mm saves the group offsets")
+    weights = 4 if st.flow == "autocast" or spec.family not in ("qwen2_moe", "qwen3_moe", "gpt_oss") else c
+    if st.flow == "autocast":
+        return [
+            Saved("routed rows (FP32)", rows * h * 4, "grouped_mm saves its input"),
+            Saved("gate and up outputs (FP32)", rows * 2 * f * 4, "act(gate) · up saves them"),
+            Saved("act output (FP32)", rows * f * 4, "act(gate) · up saves both factors"),
+            Saved("down-projection input (FP32)", rows * f * 4, "grouped_mm saves its input"),
+            Saved("expert outputs (FP32)", rows * h * 4, "· routing weight saves the outputs"),
+            Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights"),
+            offsets,
+        ] + clamped_swiglu_extra(spec, st, rows, 4)
+    return (
+        [Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save the sorted rows")]
+        + _mlp(spec, st, rows, in_bytes, "experts", input_counted=True, width=f)
+        + clamped_swiglu_extra(spec, st, rows, c)
+        + [
+            Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
+            Saved("routing weights", rows * weights, "· routing weight saves the weights"),
+            offsets,
+        ]
+    )
