@@ -22,6 +22,8 @@ Dtype flow, per recipe:
 from __future__ import annotations
 
 from llm_budget.memory.blocks import (
+    EVERY_EXPERT,
+    l2_qk_norm,
     math_path,
     math_path_core,
     mla_attention,
@@ -204,7 +206,7 @@ def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     L, moe = spec.n_layers, spec.n_moe_layers
     capped = masked_layers(spec, st)
     if (not spec.is_moe or moe == L) and capped in (0, L):
-        return _block_saved(spec, st._replace(window_mask=capped > 0), moe=spec.is_moe)
+        return _block_saved(spec, st._replace(window_mask=capped > 0), moe=spec.is_moe) + _l2_norms(spec, st)
 
     def share(items: list[Saved], n: int, mlp: bool) -> list[Saved]:
         part = [x for x in items if x.group.startswith("mlp") == mlp]
@@ -217,7 +219,15 @@ def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
         out += share(block, attention_blocks, mlp=False)
         if spec.is_moe or not flag:
             out += share(_block_saved(spec, st, moe=flag), mlp_blocks if spec.is_moe else L, mlp=True)
-    return out
+    return out + _l2_norms(spec, st)
+
+
+def _l2_norms(spec: ModelSpec, st: Step) -> list[Saved]:
+    """Llama 4's QK L2 norms, in its chunked (rotary) layers only: their share of the mean block."""
+    if st.impl != "hf" or spec.family not in EVERY_EXPERT:
+        return []
+    n, L = spec.count_layers(LayerKind.chunked), spec.n_layers
+    return [x._replace(bytes=-(-x.bytes * n // L), group="attn") for x in l2_qk_norm(spec, st)] if n else []
 
 
 def masked_layers(spec: ModelSpec, st: Step) -> int:

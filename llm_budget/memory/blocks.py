@@ -19,6 +19,8 @@ from llm_budget.model.spec import ModelSpec
 FP32_ROUTER = {"deepseek_v3", "deepseek_v2", "kimi_k2", "glm4_moe"}
 """Routers that run their linear layer in FP32 (hidden_states.float() @ weight.float()) and score with a sigmoid."""
 SOFTMAX_AFTER_TOPK = {"gpt_oss"}
+EVERY_EXPERT = {"llama4_text", "llama4"}
+"""MoE blocks that run every expert on every token, scaled by its (mostly zero) router score (Llama4TextMoe)."""
 """Routers that take the top-k logits first and softmax over those k (in the logits' dtype)."""
 
 
@@ -165,6 +167,8 @@ def moe_saved(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     transformers' (blocks.py: its routers, experts and shared experts)."""
     t, c, r, h, E, k = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts
     rows = t * k
+    if st.impl == "hf" and spec.family in EVERY_EXPERT:
+        return every_expert(spec, st, in_bytes) + shared_experts(spec, st, in_bytes)
     if st.impl == "hf":
         return router(spec, st, in_bytes) + _hf_experts(spec, st, in_bytes) + shared_experts(spec, st, in_bytes)
     out = _matmul_inputs(st, "router input", t * h, in_bytes, 1)
@@ -215,3 +219,32 @@ def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
             offsets,
         ]
     )
+
+
+def every_expert(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
+    """Llama4TextMoe: sigmoid scores of the top-k (the rest 0), the tokens repeated for each of the E experts
+    and scaled by their score, then one batched matmul per projection over all E × t rows."""
+    t, c, d, E, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.expert_width
+    rows = E * t
+    out = _matmul_inputs(st, "router input", t * d, in_bytes, 1)
+    return out + [
+        _saved("top-k indices", t * spec.active_experts * 8, "topk saves the chosen experts (int64)"),
+        _saved("router scores (FP32)", t * E * 4, "sigmoid saves its output"),
+        _saved("expert scores, per row", rows * c, "· score saves the scores"),
+        _saved("tokens repeated per expert", rows * d * st.r, "· score saves the repeated tokens"),
+        _saved("expert inputs", rows * d * c, "the batched matmul saves its (16-bit) input"),
+        _saved("experts: gate and up outputs", rows * 2 * f * c, "act(gate) · up saves them"),
+        _saved("experts: act output", rows * f * c, "act(gate) · up saves both factors"),
+        _saved("experts: down-projection input", rows * f * c, "the batched matmul saves its input"),
+    ]
+
+
+def l2_qk_norm(spec: ModelSpec, st: Step) -> list[Saved]:
+    """Llama 4's weightless L2 norm of q and k in its rotary (chunked) layers: the FP32 copy and 1/rms per row."""
+    t, h, kv, dh = st.t, spec.n_heads, spec.kv_heads, spec.head_dim
+    return [
+        _saved("q L2 norm: x in FP32", t * h * dh * 4, "pow and mul save the FP32 input"),
+        _saved("q L2 norm: rsqrt", t * h * 4, "mul saves 1/rms per row"),
+        _saved("k L2 norm: x in FP32", t * kv * dh * 4, "pow and mul save the FP32 input"),
+        _saved("k L2 norm: rsqrt", t * kv * 4, "mul saves 1/rms per row"),
+    ]

@@ -110,6 +110,10 @@ FAMILY_CONFIGS: dict[str, dict[str, Any]] = {
     "hf-olmo2": dict(  # post-norm blocks, QK-norm over all heads
         model_type="olmo2", **SMALL, num_key_value_heads=2, intermediate_size=704,
     ),
+    "hf-llama4": dict(  # 3 chunked : 1 full (NoPE) layers, MoE every 2nd block with a shared expert
+        model_type="llama4_text", **SMALL, **GQA, intermediate_size=128, intermediate_size_mlp=704,
+        num_local_experts=4, num_experts_per_tok=1, attention_chunk_size=64, interleave_moe_layer_step=2,
+    ),
 }  # fmt: skip
 SMALL_CONFIGS.update(FAMILY_CONFIGS)
 
@@ -160,6 +164,11 @@ SPEC_FIELDS: dict[str, dict[str, Any]] = {
     ),
     "hf-olmo2": dict(
         **_BASE, **_ROPE_GQA, family="olmo2", d_mlp=704, qk_norm="per_head",
+    ),
+    "hf-llama4": dict(
+        **_BASE, **_ROPE_GQA, family="llama4_text", d_mlp=704, d_expert=128, d_shared_mlp=128, n_experts=4,
+        n_active_experts=1, moe_every=2, attention_chunk=64,
+        layer_pattern=("chunked_attention",) * 3 + ("full_attention",),
     ),
 }  # fmt: skip
 

@@ -3,7 +3,7 @@
 Architectures: the reference model's GPT-2 style, Llama style with GQA and a top-2 MoE, and the same three
 from transformers (GPT2LMHeadModel, LlamaForCausalLM, MixtralForCausalLM) built small from their real
 configuration classes; then the families of issue 10 from transformers (Qwen3-MoE, Qwen2-MoE, DeepSeek-V3,
-gpt-oss, Gemma 3, phi, Falcon, GPT-BigCode, StarCoder2, OLMo 2) on the axes the issue names: bf16 mixed and
+gpt-oss, Gemma 3, phi, Falcon, GPT-BigCode, StarCoder2, OLMo 2, Llama 4) on the axes the issue names: bf16 mixed and
 pure, AdamW, both shapes, with and without full checkpointing, SDPA (gpt-oss: eager, the only attention
 transformers gives it). `llm-budget probe --matrix` runs it (on CUDA when there is one, else under fake tensors) and
 writes every report; tests/test_probe.py runs a slice of it in CI as the accuracy gate, and
