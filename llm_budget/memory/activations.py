@@ -30,20 +30,19 @@ from llm_budget.memory.blocks import (
     moe_saved,
     sinks_eager_core,
 )
-from llm_budget.memory.saved import (  # noqa: F401  (Saved, Step and the kinds are imported from here)
-    FP32_NORM_PRODUCT,
+from llm_budget.memory.saved import (
     FUSED_QKV,
     POST_NORM,
-    AttentionKind,
-    Device,
-    Flow,
-    Saved,
-    Step,
     _dropout_mask,
     _matmul_inputs,
     _mlp,
     _norm,
 )
+from llm_budget.memory.saved import AttentionKind as AttentionKind  # the step's conditions: re-exported here
+from llm_budget.memory.saved import Device as Device
+from llm_budget.memory.saved import Flow as Flow
+from llm_budget.memory.saved import Saved as Saved
+from llm_budget.memory.saved import Step as Step
 from llm_budget.model.spec import LayerKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 
