@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from llm_budget.choices import Checkpointing
+from llm_budget.memory.activations import masked_layers
 from llm_budget.memory.allocator import rounded
 from llm_budget.memory.setup import Parallel
 from llm_budget.memory.sharding import (
@@ -127,6 +128,10 @@ def rank_activations(step: UnshardedStep, parallel: Parallel, stage: Stage) -> R
         # gpt-oss and Gemma; measured: gpt-oss ckpt=full forward -4.5% with one).
         st, kinds = step.conditions, len(set(step.spec.layer_pattern or (None,)))
         outside += rounded(st.b * st.s * st.s * st.r, device) * stage.micro_batches_held * kinds
+    elif setup.checkpointing is Checkpointing.full and masked_layers(step.spec, step.conditions):
+        # SDPA's sliding/chunked layers take a boolean (b, 1, s, s) mask: the checkpoints hold it the same way
+        st = step.conditions
+        outside += rounded(st.b * st.s * st.s, device) * stage.micro_batches_held
     unsharded_copies = parallel.zero < 3
     return RankActivationsHeld(
         per_block_saved=acts.per_block,

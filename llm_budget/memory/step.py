@@ -13,6 +13,7 @@ from llm_budget.defaults import sequence_length
 from llm_budget.memory.activations import Saved, Step, checkpointed_core_inputs, head_saved, layer_saved
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.backward import BackwardRegion, block_backward_regions
+from llm_budget.memory.blocks import EVERY_EXPERT
 from llm_budget.memory.rank_activations import RankActivations, activations_on_rank
 from llm_budget.memory.recipes import RecipeBytes, is_frozen_base, recipe_bytes
 from llm_budget.memory.setup import Parallel, TrainSetup
@@ -190,7 +191,8 @@ def _autocast_copies(
     if storage.flow != "autocast":
         return AutocastCopies(0, 0)
     device, L = setup.device, spec.n_layers
-    hf_experts = setup.implementation == "hf" and spec.is_moe
+    # Llama 4's experts are batched matmuls (bmm), which autocast does cast (blocks.EVERY_EXPERT)
+    hf_experts = setup.implementation == "hf" and spec.is_moe and spec.family not in EVERY_EXPERT
     matmuls = [t for t in tensors if t.kind == "linear" and not (hf_experts and t.expert)]
     tied = rounded(spec.n_vocab * spec.d_embed * 2, device) if spec.tied_embeddings else 0
     return AutocastCopies(
