@@ -129,9 +129,12 @@ def rank_activations(step: UnshardedStep, parallel: Parallel, stage: Stage) -> R
         st, kinds = step.conditions, len(set(step.spec.layer_pattern or (None,)))
         outside += rounded(st.b * st.s * st.s * st.r, device) * stage.micro_batches_held * kinds
     elif setup.checkpointing is Checkpointing.full and masked_layers(step.spec, step.conditions):
-        # SDPA's sliding/chunked layers take a boolean (b, 1, s, s) mask: the checkpoints hold it the same way
-        st = step.conditions
-        outside += rounded(st.b * st.s * st.s, device) * stage.micro_batches_held
+        # SDPA's sliding and chunked layers take a boolean mask, which the checkpoints hold like the eager one:
+        # measured, a sliding window's is one (1, 1, s, s) expanded over the batch (Gemma 3), a chunk's has
+        # (b, 1, s, s) of its own (Llama 4)
+        st, spec = step.conditions, step.spec
+        chunked = spec.attention_chunk is not None and st.s > spec.attention_chunk
+        outside += rounded((st.b if chunked else 1) * st.s * st.s, device) * stage.micro_batches_held
     unsharded_copies = parallel.zero < 3
     return RankActivationsHeld(
         per_block_saved=acts.per_block,
