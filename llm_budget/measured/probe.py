@@ -117,7 +117,7 @@ def probe_run(key: ProbeKey) -> ProbeRun:
         def forward() -> torch.Tensor:
             mixed = setup.resolved_recipe is Recipe.mixed
             with torch.autocast("cpu", dtype=dtype) if mixed else contextlib.nullcontext():
-                return model(input_ids=ids, labels=labels, use_cache=False).loss
+                return model(input_ids=ids, labels=labels, use_cache=False).loss  # noqa: F821 (deleted after the step)
 
         def after_backward() -> None:
             fb_peak[0] = meter.peak()  # forward and backward of this step, before the optimizer's
