@@ -20,6 +20,7 @@ from fractions import Fraction
 
 from llm_budget.choices import OptimizerImpl
 from llm_budget.defaults import sequence_length
+from llm_budget.measured.extrapolate import line, probe_depths, table_at
 from llm_budget.measured.probe import ProbeRun, check_measurable, probe_key, probe_run
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.optimizers import optimizer_state_bytes, states_text, step_counter_bytes, step_temporaries
@@ -28,7 +29,7 @@ from llm_budget.memory.report import Component, MemoryLine, MemoryReport, Phase,
 from llm_budget.memory.setup import TrainSetup
 from llm_budget.memory.sharding import OPTIMIZER_STATES, sharded_bytes
 from llm_budget.memory.timeline import StepPeak
-from llm_budget.model.inventory import ParamTensor, parameter_tensors
+from llm_budget.model.inventory import ParamTensor
 from llm_budget.model.spec import ModelSpec
 
 MEASURED = "Activations, gradients so far, logits and loss (measured)"
@@ -48,7 +49,7 @@ class MeasuredStep:
     measured_by: str  # transformers' class
 
     @property
-    def measured_line(self) -> str:
+    def measuredline(self) -> str:
         """The sentence the output shows (memory's assumptions)."""
         layers = " and ".join(map(str, self.depths))
         batches = " and ".join(map(str, self.batches))
@@ -59,36 +60,12 @@ class MeasuredStep:
         )
 
 
-def _table_at(spec: ModelSpec, depth: int) -> list[ParamTensor]:
-    """The parameter table with `depth` blocks (each block's rows scaled: copies per block × depth)."""
-    out = []
-    for t in parameter_tensors(spec):
-        out.append(t._replace(copies=t.copies // spec.n_layers * depth) if t.layer else t)
-    return out
-
-
-def _period(spec: ModelSpec, cfg: dict[str, object]) -> int:
-    """Blocks that repeat: the shortest period of the config's per-layer lists (GPT-Neo's global/local: 2)."""
-    L, period = spec.n_layers, 1
-    for value in cfg.values():
-        if isinstance(value, list) and len(value) == L and L > 1:
-            p = next(p for p in range(1, L + 1) if all(value[i] == value[i % p] for i in range(L)))
-            period = max(period, p)
-    return period
-
-
-def _line(x: int, x1: int, y1: int, x2: int, y2: int) -> Fraction:
-    return Fraction(y1) if x1 == x2 else y1 + Fraction(y2 - y1, x2 - x1) * (x - x1)
-
-
 def _probe(spec: ModelSpec, setup: TrainSetup, depth: int, seq: int) -> dict[tuple[int, int], ProbeRun]:
-    """The probe's runs by (depth, batch): the whole model when it is at most two periods deep, else one and two
-    periods; the batch itself when at most 2, else 1 and 2."""
+    """The probe's runs by (depth, batch): extrapolate.probe_depths; the batch itself when at most 2, else 1 and 2."""
     from llm_budget.measured.inventory import config_of
 
     cfg = config_of(spec)
-    p = _period(spec, cfg)
-    depths = (depth,) if depth <= 2 * p else (p, 2 * p)
+    depths = probe_depths(spec, cfg, depth)
     batches = (setup.batch,) if setup.batch <= 2 else (1, 2)
     return {(k, b): probe_run(probe_key(cfg, k, b, seq, setup)) for k in depths for b in batches}
 
@@ -105,15 +82,15 @@ def measured_step(spec: ModelSpec, setup: TrainSetup) -> MeasuredStep:
 
     def at(value: dict[tuple[int, int], int], layers: int = depth) -> int:
         """Bilinear in (depth, batch) through the probed corners, evaluated at (layers, setup.batch)."""
-        low = _line(layers, k1, value[k1, b1], k2, value[k2, b1])
-        high = _line(layers, k1, value[k1, b2], k2, value[k2, b2])
+        low = line(layers, k1, value[k1, b1], k2, value[k2, b1])
+        high = line(layers, k1, value[k1, b2], k2, value[k2, b2])
         return round(low + (high - low) * (Fraction(setup.batch - b1, b2 - b1) if b2 != b1 else 0))
 
     weight_width = recipe_bytes(setup).weight
     above = {kb: r.forward_backward_peak - r.model_bytes for kb, r in runs.items()}
     # Buffers (rotary tables, masks): what transformers' model holds beyond the table's parameters.
-    buffers = {kb: r.model_bytes - tensor_bytes(_table_at(spec, kb[0]), weight_width, "cpu") for kb, r in runs.items()}
-    tensors = _table_at(spec, depth)
+    buffers = {kb: r.model_bytes - tensor_bytes(table_at(spec, kb[0]), weight_width, "cpu") for kb, r in runs.items()}
+    tensors = table_at(spec, depth)
     peak = _step_peak(
         setup,
         tensors,
