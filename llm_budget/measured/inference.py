@@ -69,7 +69,7 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
     """inference_memory for a measured spec: the same report, KV cache and workspace from the probe."""
     import json
 
-    from llm_budget.measured.extrapolate import line, probe_depths, table_at
+    from llm_budget.measured.extrapolate import line, probe_depths, probed, table_at
     from llm_budget.measured.inventory import config_of
     from llm_budget.memory.inference import _weight_bytes
 
@@ -111,7 +111,6 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
         ),
     ]
     total = weights + kv + workspace
-    blocks = " and ".join(map(str, depths))
     return MemoryReport(
         mode="infer",
         model=spec.label,
@@ -124,8 +123,8 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
         peak_phase="prefill",
         phases=[Phase(name="weights loaded", bytes=weights), Phase(name="prefill", bytes=total)],
         assumptions=[
-            f"measured from transformers' {spec.measured_by} under fake tensors: {seconds:.1f} s ({blocks} blocks, "
-            f"extrapolated): the cache transformers keeps after a {context:,}-token prefill, the workspace of a "
+            f"measured from transformers' {spec.measured_by} under fake tensors: {seconds:.1f} s ({probed(depths, L)}): "
+            f"the cache transformers keeps after a {context:,}-token prefill, the workspace of a "
             f"{prompt:,}-token prefill (logits for the last position only); weights from its parameter table",
             f"Compute in {compute.value}; KV cache in {kv_p.value}.",
         ],

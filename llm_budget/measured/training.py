@@ -20,7 +20,7 @@ from fractions import Fraction
 
 from llm_budget.choices import OptimizerImpl
 from llm_budget.defaults import sequence_length
-from llm_budget.measured.extrapolate import line, probe_depths, table_at
+from llm_budget.measured.extrapolate import line, probe_depths, probed, table_at
 from llm_budget.measured.probe import ProbeRun, check_measurable, probe_key, probe_run
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.optimizers import optimizer_state_bytes, states_text, step_counter_bytes, step_temporaries
@@ -47,16 +47,16 @@ class MeasuredStep:
     batches: tuple[int, ...]  # the batch sizes probed
     seq: int
     measured_by: str  # transformers' class
+    depth: int  # the step's blocks
+    batch: int
 
     @property
-    def measuredline(self) -> str:
+    def measured_line(self) -> str:
         """The sentence the output shows (memory's assumptions)."""
-        layers = " and ".join(map(str, self.depths))
-        batches = " and ".join(map(str, self.batches))
+        runs = probed(self.depths, self.depth, self.batches, self.batch)
         return (
-            f"measured from transformers' {self.measured_by} under fake tensors: {self.seconds:.1f} s "
-            f"({layers} blocks, batch {batches}, extrapolated); weights, gradients and optimizer states from its "
-            "parameter table"
+            f"measured from transformers' {self.measured_by} under fake tensors: {self.seconds:.1f} s ({runs}); "
+            "weights, gradients and optimizer states from its parameter table"
         )
 
 
@@ -101,7 +101,7 @@ def measured_step(spec: ModelSpec, setup: TrainSetup) -> MeasuredStep:
         per_block=at(above, depth) - at(above, depth - 1) if k2 != k1 else 0,
     )
     seconds = sum(r.seconds for r in runs.values())
-    return MeasuredStep(peak, tensors, seconds, depths, batches, seq, spec.measured_by or "class")
+    return MeasuredStep(peak, tensors, seconds, depths, batches, seq, spec.measured_by or "class", depth, setup.batch)
 
 
 def _step_peak(
