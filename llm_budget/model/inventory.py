@@ -40,6 +40,8 @@ ComponentName = Literal[
     "Norms",
     "Biases",
     "Unembedding",
+    "QKV (fused)",
+    "Gate+Up (fused)",
     "Other",
 ]
 

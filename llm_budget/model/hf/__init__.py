@@ -6,6 +6,7 @@
     gpt.py       mappers of the GPT-style decoders (gpt2, gpt_neox, bloom)
     dbrx.py      the DBRX mapper (its sizes sit in nested attn_config / ffn_config)
     dense.py     mappers of more dense decoders; moe.py: mixture-of-experts and latent-attention decoders
+    names.py     component_of(name): a Hugging Face parameter / checkpoint tensor name -> the counter's row
     registry.py  MAPPERS (every module's FAMILIES: model_type -> family, mapper, the modeling file it follows)
                  and spec_fields_from_hf(cfg), which dispatches and names the supported types
 
@@ -20,4 +21,4 @@ from llm_budget.model.hf.keys import Config, Mapper
 from llm_budget.model.hf.reader import read_hf_config
 from llm_budget.model.hf.registry import MAPPERS, UnsupportedModelType, spec_fields_from_hf
 
-__all__ = ["MAPPERS", "Config", "Mapper", "UnsupportedModelType", "read_hf_config", "spec_fields_from_hf"]
+__all__ = ["FUSED", "MAPPERS", "Config", "component_of", "Mapper", "UnsupportedModelType", "read_hf_config", "spec_fields_from_hf"]
