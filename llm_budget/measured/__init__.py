@@ -1,9 +1,12 @@
 """Every causal LM without a native mapper, measured from transformers' own class (torch and transformers needed).
 
     requirements.py  the one-line error (and install hint) when torch or transformers is missing
-    names.py         a transformers parameter name -> the counter row it is counted in
     inventory.py     config.json -> ModelSpec whose `tensors` is the model's parameter table on the meta device
-    training.py      the training step's peak from the fake-tensor probe of a few layers, extrapolated to the depth
+                     (each tensor's counter row from model/hf/names.py)
+    probe.py         one training step of a few blocks under fake tensors (the probe's own tools, llm_budget/probe)
+    extrapolate.py   from the probed depths to the model's: the table at a depth, the layer period, the line
+    training.py      the training step: model states from the table, forward/backward from probe.py, extrapolated
+    inference.py     serving: weights from the table, the KV cache and the prefill workspace from transformers' prefill
 
 This package imports without torch: torch and transformers are imported inside the functions that use them.
 """

@@ -93,7 +93,7 @@ def tensor_table(model: Any) -> tuple[TensorRow, ...]:
     """The model's parameters, once each, grouped: per-layer and per-expert copies are one row (index -> *)."""
     from torch import nn
 
-    from llm_budget.measured.names import component_of
+    from llm_budget.model.hf.names import component_of
 
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     rows: dict[tuple[str, tuple[int, ...]], list[Any]] = {}
