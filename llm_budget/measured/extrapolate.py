@@ -25,9 +25,10 @@ def layer_period(spec: ModelSpec, cfg: dict[str, Any]) -> int:
 
 
 def probe_depths(spec: ModelSpec, cfg: dict[str, Any], depth: int) -> tuple[int, ...]:
-    """The depths to probe: the whole model when it is at most two periods deep, else one and two periods."""
+    """The depths to probe: the whole model when it is at most three periods deep, else two and three periods
+    (at two blocks or more, the first block differentiated is not also the last: training.py)."""
     p = layer_period(spec, cfg)
-    return (depth,) if depth <= 2 * p else (p, 2 * p)
+    return (depth,) if depth <= 3 * p else (2 * p, 3 * p)
 
 
 def line(x: int, x1: int, y1: int, x2: int, y2: int) -> Fraction:

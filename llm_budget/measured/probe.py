@@ -28,8 +28,12 @@ class ProbeRun(NamedTuple):
     """One fake-tensor training step of a truncated model."""
 
     model_bytes: int  # parameters and buffers as built
-    forward_backward_peak: int  # the peak of forward and backward, the model's own bytes included
+    forward: int  # the peak of forward, the loss's included (the model's own bytes included)
+    head: int  # the peak of the loss's and the head's backward
+    first_block: int  # the peak of the first block differentiated (the last block of the model)
+    last_block: int  # the peak of the last block differentiated and the embedding's backward
     forward_end: int  # live bytes forward added (saved activations, logits and loss, autocast copies)
+    attention: str  # the attention the class ran ("eager" when it has no SDPA path)
     seconds: float  # wall time of the run
 
 
@@ -73,17 +77,114 @@ def truncated_config(cfg: dict[str, Any], depth: int) -> Any:
     return config
 
 
+class _BackwardSegments:
+    """Splits the step's live-bytes peak at each block's backward (a hook on every block's output fires when
+    its gradient is ready, i.e. when that block's backward starts) and keeps the peak of each stretch.
+
+    Live bytes change linearly from block to block in backward (activations freed, gradients made), so the
+    step's peak is in one of four stretches (timeline.py): forward (with autocast's weight copies, freed
+    when it ends); the loss's and the head's backward (every activation held); the first block differentiated
+    (every activation, and that block's recomputation under checkpointing); the last block and the embedding
+    (every gradient made). Each is linear in the depth, but which one is largest can change with it (and with
+    the batch), so they are kept apart.
+    """
+
+    def __init__(self, meter: Any) -> None:
+        self.meter, self.peaks, self.forward = meter, [], False
+
+    def hook_blocks(self, model: Any, depth: int) -> None:
+        from torch import nn
+
+        blocks = next(m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) == depth)
+        for block in blocks:
+            block.register_forward_hook(self._on_output)
+
+    def _on_output(self, module: Any, args: Any, output: Any) -> None:
+        t = output[0] if isinstance(output, (tuple, list)) else output
+        if self.forward and getattr(t, "requires_grad", False):  # not in a checkpointed block's recomputation
+            t.register_hook(self._mark)
+
+    def _mark(self, grad: Any) -> None:
+        self.peaks.append(self.meter.peak())
+        self.meter.reset_peak()
+
+    def stretches(self) -> tuple[int, int, int, int]:
+        """The peaks of the four stretches (one block: the first block differentiated is also the last)."""
+        return self.peaks[0], self.peaks[1], self.peaks[2], self.peaks[-1]
+
+
 @lru_cache(maxsize=64)
 def probe_run(key: ProbeKey) -> ProbeRun:
-    """A training step of the first key.depth blocks under fake tensors (cached: fit asks many times)."""
+    """A training step of the first key.depth blocks under fake tensors (cached: fit asks many times).
+
+    As the probe's protocol (probe/measure.py measure_two_steps) with a stateless optimizer: gradients set to
+    None, forward, backward; the optimizer's step itself adds nothing the table does not give (training.py).
+    """
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
-    from transformers import AutoModelForCausalLM
 
     from llm_budget.probe.hf import real_run_paths
-    from llm_budget.probe.measure import DTYPES, LiveBytes, StepMeasurement, _Meter, make_optimizer, measure_two_steps
+    from llm_budget.probe.measure import DTYPES, LiveBytes, _Meter
 
-    setup = TrainSetup(
+    setup = _probe_setup(key)
+    dtype = DTYPES[setup.precision]
+    start = time.perf_counter()
+    tracker = LiveBytes()
+    meter = _Meter("fake", tracker)
+    segments = _BackwardSegments(meter)
+    with FakeTensorMode(), real_run_paths(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # transformers' deprecation notices are not the user's concern here
+        model, attention = _build(key, setup)
+        segments.hook_blocks(model, key.depth)
+        tracker.track([*model.parameters(), *model.buffers()])
+        model_bytes = tracker.live
+        ids = torch.randint(0, model.config.vocab_size, (key.batch, key.seq))
+        labels = torch.randint(0, model.config.vocab_size, (key.batch, key.seq))
+        tracker.track([ids, labels])
+        mixed = setup.resolved_recipe is Recipe.mixed
+        before = meter.now()
+        meter.reset_peak()
+        with tracker:
+            segments.forward = True
+            with torch.autocast("cpu", dtype=dtype) if mixed else contextlib.nullcontext():
+                loss = model(input_ids=ids, labels=labels, use_cache=False).loss
+            segments.forward = False
+            forward_end = meter.now() - before
+            segments._mark(None)  # forward has ended (and autocast's weight cache with it)
+            loss.backward()
+            del loss
+            segments._mark(None)  # backward has ended
+        del model
+    return ProbeRun(model_bytes, *segments.stretches(), forward_end, attention, time.perf_counter() - start)
+
+
+def _build(key: ProbeKey, setup: TrainSetup) -> tuple[Any, str]:
+    """transformers' model of the first key.depth blocks, in its storage dtype, with the setup's checkpointing.
+    A class without an SDPA path (GPT-Neo) runs eager attention, and says so."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from llm_budget.probe.measure import DTYPES
+
+    storage = DTYPES[setup.precision] if setup.resolved_recipe is Recipe.pure else torch.float32
+    config = truncated_config(json.loads(key.config_json), key.depth)
+    attention = setup.attention
+    try:
+        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)
+    except ValueError as e:
+        if attention != "sdpa" or "does not support" not in str(e):
+            raise
+        attention = "eager"
+        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)
+    model.train()
+    if setup.checkpointing is Checkpointing.full:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model, attention
+
+
+def _probe_setup(key: ProbeKey) -> TrainSetup:
+    """The setup the probe runs: the key's conditions, plain SGD (no optimizer state), on the CPU."""
+    return TrainSetup(
         precision=key.precision,
         recipe=key.recipe,
         checkpointing=key.checkpointing,
@@ -93,39 +194,6 @@ def probe_run(key: ProbeKey) -> ProbeRun:
         optimizer=Optimizer.sgd,
         device="cpu",
     )
-    dtype = DTYPES[setup.precision]
-    storage = dtype if setup.resolved_recipe is Recipe.pure else torch.float32
-    config = truncated_config(json.loads(key.config_json), key.depth)
-    start = time.perf_counter()
-    tracker = LiveBytes()
-    meter = _Meter("fake", tracker)
-    fb_peak = [0]
-    with FakeTensorMode(), real_run_paths(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # transformers' deprecation notices are not the user's concern here
-        model = AutoModelForCausalLM.from_config(config, attn_implementation=setup.attention, dtype=storage)
-        model.train()
-        if setup.checkpointing is Checkpointing.full:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        tracker.track(list(model.parameters()))
-        tracker.track(list(model.buffers()))
-        model_bytes = tracker.live
-        opt = make_optimizer(model, setup)
-        ids = torch.randint(0, config.vocab_size, (key.batch, key.seq))
-        labels = torch.randint(0, config.vocab_size, (key.batch, key.seq))
-        tracker.track([ids, labels])
-
-        def forward() -> torch.Tensor:
-            mixed = setup.resolved_recipe is Recipe.mixed
-            with torch.autocast("cpu", dtype=dtype) if mixed else contextlib.nullcontext():
-                return model(input_ids=ids, labels=labels, use_cache=False).loss  # noqa: F821 (deleted after the step)
-
-        def after_backward() -> None:
-            fb_peak[0] = meter.peak()  # forward and backward of this step, before the optimizer's
-
-        m = StepMeasurement(path="fake", device="cpu")
-        measure_two_steps(m, meter, opt, forward, tracker=tracker, after_backward=after_backward)
-        del model, opt
-    return ProbeRun(model_bytes, fb_peak[0], m.forward, time.perf_counter() - start)
 
 
 def check_measurable(setup: TrainSetup, label: str, measured_by: str) -> None:

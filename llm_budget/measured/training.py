@@ -4,13 +4,15 @@ Weights, gradients, FP32 masters, optimizer states, step counters and the optimi
 follow exactly from the table (ModelSpec.tensors) through the accountant's own formulas (allocator.py,
 optimizers.py, recipes.py, sharding.py). What the table cannot give, the live bytes of forward and
 backward above the model's own tensors (activations, gradients as they are made, logits and loss,
-autocast's copies, the inputs), is measured by the fake-tensor probe of transformers' class (probe.py)
-at two depths and two batch sizes and extrapolated: it is linear in the depth (each block adds the
-same tensors; a repeating layer pattern is probed a whole period at a time) and in the batch (every
-activation has the batch as a factor), so bilinear in both:
-    A(L, b) = A(k1, b1) + ΔL·∂A/∂L + Δb·∂A/∂b + ΔL·Δb·∂²A/∂L∂b        (four runs; one or two if L, b are small)
-The step's peak is the larger of forward/backward (A on top of weights, masters and optimizer states)
-and the optimizer step (every gradient plus the step's temporaries), as in timeline.py.
+autocast's copies, the inputs), is measured by the fake-tensor probe of transformers' class (probe.py).
+
+Live bytes change linearly from block to block in backward, so the step's peak is in one of four
+stretches the probe measures apart (forward; the loss's and head's backward; the first block
+differentiated; the last block and the embedding) or at the optimizer step (timeline.py). Which stretch is largest can change
+with the depth, but each one is linear in it (every block adds the same tensors; a repeating layer
+pattern is probed whole periods at a time) and in the batch (every activation has it as a factor), so
+each is extrapolated on its own, bilinearly, from two depths and two batch sizes:
+    A(L, b) = A(k1, b1) + ΔL·∂A/∂L + Δb·∂A/∂b + ΔL·Δb·∂²A/∂L∂b        (four runs; fewer when L, b are small)
 """
 
 from __future__ import annotations
@@ -32,8 +34,15 @@ from llm_budget.memory.timeline import StepPeak
 from llm_budget.model.inventory import ParamTensor
 from llm_budget.model.spec import ModelSpec
 
-MEASURED = "Activations, gradients so far, logits and loss (measured)"
-"""The report's line for what the probe measured during forward and backward."""
+MEASURED = "Activations, gradients so far, logits and temporaries (measured)"
+"""The report's line for what the probe measured above the model's own tensors."""
+STRETCHES = {
+    "forward": "forward (measured)",
+    "head": "backward: loss and head (measured)",
+    "first_block": "backward: first block differentiated (measured)",
+    "last_block": "backward: last block and embedding (measured)",
+}
+"""The stretches of forward and backward the probe measures apart (probe._BackwardSegments), as phases."""
 
 
 @dataclass(frozen=True)
@@ -87,18 +96,19 @@ def measured_step(spec: ModelSpec, setup: TrainSetup) -> MeasuredStep:
         return round(low + (high - low) * (Fraction(setup.batch - b1, b2 - b1) if b2 != b1 else 0))
 
     weight_width = recipe_bytes(setup).weight
-    above = {kb: r.forward_backward_peak - r.model_bytes for kb, r in runs.items()}
+    stretches = {name: at({kb: getattr(r, name) - r.model_bytes for kb, r in runs.items()}) for name in STRETCHES}
+    forward_end = {kb: r.forward_end for kb, r in runs.items()}
     # Buffers (rotary tables, masks): what transformers' model holds beyond the table's parameters.
     buffers = {kb: r.model_bytes - tensor_bytes(table_at(spec, kb[0]), weight_width, "cpu") for kb, r in runs.items()}
     tensors = table_at(spec, depth)
     peak = _step_peak(
         setup,
         tensors,
-        above=at(above),
-        forward_end=at({kb: r.forward_end for kb, r in runs.items()}),
+        measured=stretches,
+        forward_end=at(forward_end),
         buffers=max(at(buffers), 0),
         seq=seq,
-        per_block=at(above, depth) - at(above, depth - 1) if k2 != k1 else 0,
+        per_block=at(forward_end, depth) - at(forward_end, depth - 1) if k2 != k1 else 0,
     )
     seconds = sum(r.seconds for r in runs.values())
     return MeasuredStep(peak, tensors, seconds, depths, batches, seq, spec.measured_by or "class", depth, setup.batch)
@@ -108,7 +118,7 @@ def _step_peak(
     setup: TrainSetup,
     tensors: list[ParamTensor],
     *,
-    above: int,
+    measured: dict[str, int],
     forward_end: int,
     buffers: int,
     seq: int,
@@ -131,14 +141,21 @@ def _step_peak(
         temporaries = states(temporaries)
     inputs = 2 * rounded(setup.batch * seq * 8, device)
     held = {Component.weights: weights, Component.masters: masters, Component.optimizer: optimizer}
-    backward = {**held, MEASURED: above}
-    step = {**held, Component.gradients: gradients, Component.temporaries: temporaries, Component.inputs: inputs}
-    points = [("forward and backward (measured)", sum(backward.values())), ("optimizer step", sum(step.values()))]
+    lives: dict[str, dict[str, int]] = {STRETCHES[name]: {**held, MEASURED: n} for name, n in measured.items()}
+    lives |= {
+        "optimizer step": {
+            **held,
+            Component.gradients: gradients,
+            Component.temporaries: temporaries,
+            Component.inputs: inputs,
+        },
+    }
+    points = [(name, sum(live.values())) for name, live in lives.items()]
     phase, total = max(points, key=lambda p: p[1])
     return StepPeak(
         bytes=total,
         phase=phase,
-        live=backward if phase.startswith("forward") else step,
+        live=lives[phase],
         points=points,
         activations_per_block_bytes=per_block,
         gathered_bytes=0,
