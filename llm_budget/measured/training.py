@@ -58,13 +58,15 @@ class MeasuredStep:
     measured_by: str  # transformers' class
     depth: int  # the step's blocks
     batch: int
+    attention: str  # what the class ran (eager when it has no SDPA path)
 
     @property
     def measured_line(self) -> str:
         """The sentence the output shows (memory's assumptions)."""
         runs = probed(self.depths, self.depth, self.batches, self.batch)
+        eager = f"; {self.measured_by} has no SDPA path, so attention ran eager" if self.attention == "eager" else ""
         return (
-            f"measured from transformers' {self.measured_by} under fake tensors: {self.seconds:.1f} s ({runs}); "
+            f"measured from transformers' {self.measured_by} under fake tensors: {self.seconds:.1f} s ({runs}){eager}; "
             "weights, gradients and optimizer states from its parameter table"
         )
 
@@ -111,7 +113,10 @@ def measured_step(spec: ModelSpec, setup: TrainSetup) -> MeasuredStep:
         per_block=at(forward_end, depth) - at(forward_end, depth - 1) if k2 != k1 else 0,
     )
     seconds = sum(r.seconds for r in runs.values())
-    return MeasuredStep(peak, tensors, seconds, depths, batches, seq, spec.measured_by or "class", depth, setup.batch)
+    attention = next(iter(runs.values())).attention
+    return MeasuredStep(
+        peak, tensors, seconds, depths, batches, seq, spec.measured_by or "class", depth, setup.batch, attention
+    )
 
 
 def _step_peak(
