@@ -144,18 +144,29 @@ def probe_run(key: ProbeKey) -> ProbeRun:
         mixed = setup.resolved_recipe is Recipe.mixed
         before = meter.now()
         meter.reset_peak()
-        with tracker:
-            segments.forward = True
-            with torch.autocast("cpu", dtype=dtype) if mixed else contextlib.nullcontext():
-                loss = model(input_ids=ids, labels=labels, use_cache=False).loss
-            segments.forward = False
-            forward_end = meter.now() - before
-            segments._mark(None)  # forward has ended (and autocast's weight cache with it)
-            loss.backward()
-            del loss
-            segments._mark(None)  # backward has ended
+        try:
+            with tracker:
+                segments.forward = True
+                with torch.autocast("cpu", dtype=dtype) if mixed else contextlib.nullcontext():
+                    loss = model(input_ids=ids, labels=labels, use_cache=False).loss
+                segments.forward = False
+                forward_end = meter.now() - before
+                segments._mark(None)  # forward has ended (and autocast's weight cache with it)
+                loss.backward()
+                del loss
+                segments._mark(None)  # backward has ended
+        except Exception as e:  # e.g. a sequence longer than the class's position table or causal-mask buffer
+            raise LLMBudgetError(
+                f"transformers' {type(model).__name__} cannot run a training step of {key.batch} × {key.seq:,} "
+                f"tokens: {_first_line(e)}"
+            ) from None
         del model
     return ProbeRun(model_bytes, *segments.stretches(), forward_end, attention, time.perf_counter() - start)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if len(text) <= 160 else text[:157] + "…"
 
 
 def _build(key: ProbeKey, setup: TrainSetup) -> tuple[Any, str]:
