@@ -30,7 +30,7 @@ class PrefillRun(NamedTuple):
 
 
 @lru_cache(maxsize=32)
-def prefill_run(config_json: str, depth: int, batch: int, tokens: int, precision: str) -> PrefillRun:
+def prefill_run(config_json: str, depth: int, batch: int, tokens: int, precision: Precision) -> PrefillRun:
     """A prefill of `tokens` positions by the first `depth` blocks, under fake tensors."""
     import json
     import warnings
@@ -43,13 +43,13 @@ def prefill_run(config_json: str, depth: int, batch: int, tokens: int, precision
     from llm_budget.probe.hf import real_run_paths
     from llm_budget.probe.measure import DTYPES, LiveBytes
 
-    dtype = DTYPES[Precision(precision)]
+    dtype = DTYPES[precision]
     config = truncated_config(json.loads(config_json), depth)
     start = time.perf_counter()
     tracker = LiveBytes()
     with FakeTensorMode(), real_run_paths(), warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=dtype).eval()
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=dtype).eval()  # type: ignore[no-untyped-call]
         tracker.track([*model.parameters(), *model.buffers()])
         model_bytes = tracker.live
         ids = torch.randint(0, config.vocab_size, (batch, tokens))
@@ -92,8 +92,8 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
         return round(line(L, depths[0], value[depths[0]], depths[-1], value[depths[-1]]))
 
     text = json.dumps(cfg, sort_keys=True)
-    full = {k: prefill_run(text, k, setup.batch, context, compute.value) for k in depths}
-    part = {k: prefill_run(text, k, setup.batch, prompt, compute.value) for k in depths} if prompt != context else full
+    full = {k: prefill_run(text, k, setup.batch, context, compute) for k in depths}
+    part = {k: prefill_run(text, k, setup.batch, prompt, compute) for k in depths} if prompt != context else full
     tensors = table_at(spec, L)
     n_params = sum(t.total for t in tensors)
     buffers = max(at({k: r.model_bytes - tensor_bytes(table_at(spec, k), c, "cpu") for k, r in full.items()}), 0)

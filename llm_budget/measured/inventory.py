@@ -43,7 +43,7 @@ def transformers_config(cfg: dict[str, Any]) -> Any:
     """transformers' configuration object of a parsed config.json (its defaults filled in), one-line errors."""
     import transformers
 
-    transformers.logging.set_verbosity_error()
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     model_type = cfg["model_type"]
     try:
         return transformers.AutoConfig.for_model(model_type, **{k: v for k, v in cfg.items() if k not in _NOT_CONFIG})
@@ -58,17 +58,17 @@ def transformers_config(cfg: dict[str, Any]) -> Any:
         raise SpecError(f"config.json (model_type '{model_type}'): transformers rejects it: {_first_line(e)}") from None
 
 
-def causal_lm_class(config: Any) -> type:
-    """transformers' causal-LM class for the configuration (AutoModelForCausalLM's mapping)."""
-    from transformers import AutoModelForCausalLM
+def causal_lm_class(config: Any) -> str:
+    """The name of transformers' causal-LM class for the configuration (AutoModelForCausalLM's mapping)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    try:
-        return AutoModelForCausalLM._model_mapping[type(config)]  # type: ignore[no-any-return]
-    except (KeyError, ValueError):
+    name = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(config.model_type)
+    if not isinstance(name, str):
         raise SpecError(
             f"config.json: transformers has no causal-LM class for model_type '{config.model_type}' "
             "(llm-budget counts decoder-only language models)"
-        ) from None
+        )
+    return name
 
 
 def meta_model(config: Any) -> Any:
@@ -76,12 +76,12 @@ def meta_model(config: Any) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    cls = causal_lm_class(config)
+    name = causal_lm_class(config)
     try:
         with torch.device("meta"):
-            return AutoModelForCausalLM.from_config(config)
+            return AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
     except Exception as e:  # transformers raises many kinds on configs it cannot build
-        raise SpecError(f"config.json: transformers could not build {cls.__name__}: {_first_line(e)}") from None
+        raise SpecError(f"config.json: transformers could not build {name}: {_first_line(e)}") from None
 
 
 def _first_line(e: BaseException) -> str:

@@ -90,7 +90,8 @@ class _BackwardSegments:
     """
 
     def __init__(self, meter: Any) -> None:
-        self.meter, self.peaks, self.forward = meter, [], False
+        self.meter, self.forward = meter, False
+        self.peaks: list[int] = []
 
     def hook_blocks(self, model: Any, depth: int) -> None:
         from torch import nn
@@ -181,12 +182,12 @@ def _build(key: ProbeKey, setup: TrainSetup) -> tuple[Any, str]:
     config = truncated_config(json.loads(key.config_json), key.depth)
     attention = setup.attention
     try:
-        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)
+        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)  # type: ignore[no-untyped-call]
     except ValueError as e:
         if attention != "sdpa" or "does not support" not in str(e):
             raise
         attention = "eager"
-        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)
+        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)  # type: ignore[no-untyped-call]
     model.train()
     if setup.checkpointing is Checkpointing.full:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
