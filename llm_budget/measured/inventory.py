@@ -50,8 +50,8 @@ def transformers_config(cfg: dict[str, Any]) -> Any:
     except ValueError as e:
         if "nrecognized" in str(e) or model_type not in transformers.CONFIG_MAPPING:
             raise SpecError(
-                f"config.json: model_type '{model_type}' is neither native nor known to transformers "
-                f"{transformers.__version__}"
+                f"unsupported model_type '{model_type}' in config.json: neither native nor known to transformers "
+                f"{transformers.__version__}; supported natively: {_native()}"
             ) from None
         raise SpecError(f"config.json (model_type '{model_type}'): transformers rejects it: {_first_line(e)}") from None
     except (TypeError, AttributeError, KeyError) as e:
@@ -65,10 +65,16 @@ def causal_lm_class(config: Any) -> str:
     name = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(config.model_type)
     if not isinstance(name, str):
         raise SpecError(
-            f"config.json: transformers has no causal-LM class for model_type '{config.model_type}' "
-            "(llm-budget counts decoder-only language models)"
+            f"unsupported model_type '{config.model_type}' in config.json: transformers has no causal-LM class for "
+            f"it (llm-budget counts decoder-only language models); supported natively: {_native()}"
         )
     return name
+
+
+def _native() -> str:
+    from llm_budget.model.hf import MAPPERS
+
+    return ", ".join(sorted(MAPPERS))
 
 
 def meta_model(config: Any) -> Any:
