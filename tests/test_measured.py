@@ -319,12 +319,40 @@ def test_the_package_imports_without_torch():
 
 
 @pytest.mark.parametrize(
-    "cfg, message",
+    "cfg",
     [
-        (dict(model_type="no_such_family", hidden_size=8), "neither native nor known to transformers"),
-        (dict(model_type="t5", d_model=64, num_layers=2, num_heads=4, vocab_size=100), "no causal-LM class"),
+        dict(model_type="no_such_family", hidden_size=8),
+        dict(model_type="t5", d_model=64, num_layers=2, num_heads=4, vocab_size=100),  # encoder-decoder
     ],
 )
-def test_configs_transformers_cannot_build_as_a_causal_lm_are_one_line_errors(tmp_path, cfg, message):
-    with pytest.raises(LLMBudgetError, match=message):
+def test_types_transformers_has_no_causal_lm_for_are_one_line_errors(tmp_path, cfg):
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    assert cfg["model_type"] not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    with pytest.raises(LLMBudgetError, match="has no causal-LM class for it either.*supported natively: .*llama"):
         load_hf_config(_write(tmp_path, cfg))
+
+
+def test_the_causal_lm_types_are_transformers_own():
+    # read from transformers' source text without importing it: the same table its auto class uses
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    from llm_budget.measured.requirements import causal_lm_types
+
+    assert causal_lm_types() == dict(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+
+
+@pytest.mark.slow
+def test_an_unknown_type_is_refused_without_importing_torch(tmp_path):
+    path = _write(tmp_path, dict(model_type="no_such_family"))
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['llm-budget', 'params', '--hf-config', {str(path)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('llm_budget', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 2, e.code\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -21,9 +21,10 @@ from llm_budget.model.spec import ModelSpec
 def spec_from_transformers(cfg: dict[str, Any], origin: str) -> ModelSpec:
     """A config.json whose model_type has no native mapper -> its ModelSpec, measured on the meta device;
     without torch or transformers, the one-line error that names the install and the native families."""
-    from llm_budget.measured.requirements import require_torch_and_transformers
+    from llm_budget.measured.requirements import refuse_unknown_types, require_torch_and_transformers
     from llm_budget.model.hf import MAPPERS
 
+    refuse_unknown_types(cfg.get("model_type"), list(MAPPERS))
     require_torch_and_transformers(cfg.get("model_type"), list(MAPPERS))
     from llm_budget.measured.inventory import measured_spec
 

@@ -188,7 +188,9 @@ def _spec_from_hf_config(cfg: dict[str, Any], origin: str) -> ModelSpec:
 
     try:
         fields = spec_fields_from_hf(cfg)
-    except UnsupportedModelType:
+    except UnsupportedModelType as e:
+        if not isinstance(e.model_type, str) or not e.model_type:
+            raise  # no model_type, or not a name: nothing for transformers to look up
         from llm_budget.measured import spec_from_transformers
 
         return spec_from_transformers(cfg, origin)
