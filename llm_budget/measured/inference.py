@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from llm_budget.defaults import sequence_length
+from llm_budget.errors import LLMBudgetError
 from llm_budget.hardware import Precision
 from llm_budget.memory.allocator import tensor_bytes
 from llm_budget.memory.report import InferSettings, MemoryLine, MemoryReport, Phase
@@ -26,6 +27,7 @@ class PrefillRun(NamedTuple):
     model_bytes: int  # parameters and buffers in the compute dtype
     cache: int  # the KV cache (or recurrent state) the prefill leaves
     workspace: int  # the prefill's peak above the weights, the ids and the final cache
+    attention: str  # what the class ran (eager when it has no SDPA path)
     seconds: float
 
 
@@ -37,9 +39,8 @@ def prefill_run(config_json: str, depth: int, batch: int, tokens: int, precision
 
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
-    from transformers import AutoModelForCausalLM
 
-    from llm_budget.measured.probe import truncated_config
+    from llm_budget.measured.probe import build_model, first_line, truncated_config
     from llm_budget.probe.hf import real_run_paths
     from llm_budget.probe.measure import DTYPES, LiveBytes
 
@@ -49,20 +50,26 @@ def prefill_run(config_json: str, depth: int, batch: int, tokens: int, precision
     tracker = LiveBytes()
     with FakeTensorMode(), real_run_paths(), warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=dtype).eval()  # type: ignore[no-untyped-call]
+        model, attention = build_model(config, "sdpa", dtype)
+        model.eval()
         tracker.track([*model.parameters(), *model.buffers()])
         model_bytes = tracker.live
         ids = torch.randint(0, config.vocab_size, (batch, tokens))
         tracker.track([ids])
         before = tracker.live
         tracker.reset_peak()
-        with tracker:
-            out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        try:
+            with tracker:
+                out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        except Exception as e:  # e.g. a context longer than the class's position table or causal-mask buffer
+            raise LLMBudgetError(
+                f"transformers' {type(model).__name__} cannot prefill {batch} × {tokens:,} tokens: {first_line(e)}"
+            ) from None
         logits = out.logits.untyped_storage().nbytes()
         cache = tracker.live - before - logits
         workspace = tracker.peak - before - cache
         del model, out
-    return PrefillRun(model_bytes, cache, workspace, time.perf_counter() - start)
+    return PrefillRun(model_bytes, cache, workspace, attention, time.perf_counter() - start)
 
 
 def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryReport:
@@ -101,6 +108,7 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
     kv = round(Fraction(at({k: r.cache for k, r in full.items()})) * Fraction(kv_p.bits, compute.bits))
     workspace = at({k: r.workspace for k, r in part.items()})
     seconds = sum(r.seconds for r in {**full, **part}.values())
+    eager = any(r.attention == "eager" for r in full.values())
     lines = [
         MemoryLine(
             name=f"Weights ({setup.precision.value})", bytes=weights, bytes_per_param=round(weights / n_params, 3)
@@ -125,7 +133,9 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
         assumptions=[
             f"measured from transformers' {spec.measured_by} under fake tensors: {seconds:.1f} s ({probed(depths, L)}): "
             f"the cache transformers keeps after a {context:,}-token prefill, the workspace of a "
-            f"{prompt:,}-token prefill (logits for the last position only); weights from its parameter table",
+            f"{prompt:,}-token prefill (logits for the last position only)"
+            + (f"; {spec.measured_by} has no SDPA path, so attention ran eager" if eager else "")
+            + "; weights from its parameter table",
             f"Compute in {compute.value}; KV cache in {kv_p.value}.",
         ],
         settings=InferSettings(

@@ -159,35 +159,40 @@ def probe_run(key: ProbeKey) -> ProbeRun:
         except Exception as e:  # e.g. a sequence longer than the class's position table or causal-mask buffer
             raise LLMBudgetError(
                 f"transformers' {type(model).__name__} cannot run a training step of {key.batch} × {key.seq:,} "
-                f"tokens: {_first_line(e)}"
+                f"tokens: {first_line(e)}"
             ) from None
         del model
     return ProbeRun(model_bytes, *segments.stretches(), forward_end, attention, time.perf_counter() - start)
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return text if len(text) <= 160 else text[:157] + "…"
+
+
+def build_model(config: Any, attention: str, dtype: Any) -> tuple[Any, str]:
+    """transformers' model of the configuration with the attention asked for, or eager attention when the class
+    has no SDPA path (GPT-Neo); returns the model and the attention it runs."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=dtype), attention  # type: ignore[no-untyped-call]
+    except ValueError as e:
+        if attention != "sdpa" or "does not support" not in str(e):
+            raise
+    return AutoModelForCausalLM.from_config(config, attn_implementation="eager", dtype=dtype), "eager"  # type: ignore[no-untyped-call]
 
 
 def _build(key: ProbeKey, setup: TrainSetup) -> tuple[Any, str]:
     """transformers' model of the first key.depth blocks, in its storage dtype, with the setup's checkpointing.
     A class without an SDPA path (GPT-Neo) runs eager attention, and says so."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     from llm_budget.probe.measure import DTYPES
 
     storage = DTYPES[setup.precision] if setup.resolved_recipe is Recipe.pure else torch.float32
     config = truncated_config(json.loads(key.config_json), key.depth)
-    attention = setup.attention
-    try:
-        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)  # type: ignore[no-untyped-call]
-    except ValueError as e:
-        if attention != "sdpa" or "does not support" not in str(e):
-            raise
-        attention = "eager"
-        model = AutoModelForCausalLM.from_config(config, attn_implementation=attention, dtype=storage)  # type: ignore[no-untyped-call]
+    model, attention = build_model(config, setup.attention, storage)
     model.train()
     if setup.checkpointing is Checkpointing.full:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
