@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from llm_budget.errors import LLMBudgetError, SpecError
+from llm_budget.model.hf.keys import activation
 from llm_budget.model.spec import ModelSpec, TensorRow
 
 _NOT_CONFIG = (
@@ -163,8 +164,13 @@ def spec_fields(config: Any, model: Any, tensors: tuple[TensorRow, ...]) -> dict
     if experts is not None and experts > 1 and any(t.expert for t in tensors):
         fields["n_experts"] = experts
         fields["n_active_experts"] = min(_first_int(config, _TOP_K_KEYS) or 1, experts)
-    if any(t.component == "Gate" for t in tensors):
-        fields["mlp"] = "gated"
+    if any(t.component in ("Gate", "Gate+Up (fused)") or "gate_up_proj" in t.name for t in tensors):
+        fields["mlp"] = "gated"  # a gate matrix, alone or fused with the up-projection (transformers' experts)
+    act = next((getattr(config, k) for k in ("hidden_act", "activation_function") if hasattr(config, k)), None)
+    if isinstance(act, str):
+        fields["activation"] = activation(act, "gelu")
+    if any(t.component == "Norms" and t.name.endswith(".bias") for t in tensors):
+        fields["norm"] = "layernorm"  # a norm with a shift: LayerNorm (RMSNorm has a scale only)
     positions = [t for t in tensors if t.component == "Position embedding" and t.kind == "embedding"]
     if positions:
         fields.update(position="learned", n_positions=positions[0].shape[0])
