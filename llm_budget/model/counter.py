@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_budget.model.inventory import ComponentCount, ComponentName, component_counts
+from llm_budget.model.inventory import ComponentCount, ComponentName, component_counts, mtp_tensors
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 from llm_budget.refs import cite
 
@@ -50,6 +50,7 @@ class ParamCount(BaseModel):
     non_embedding: int  # total minus token/position embeddings and unembedding (Kaplan et al.'s N)
     components: list[Component]
     published_params: int | None = None  # the count its authors publish (ModelSpec.published_params)
+    mtp_params: int = 0  # multi-token-prediction blocks the checkpoint ships (DeepSeek-V3): NOT in total
 
     def get(self, name: str) -> int:
         """Count of the named row, 0 if the model has no such row."""
@@ -137,6 +138,7 @@ def count_params(spec: ModelSpec) -> ParamCount:
         non_embedding=total - embedding,
         components=rows,
         published_params=spec.published_params,
+        mtp_params=sum(t.total for t in mtp_tensors(spec)),
     )
 
 
