@@ -25,7 +25,7 @@ from llm_budget.model.hf.keys import (
     shortest_period,
     tied,
 )
-from llm_budget.model.hf.llama import llama_like, mistral
+from llm_budget.model.hf.llama import llama_like
 
 
 def moe_layout(n_layers: int, moe_layers: Collection[int]) -> Fields:
@@ -84,10 +84,16 @@ def not_native(cfg: Config, what: str) -> None:
 
 
 def mixtral(cfg: Config) -> Fields:
-    """modeling_mixtral.py: MixtralSparseMoeBlock is a router Linear(d, E, bias=False) and E SwiGLU experts without biases."""
-    return mistral(cfg) | dict(
-        n_experts=required(cfg, "num_local_experts"),
-        n_active_experts=required(cfg, "num_experts_per_tok"),
+    """modeling_mixtral.py: Mistral attention (no biases, a window when sliding_window is set: default none);
+    MixtralSparseMoeBlock is a router Linear(d, E, bias=False) and E SwiGLU experts without biases.
+    Defaults (configuration_mixtral.py): 8 KV heads, 8 experts, top-2."""
+    return llama_like(cfg) | dict(
+        n_kv_heads=kv_heads(cfg, 8),
+        n_experts=optional(cfg, "num_local_experts", 8),
+        n_active_experts=optional(cfg, "num_experts_per_tok", 2),
+        activation=activation(cfg.get("hidden_act"), "silu"),
+        tied_embeddings=tied(cfg, False),
+        sliding_window=cfg.get("sliding_window"),
     )
 
 
