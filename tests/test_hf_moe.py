@@ -16,7 +16,7 @@ import pytest
 from conftest import HF_CONFIGS
 
 from llm_budget.model.counter import count_params
-from llm_budget.model.hf import UnsupportedModelType, spec_fields_from_hf
+from llm_budget.model.hf import MAPPERS, UnsupportedModelType, spec_fields_from_hf
 from llm_budget.model.hf.multimodal import ALIASES
 from llm_budget.model.hf.names import FUSED, component_of
 from llm_budget.model.spec import ModelSpec
@@ -107,6 +107,9 @@ WRAPPED = {
     "mistral3-untied": dict(model_type="mistral3", tie_word_embeddings=False, text_config=dict(SMALL,
         model_type="mistral", intermediate_size=96), vision_config=dict(model_type="pixtral", hidden_size=32,
         intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, head_dim=16, image_size=28, patch_size=14)),
+    "gemma3": dict(model_type="gemma3", mm_tokens_per_image=4, text_config=dict(SMALL, head_dim=16,
+        intermediate_size=96, sliding_window=32, num_hidden_layers=6), vision_config=dict(hidden_size=32,
+        intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14)),
     "qwen2_5_vl-flat": dict(SMALL, model_type="qwen2_5_vl", intermediate_size=96, tie_word_embeddings=True,
         vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64)),
 }  # fmt: skip
@@ -192,7 +195,13 @@ def test_tiny_config_layer_layout_equals_transformers(variant):
         assert [spec.layer_kind(i).value for i in range(spec.n_layers)] == list(types)
 
 
-@pytest.mark.parametrize("variant", sorted(WRAPPED))
+# Gemma 3's language model (gemma3_text) is a dense family mapped in llama.py by another branch.
+NEEDS_GEMMA3_TEXT = pytest.mark.skipif("gemma3_text" not in MAPPERS, reason="gemma3_text mapper not merged yet")
+
+
+@pytest.mark.parametrize(
+    "variant", [pytest.param(v, marks=[NEEDS_GEMMA3_TEXT] * v.startswith("gemma3")) for v in sorted(WRAPPED)]
+)
 def test_multimodal_language_model_equals_transformers(variant):
     """The language model of a multimodal config, row by row; the notes say the vision part is left out."""
     model = _build(WRAPPED[variant], wrapped=True)
