@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 from conftest import HF_CONFIGS
 
+from llm_budget.errors import SpecError
 from llm_budget.model.counter import count_params
 from llm_budget.model.hf import MAPPERS, UnsupportedModelType, spec_fields_from_hf
 from llm_budget.model.hf.multimodal import ALIASES
@@ -98,6 +99,9 @@ def _variants(by_name: bool = False) -> list:
 
 VISION_LLAMA4 = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=28,
     patch_size=14, projector_input_dim=32, projector_output_dim=32, vision_output_dim=32)  # fmt: skip
+CLIP = dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+    num_attention_heads=2, image_size=28, patch_size=14, projection_dim=32)  # fmt: skip
+QWEN_VISION = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, embed_dim=32)
 WRAPPED = {
     "llama4": dict(model_type="llama4", vision_config=VISION_LLAMA4, text_config={
         k: v for k, v in TINY["llama4_text-interleaved"].items() if k != "model_type"}),
@@ -110,10 +114,19 @@ WRAPPED = {
     "gemma3": dict(model_type="gemma3", mm_tokens_per_image=4, text_config=dict(SMALL, head_dim=16,
         intermediate_size=96, sliding_window=32, num_hidden_layers=6), vision_config=dict(hidden_size=32,
         intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14)),
+    "llava-gemma-tied-by-text": dict(model_type="llava", text_config=dict(SMALL, model_type="gemma", head_dim=16,
+        intermediate_size=96), vision_config=CLIP),
+    "llava-llama": dict(model_type="llava", text_config=dict(SMALL, intermediate_size=96), vision_config=CLIP),
+    "llava_next-gemma-untied": dict(model_type="llava_next", text_config=dict(SMALL, model_type="gemma", head_dim=16,
+        intermediate_size=96), vision_config=CLIP),
+    "qwen2_vl-text-tied": dict(model_type="qwen2_vl", text_config=dict(SMALL, intermediate_size=96,
+        tie_word_embeddings=True), vision_config=QWEN_VISION),
+    "qwen2_5_vl": dict(model_type="qwen2_5_vl", text_config=dict(SMALL, intermediate_size=96),
+        vision_config=QWEN_VISION),
     "qwen2_5_vl-flat": dict(SMALL, model_type="qwen2_5_vl", intermediate_size=96, tie_word_embeddings=True,
-        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64)),
+        vision_config=QWEN_VISION),
 }  # fmt: skip
-VISION_MODULES = {"vision_tower", "vision_model", "visual", "multi_modal_projector"}
+VISION_MODULES = {"vision_tower", "vision_model", "visual", "multi_modal_projector", "image_newline"}
 
 
 def _build(cfg: dict, wrapped: bool = False):
@@ -219,6 +232,11 @@ def test_multimodal_with_a_text_model_that_is_not_native_is_refused_for_the_fall
     with pytest.raises(UnsupportedModelType, match="not_a_model") as e:
         spec_fields_from_hf(wrapped)
     assert e.value.model_type == "gemma3"
+
+
+def test_multimodal_config_without_its_text_config_is_a_one_line_error():
+    with pytest.raises(SpecError, match="'llava' without a text_config"):
+        spec_fields_from_hf(dict(model_type="llava", vision_config={}))
 
 
 def test_kimi_k2_is_deepseek_v3():
