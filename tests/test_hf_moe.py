@@ -18,7 +18,7 @@ from conftest import HF_CONFIGS
 from llm_budget.errors import SpecError
 from llm_budget.model.counter import count_params
 from llm_budget.model.hf import MAPPERS, UnsupportedModelType, spec_fields_from_hf
-from llm_budget.model.hf.multimodal import ALIASES
+from llm_budget.model.hf.multimodal import ALIASES, TEXT_MODELS
 from llm_budget.model.hf.names import FUSED, component_of
 from llm_budget.model.spec import ModelSpec
 
@@ -267,7 +267,7 @@ def test_qwen2_moe_without_experts_is_dense():
 
 MOE_TYPES = {
     "mixtral", "qwen2_moe", "qwen3_moe", "phimoe", "granitemoe", "dbrx", "deepseek_v2", "deepseek_v3", "glm4_moe",
-    "gpt_oss", "llama4_text", "llama4", "kimi_k2",
+    "gpt_oss", "llama4_text", "llama4", "kimi_k2", "qwen2_5_vl",
 }  # fmt: skip
 OFFICIAL = sorted(
     p.relative_to(HF_CONFIGS).as_posix()
@@ -280,9 +280,21 @@ OFFICIAL = sorted(
 @pytest.mark.parametrize("fixture", [pytest.param(f, marks=[NAMES_BUG] * f.startswith("dbrx")) for f in OFFICIAL])
 def test_official_config_rows_equal_transformers(fixture):
     cfg = json.loads((HF_CONFIGS / fixture).read_text())
-    model = _build(cfg, wrapped=cfg["model_type"] == "llama4")
+    model = _build(cfg, wrapped=cfg["model_type"] in TEXT_MODELS)
     hf = hf_rows(model)
     assert our_rows(_spec(cfg), set(hf)) == hf
+
+
+@pytest.mark.slow
+def test_qwen2_5_vl_3b_with_its_vision_transformer_is_the_published_3_75b():
+    """The Hub lists Qwen2.5-VL-3B-Instruct at 3.75B parameters: the whole model, vision transformer included.
+    Our count is its language model (tied embeddings), the rest is the vision part transformers builds."""
+    cfg = json.loads((HF_CONFIGS / "wrapped/qwen2.5-vl-3b.json").read_text())
+    model = _build(cfg, wrapped=True)
+    whole = sum(p.numel() for p in model.parameters())
+    vision = sum(p.numel() for n, p in model.named_parameters() if VISION_MODULES & set(n.split(".")))
+    assert count_params(_spec(cfg)).total == whole - vision
+    assert round(whole / 1e9, 2) == 3.75
 
 
 def test_official_fixtures_are_found():
