@@ -314,3 +314,44 @@ def test_bad_user_files_give_one_line(tmp_path: Path, content, message):
 
     assert re.search(message, str(e.value)), str(e.value)
     assert str(f) in str(e.value)
+
+
+def _presets_cli(*args: str):
+    from typer.testing import CliRunner
+
+    from llm_budget.cli import app
+
+    result = CliRunner().invoke(app, ["presets", *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_presets_json_groups_every_preset_by_family():
+    import json
+
+    data = json.loads(_presets_cli("--json"))
+    names = [p["name"] for p in data["presets"]]
+    grouped = [n for group in data["families"] for n in group["presets"]]
+    assert sorted(grouped) == sorted(names) == sorted(preset_names())  # each preset once, in one family
+    family_of = {p["name"]: p["family"] for p in data["presets"]}
+    for group in data["families"]:
+        assert {family_of[n] for n in group["presets"]} == {group["family"]}
+    by_name = {p["name"]: p for p in data["presets"]}
+    # Mixtral 8x7B routes each token to 2 of 8 experts: 12,879,925,248 active of 46,702,792,704 (Mistral AI's
+    # announcement: "12.9B active"; written out: the total minus 6 of 8 experts' 3 × 4,096 × 14,336 per block).
+    mixtral = by_name["mixtral-8x7b"]
+    assert mixtral["total"] == 46_702_792_704
+    assert mixtral["active"] == 46_702_792_704 - 32 * 6 * 3 * 4096 * 14336
+    assert by_name["llama3.2-1b"]["published_rounded"] == "1.23B" and by_name["llama3.2-1b"]["active"] == 1_235_814_400
+    assert {"name", "display_name", "family", "total", "active", "published_params", "context_window", "source"} <= set(
+        by_name["gpt3-175b"]
+    )
+    assert data["unpublished"]
+
+
+def test_presets_table_shows_families_with_total_and_active():
+    out = _presets_cli()
+    for label in ("Gemma 3", "Falcon", "StarCoder (gpt_bigcode)", "Qwen3", "Mixtral", "Closed (the lecture's table)"):
+        assert label in out
+    assert "12,879,925,248" in out and "46,702,792,704" in out  # Mixtral 8x7B: active and total
+    assert out.index("Gemma 2") < out.index("gemma2-2b") < out.index("gemma2-27b") < out.index("Gemma 3")

@@ -120,7 +120,7 @@ def falcon(cfg: Config) -> Fields:
         norm="layernorm",
         norms_per_layer=_falcon_norms(cfg, new_architecture),
         position="alibi" if flag(cfg, "alibi", False) else "rotary",
-        context_window=cfg.get("max_position_embeddings"),
+        context_window=optional(cfg, "max_position_embeddings", 2048),  # FalconConfig's default
         tied_embeddings=tied(cfg, True),
         dropout=dropout(cfg, "hidden_dropout"),
     )
