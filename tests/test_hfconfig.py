@@ -231,20 +231,36 @@ def _hf_model(cfg: dict):
             return config, transformers.AutoModelForCausalLM.from_config(config)
 
 
-@pytest.mark.parametrize("variant", sorted(TINY))
-def test_tiny_family_equals_transformers_by_component(variant):
-    """Per counter row: transformers' named parameters grouped by names.component_of (fused c_attn,
-    query_key_value, qkv_proj, gate_up_proj compared with the sum of our rows), tied weights once."""
-    cfg = TINY[variant]
-    config, model = _hf_model(cfg)
+def _rows_by_component(cfg: dict) -> tuple[Counter, Counter]:
+    """(transformers' named parameters grouped by names.component_of, our counter's rows), where our rows of a
+    tensor transformers fuses (c_attn, query_key_value, qkv_proj, gate_up_proj) are summed into its row."""
+    _, model = _hf_model(cfg)
     hf: Counter = Counter()
-    for name, p in model.named_parameters():
+    for name, p in model.named_parameters():  # tied weights once
         hf[component_of(name)] += p.numel()
     spec = ModelSpec.model_validate(spec_fields_from_hf(cfg))
     ours = Counter({c.name: c.count for c in count_params(spec).components if c.count})
     for fused, parts in FUSED.items():
         if fused in hf:
             ours[fused] = sum(ours.pop(p, 0) for p in parts)
+    return hf, ours
+
+
+@pytest.mark.parametrize("variant", sorted(TINY))
+def test_tiny_family_equals_transformers_by_component(variant):
+    hf, ours = _rows_by_component(TINY[variant])
+    assert ours == hf
+
+
+DENSE_TYPES = {v["model_type"] for v in TINY.values()}
+DENSE_FIXTURES = [f for f in FIXTURES if json.loads((HF_CONFIGS / f).read_text())["model_type"] in DENSE_TYPES]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", DENSE_FIXTURES)
+def test_official_config_equals_transformers_by_component(fixture):
+    """The official configs of the dense families, row by row (Query, Key, ..., Norms, Biases, Unembedding)."""
+    hf, ours = _rows_by_component(json.loads((HF_CONFIGS / fixture).read_text()))
     assert ours == hf
 
 
