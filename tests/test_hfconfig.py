@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -127,6 +128,9 @@ TINY = {
     ),
     "mistral-head-window": dict(model_type="mistral", num_key_value_heads=2, head_dim=32, **T),
     "mistral-default-kv": dict(T, model_type="mistral", num_attention_heads=16),  # MistralConfig: 8 KV heads
+    "mistral-ignores-layer-types": dict(  # MistralAttention reads sliding_window only
+        T, model_type="mistral", num_key_value_heads=2, sliding_window=8, layer_types=["full_attention"] * 4
+    ),
     "qwen2-window-from-layer": dict(
         model_type="qwen2", num_key_value_heads=2, use_sliding_window=True, sliding_window=16, max_window_layers=1, **T
     ),
@@ -273,7 +277,8 @@ def test_tiny_family_attention_kinds_equal_transformers(variant):
     spec = ModelSpec.model_validate(spec_fields_from_hf(cfg))
     ours = [spec.layer_kind(i).value for i in range(spec.n_layers)]
     window = getattr(config, "sliding_window", None)
-    kinds = getattr(config, "layer_types", None) or ["sliding_attention" if window else "full_attention"] * len(ours)
+    declared = {f.name for f in dataclasses.fields(config)}  # a layer_types its class does not declare is ignored
+    kinds = (config.layer_types if "layer_types" in declared else None) or ["sliding_attention"] * len(ours)
     if window is None:
         kinds = ["full_attention"] * len(ours)
     assert ours == kinds

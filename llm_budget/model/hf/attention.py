@@ -35,15 +35,19 @@ def from_layer(first: int) -> Rule:
     return lambda i: i >= first
 
 
-def window_fields(cfg: Config, n_layers: int, window: int | None, rule: Rule) -> Fields:
+def window_fields(
+    cfg: Config, n_layers: int, window: int | None, rule: Rule, *, reads_layer_types: bool = True
+) -> Fields:
     """ModelSpec.sliding_window and layer_pattern: `layer_types` when given, else `rule` over the blocks.
 
     `window` is the window after the family's defaults (None: no block slides, whatever the pattern says,
-    as in transformers, where a sliding block without a window attends to everything).
+    as in transformers, where a sliding block without a window attends to everything). Families whose
+    attention reads only `sliding_window` (Mistral, Phi-3, StarCoder2) pass reads_layer_types=False: a
+    `layer_types` key in their config.json changes nothing in transformers, so nothing here either.
     """
     if window is None:
         return dict(sliding_window=None, layer_pattern=None)
-    given = layer_pattern(cfg, n_layers)
+    given = layer_pattern(cfg, n_layers) if reads_layer_types else None
     pattern = given if given is not None else shortest_period([SLIDING if rule(i) else FULL for i in range(n_layers)])
     if SLIDING not in pattern:
         return dict(sliding_window=None, layer_pattern=None)

@@ -144,7 +144,7 @@ def starcoder2(cfg: Config) -> Fields:
     )
     if cfg.get("head_dim"):
         out["d_head"] = cfg["head_dim"]
-    return out | window_fields(cfg, n_layers, window_or(cfg, None), every_layer)
+    return out | window_fields(cfg, n_layers, window_or(cfg, None), every_layer, reads_layer_types=False)
 
 
 FAMILIES: dict[str, Mapper] = {

@@ -85,7 +85,7 @@ def mistral(cfg: Config, *, default_window: int | None = 4096) -> Fields:
     return (
         llama_like(cfg, kv=8)
         | dict(activation=activation(cfg.get("hidden_act"), "silu"), tied_embeddings=tied(cfg, False))
-        | window_fields(cfg, n_layers, window_or(cfg, default_window), every_layer)
+        | window_fields(cfg, n_layers, window_or(cfg, default_window), every_layer, reads_layer_types=False)
     )
 
 
@@ -132,7 +132,7 @@ def phi3(cfg: Config) -> Fields:
             rotary_fraction=rotary_fraction(cfg, 1.0),
             dropout=dropout(cfg, "resid_pdrop"),
         )
-        | window_fields(cfg, n_layers, window_or(cfg, None), every_layer)
+        | window_fields(cfg, n_layers, window_or(cfg, None), every_layer, reads_layer_types=False)
     )
 
 
