@@ -12,7 +12,7 @@ from conftest import HF_CONFIGS, transformers_param_count
 
 from llm_budget.errors import LLMBudgetError
 from llm_budget.model.counter import count_params
-from llm_budget.model.hf import MAPPERS, UnsupportedModelType, spec_fields_from_hf
+from llm_budget.model.hf import MAPPERS, spec_fields_from_hf
 from llm_budget.model.hf.names import FUSED, component_of
 from llm_budget.model.presets import load_hf_config, load_preset
 from llm_budget.model.spec import ModelSpec
@@ -285,18 +285,6 @@ def test_tiny_family_attention_kinds_equal_transformers(variant):
     assert spec.sliding_window == (window if "sliding_attention" in kinds else None)
 
 
-def test_stablelm_qk_layernorm_is_left_to_transformers():
-    """StableLM 2 12B's per-head LayerNorms have no shift while its block norms do: refused natively as
-    unsupported, so presets.load_hf_config measures transformers' own class instead of a wrong count."""
-    cfg = dict(model_type="stablelm", qk_layernorm=True, num_key_value_heads=2, **T)
-    with pytest.raises(UnsupportedModelType, match="qk_layernorm"):
-        spec_fields_from_hf(cfg)
-
-
-@pytest.mark.xfail(
-    reason="ModelSpec has one norm_bias for block and QK norms; StableLM's qk_layernorm needs a qk_norm_bias field",
-    strict=True,
-)
 def test_stablelm_qk_layernorm_native_count():
     cfg = dict(model_type="stablelm", qk_layernorm=True, num_key_value_heads=2, **T)
     _, model = _hf_model(cfg)

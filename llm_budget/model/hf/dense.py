@@ -64,11 +64,12 @@ def stablelm(cfg: Config) -> Fields:
     (default 0.25); head_dim is hidden_size / num_attention_heads; 32 KV heads by default.
 
     `qk_layernorm` (StableLM 2 12B) puts a bias-free LayerNorm per head on q and k while the block's LayerNorms
-    keep their shift: ModelSpec has one norm_bias for both, so such configs are left to the transformers path.
+    keep their shift (qk_norm_bias=False).
     """
-    if flag(cfg, "qk_layernorm", False):
-        raise _left_to_transformers("stablelm", "qk_layernorm (bias-free per-head LayerNorms next to shifted ones)")
+    qk = flag(cfg, "qk_layernorm", False)
     return _sizes(cfg, 32) | dict(
+        qk_norm="per_head" if qk else "none",
+        qk_norm_bias=False if qk else None,
         mlp="gated",
         activation=activation(cfg.get("hidden_act"), "silu"),
         attn_qkv_bias=flag(cfg, "use_qkv_bias", False),
