@@ -1,0 +1,240 @@
+"""The checkpoint's tensor table: every stored tensor by name, dtype, shape and bytes, grouped by the
+counter's rows, with the stored element count next to the logical parameter count.
+
+Names follow transformers' modules (modeling_llama.py and its kin; GPT-2's Conv1D c_attn, GPT-NeoX's
+query_key_value); quantized modules add their own tensors (quantization.py). Each tensor gets a role:
+
+    weight   a parameter as stored (logical parameters = elements)
+    packed   quantized values packed into a wider integer: logical = elements × container bits / value bits
+             (GPTQ/AWQ/compressed-tensors I32: 8 4-bit values a word; bitsandbytes and MXFP4 U8: 2 a byte)
+    scale    scales, absmax, code books, global scales (not parameters: 0 logical)
+    zero     zero points (qzeros, weight_zero_point)
+    index    GPTQ's g_idx (the group of each input column)
+    meta     weight_shape, weight_format, bitsandbytes' packed quant_state
+A weight in FP8 or INT8 next to its scale is a quantized module too. Names matching no rule are "Other":
+listed, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections import Counter
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from llm_budget.checkpoint.quantization import QuantScheme
+from llm_budget.checkpoint.safetensors import DTYPE_BITS, SafetensorsHeader, TensorHeader
+from llm_budget.model.inventory import ComponentName
+
+Role = Literal["weight", "packed", "scale", "zero", "index", "meta"]
+COUNTER_ROWS: tuple[str, ...] = typing.get_args(ComponentName)
+
+_SCALE_LEAVES = re.compile(
+    r"(scales|weight_scale|weight_scale_inv|weight_scale_2|input_scale|activation_scale|weight_global_scale|"
+    r"input_global_scale|SCB|absmax|nested_absmax|quant_map|nested_quant_map|.+_scales|k_scale|v_scale)$"
+)
+_BNB_SUFFIX = re.compile(r"\.weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\..+)$")
+
+# (pattern on the module path, counter row); first match wins. Fused projections name every row they hold.
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(^|\.)(wpe|embed_positions|position_embeddings)$"), "Position embedding"),
+    (re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embed_in|embeddings)$"), "Embedding"),
+    (re.compile(r"(^|\.)(lm_head|embed_out)$"), "Unembedding"),
+    (re.compile(r"(norm|ln_\w+|ln_f|layernorm|ln)$"), "Norms"),
+    (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(gate_proj|w1)$"), "Shared experts|Gate"),
+    (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(up_proj|w3)$"), "Shared experts|Up-projection"),
+    (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(down_proj|w2)$"), "Shared experts|Down-projection"),
+    (re.compile(r"(^|\.)(shared_expert_gate)$"), "Router"),
+    (re.compile(r"(^|\.)experts(\.|$)"), "Experts"),
+    (re.compile(r"(^|\.)(router|gate|block_sparse_moe\.gate)$"), "Router"),
+    (re.compile(r"(^|\.)(qkv_proj|c_attn|query_key_value|Wqkv|W_pack)$"), "Query+Key+Value"),
+    (re.compile(r"(^|\.)(q_proj|query|wq)$"), "Query"),
+    (re.compile(r"(^|\.)(k_proj|key|wk)$"), "Key"),
+    (re.compile(r"(^|\.)(v_proj|value|wv)$"), "Value"),
+    (re.compile(r"(attn|attention)\.(o_proj|c_proj|dense|out_proj|wo)$"), "Output"),
+    (re.compile(r"(^|\.)o_proj$"), "Output"),
+    (re.compile(r"(^|\.)(gate_up_proj)$"), "Gate+Up-projection"),
+    (re.compile(r"(^|\.)(gate_proj|w1)$"), "Gate"),
+    (re.compile(r"(^|\.)(up_proj|w3|c_fc|fc1|dense_h_to_4h)$"), "Up-projection"),
+    (re.compile(r"(^|\.)(down_proj|w2|c_proj|fc2|dense_4h_to_h)$"), "Down-projection"),
+]
+
+
+class TensorRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    file: str
+    dtype: str
+    shape: tuple[int, ...]
+    bytes: int
+    elements: int
+    params: int  # logical parameters (0 for scales, zero points, indexes, metadata)
+    component: str  # a counter row, "A+B" for a fused projection, or "Other"
+    role: Role
+    module: str  # the module path the tensor belongs to
+
+
+class ComponentBytes(BaseModel):
+    """One row of the summary: stored bytes, stored elements and logical parameters of a component."""
+
+    model_config = ConfigDict(frozen=True)
+
+    component: str
+    tensors: int
+    bytes: int
+    elements: int
+    params: int
+    quantized_modules: int  # modules whose weight is stored quantized (packed, FP8, INT8 with a scale)
+    modules: int  # modules with a weight
+    dtypes: dict[str, int]  # bytes per stored dtype
+
+
+class TensorTable(BaseModel):
+    """Every tensor of the checkpoint and its summary by component."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str  # the folder, or repo@revision
+    files: list[str]
+    rows: list[TensorRow]
+    components: list[ComponentBytes]
+    total_bytes: int
+    total_elements: int
+    total_params: int
+    dtypes: dict[str, int]  # bytes per dtype, whole checkpoint
+    quantized_modules: int
+    unquantized_modules: int
+    scheme: QuantScheme | None = None
+    notes: list[str] = []
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(module path, leaf) of a tensor name; bitsandbytes' `<m>.weight.absmax` belongs to module <m>."""
+    m = _BNB_SUFFIX.search(name)
+    if m:
+        return name[: m.start()], "weight." + m.group(1)
+    module, _, leaf = name.rpartition(".")
+    for suffix in ("_blocks", "_scales", "_bias"):  # gpt-oss fused experts: experts.gate_up_proj_blocks
+        if leaf.endswith(suffix) and leaf != suffix[1:]:
+            return f"{module}.{leaf[: -len(suffix)]}" if module else leaf[: -len(suffix)], suffix[1:]
+    return module, leaf
+
+
+def component_of(module: str, leaf: str) -> str:
+    """The counter row of a tensor (biases have their own row, as in the counter)."""
+    if leaf == "bias":
+        return "Biases"
+    for pattern, row in _RULES:
+        if pattern.search(module):
+            if "|" in row:  # shared experts: their own row when the counter has one, else the dense MLP's
+                shared, dense = row.split("|")
+                return shared if shared in COUNTER_ROWS else dense
+            return row
+    return "Other"
+
+
+def role_of(t: TensorHeader, leaf: str, scheme: QuantScheme | None) -> Role:
+    if leaf in ("qweight", "weight_packed", "blocks"):
+        return "packed"
+    if leaf == "weight" and t.dtype == "U8" and scheme is not None and scheme.method == "bitsandbytes":
+        return "packed"  # bitsandbytes 4-bit: two values a byte, shape [⌈n/2⌉, 1]
+    if leaf in ("qzeros", "weight_zero_point", "zeros"):
+        return "zero"
+    if leaf in ("g_idx", "weight_g_idx"):
+        return "index"
+    if leaf in ("weight_shape", "weight_format") or leaf.startswith("weight.quant_state"):
+        return "meta"
+    if _SCALE_LEAVES.fullmatch(leaf.removeprefix("weight.")):
+        return "scale"
+    return "weight"
+
+
+def logical_params(t: TensorHeader, role: Role, scheme: QuantScheme | None) -> int:
+    """Parameters a stored tensor holds: packed values count value_bits to the container's bits."""
+    if role == "weight":
+        return t.elements
+    if role != "packed":
+        return 0
+    value_bits = scheme.bits if scheme is not None else 4
+    return t.elements * DTYPE_BITS[t.dtype] // value_bits
+
+
+def _is_quantized(rows: list[TensorRow]) -> bool:
+    """A module stored quantized: packed values, or an 8-bit weight next to a scale."""
+    if any(r.role == "packed" for r in rows):
+        return True
+    has_scale = any(r.role == "scale" for r in rows)
+    return has_scale and any(r.role == "weight" and DTYPE_BITS[r.dtype] <= 8 for r in rows)
+
+
+def build_table(headers: list[SafetensorsHeader], scheme: QuantScheme | None, source: str) -> TensorTable:
+    """The table of every tensor in `headers`, summed by component (pure: no file is read here)."""
+    rows: list[TensorRow] = []
+    for h in headers:
+        for t in h.tensors:
+            module, leaf = split_name(t.name)
+            role = role_of(t, leaf, scheme)
+            rows.append(
+                TensorRow(
+                    name=t.name,
+                    file=h.file,
+                    dtype=t.dtype,
+                    shape=t.shape,
+                    bytes=t.nbytes,
+                    elements=t.elements,
+                    params=logical_params(t, role, scheme),
+                    component=component_of(module, leaf),
+                    role=role,
+                    module=module,
+                )
+            )
+    by_module: dict[str, list[TensorRow]] = {}
+    for r in rows:
+        if r.component != "Biases":
+            by_module.setdefault(r.module, []).append(r)
+    quantized = {m for m, rs in by_module.items() if _is_quantized(rs)}
+    weighted = {m for m, rs in by_module.items() if any(r.role in ("weight", "packed") for r in rs)}
+    order = {name: i for i, name in enumerate(COUNTER_ROWS)}
+    components = []
+    for comp in sorted({r.component for r in rows}, key=lambda c: (order.get(c.split("+")[0], len(order)), c)):
+        rs = [r for r in rows if r.component == comp]
+        mods = {r.module for r in rs} & weighted
+        components.append(
+            ComponentBytes(
+                component=comp,
+                tensors=len(rs),
+                bytes=sum(r.bytes for r in rs),
+                elements=sum(r.elements for r in rs),
+                params=sum(r.params for r in rs),
+                quantized_modules=len(mods & quantized),
+                modules=len(mods),
+                dtypes=_dtype_bytes(rs),
+            )
+        )
+    notes = []
+    if scheme is None and any(r.role == "packed" for r in rows):
+        notes.append("packed tensors without a quantization_config: logical parameters assume 4-bit values")
+    return TensorTable(
+        source=source,
+        files=[h.file for h in headers],
+        rows=rows,
+        components=components,
+        total_bytes=sum(r.bytes for r in rows),
+        total_elements=sum(r.elements for r in rows),
+        total_params=sum(r.params for r in rows),
+        dtypes=_dtype_bytes(rows),
+        quantized_modules=len(quantized),
+        unquantized_modules=len(weighted - quantized),
+        scheme=scheme,
+        notes=notes,
+    )
+
+
+def _dtype_bytes(rows: list[TensorRow]) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for r in rows:
+        out[r.dtype] += r.bytes
+    return dict(out.most_common())
