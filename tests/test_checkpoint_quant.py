@@ -18,7 +18,7 @@ from llm_budget.checkpoint.resolve import resolve_model
 from llm_budget.checkpoint.safetensors import SafetensorsHeader, TensorHeader
 from llm_budget.checkpoint.table import build_table
 from llm_budget.errors import LLMBudgetError
-from llm_budget.hardware import Precision
+from llm_budget.hardware import Precision, parse_precision
 from llm_budget.memory import InferSetup, inference_memory
 
 UNQUANTIZED_BF16 = 2 * (V * D * 2 + L * 2 * D + D)  # embed, lm_head, 2 norms a layer, final norm: BF16
@@ -200,7 +200,7 @@ def test_config_alone_gives_the_table_bytes(tmp_path, key):
     weights = resolved.weights
     assert weights is not None and weights.stored_bytes == expected
     from_config = weights.model_copy(update={"stored_bytes": None})
-    setup = InferSetup(precision=Precision(weights.precision), device="cpu", context=16, checkpoint=from_config)
+    setup = InferSetup(precision=parse_precision(weights.precision), device="cpu", context=16, checkpoint=from_config)
     line = inference_memory(resolved.spec, setup).components[0]
     assert "by its scheme" in line.name
     per_file_extras = L * len(LINEARS) * EXTRA_BYTES.get(key, 0)  # bytes the formula does not model
@@ -213,7 +213,9 @@ def test_precision_estimate_agrees_with_the_table_within_the_scales(tmp_path, ke
     resolved = resolve_model(str(folder))
     assert resolved.table is not None
     precision = SCHEMES[key][2]
-    estimate = inference_memory(resolved.spec, InferSetup(precision=Precision(precision), device="cpu", context=16))
+    estimate = inference_memory(
+        resolved.spec, InferSetup(precision=parse_precision(precision), device="cpu", context=16)
+    )
     metadata = sum(r.bytes for r in resolved.table.rows if r.role in ("scale", "zero", "index", "meta"))
     assert abs(estimate.components[0].bytes - expected) <= metadata
 

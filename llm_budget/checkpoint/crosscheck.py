@@ -6,7 +6,7 @@ A fused tensor ("Query+Key+Value", "Gate+Up-projection") is compared with the su
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from llm_budget.checkpoint.table import TensorTable
 from llm_budget.model.counter import ParamCount
@@ -19,6 +19,7 @@ class RowCheck(BaseModel):
     checkpoint: int  # logical parameters in the checkpoint
     counter: int  # the counter's count for the same row(s)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def difference(self) -> int:
         return self.checkpoint - self.counter
@@ -31,6 +32,7 @@ class CrossCheck(BaseModel):
     checkpoint: int
     counter: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def difference(self) -> int:
         return self.checkpoint - self.counter

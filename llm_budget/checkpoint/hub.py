@@ -37,8 +37,8 @@ def endpoint() -> str:
 
 def _get(repo_id: str, revision: str, filename: str, first: int, last: int | None) -> tuple[bytes, int | None]:
     """Bytes first..last (inclusive; None: to the end, at most MAX_JSON_BYTES) and the file's total size."""
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, get_session
+    from huggingface_hub import get_session, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint())
     want = (last - first + 1) if last is not None else MAX_JSON_BYTES + 1

@@ -28,6 +28,7 @@ Unquantized tensors (embeddings, norms, biases, lm_head, routers, skipped module
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -89,13 +90,14 @@ def read_scheme(config: dict[str, Any], origin: str, *, dtype_bytes: int = 2) ->
     method = q.get("quant_method")
     if method == "bitsandbytes" or (method is None and ("load_in_4bit" in q or "load_in_8bit" in q)):
         return _bitsandbytes(q)
-    readers = {
+    if method == "compressed-tensors":
+        return _compressed_tensors(q, origin, dtype_bytes)
+    readers: dict[str, Callable[[dict[str, Any]], QuantScheme]] = {
         "gptq": _gptq,
         "awq": _awq,
         "fp8": _fp8,
         "fbgemm_fp8": _fbgemm_fp8,
         "mxfp4": _mxfp4,
-        "compressed-tensors": lambda c: _compressed_tensors(c, origin, dtype_bytes),
     }
     if method not in readers:
         raise LLMBudgetError(

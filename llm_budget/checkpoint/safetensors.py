@@ -103,7 +103,7 @@ def header_length(first: bytes, origin: str | Path, *, file_size: int | None) ->
         raise LLMBudgetError(
             f"{show_path(origin)}: truncated safetensors file ({len(first)} bytes, the header length needs 8)"
         )
-    (n,) = struct.unpack("<Q", first)
+    n: int = struct.unpack("<Q", first)[0]
     if n > MAX_HEADER_BYTES:
         raise LLMBudgetError(
             f"{show_path(origin)}: safetensors header of {n:,} bytes refused (limit {MAX_HEADER_BYTES:,}; real ones are KBs)"

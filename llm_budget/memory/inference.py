@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from llm_budget.defaults import sequence_length
-from llm_budget.hardware import Precision, bytes_for
+from llm_budget.hardware import Precision, bytes_for, parse_precision
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.kv import kv_cache_bytes
 from llm_budget.memory.prefill import prefill_workspace
@@ -87,7 +87,9 @@ def inference_memory(spec: ModelSpec, setup: InferSetup = DEFAULT_INFER_SETUP) -
     n_params = sum(t.total for t in tensors)
     p = setup.precision
     compute = (
-        Precision(setup.checkpoint.compute) if setup.uses_checkpoint and setup.checkpoint else _compute_precision(p)
+        parse_precision(setup.checkpoint.compute)
+        if setup.uses_checkpoint and setup.checkpoint
+        else _compute_precision(p)
     )
     kv_p = setup.kv_precision or compute
     c = compute.bits // 8
