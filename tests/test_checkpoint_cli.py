@@ -152,6 +152,7 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
 
     root: Path
     log: list[tuple[str, str | None, int]]
+    ignore_range = False
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         parts = self.path.split("/")
@@ -163,7 +164,7 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = path.read_bytes()
-        rng = self.headers.get("Range")
+        rng = None if self.ignore_range else self.headers.get("Range")
         if rng:
             first, _, last = rng.removeprefix("bytes=").partition("-")
             lo, hi = int(first), min(int(last) if last else len(data) - 1, len(data) - 1)
@@ -175,8 +176,11 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
         self.log.append((parts[-1], rng, len(body)))
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: what it should do
+            pass
 
     def log_message(self, *args):
         pass
@@ -185,7 +189,7 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def hub_server(tmp_path, monkeypatch):
     root = tmp_path / "served"
-    handler = type("H", (_RangeHandler,), {"root": root, "log": []})
+    handler = type("H", (_RangeHandler,), {"root": root, "log": [], "ignore_range": False})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -196,14 +200,14 @@ def hub_server(tmp_path, monkeypatch):
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    yield root, handler.log, cache
+    yield root, handler.log, cache, handler
     server.shutdown()
     server.server_close()
 
 
 def test_hub_reads_config_index_and_headers_only(hub_server):
     pytest.importorskip("huggingface_hub")
-    root, log, cache = hub_server
+    root, log, cache, _ = hub_server
     tensors = llama_tensors()
     folder = write_checkpoint(root / "org" / "tiny", tensors, shards=2)
     shard_sizes = {p.name: p.stat().st_size for p in folder.glob("*.safetensors")}
@@ -227,7 +231,7 @@ def _header(path: Path) -> bytes:
 
 def test_hub_single_file_and_missing_repo(hub_server):
     pytest.importorskip("huggingface_hub")
-    root, _, _ = hub_server
+    root, _, _, _ = hub_server
     (root / "org" / "one").mkdir(parents=True)
     (root / "org" / "one" / "config.json").write_text(json.dumps(TINY_LLAMA))
     write_safetensors(root / "org" / "one" / "model.safetensors", llama_tensors())
@@ -247,3 +251,13 @@ def test_unreachable_endpoint_is_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     one_line_error(run("params", "--model", "org/tiny"), "org/tiny@main: could not reach http://127.0.0.1")
+
+
+def test_hub_server_ignoring_range_still_yields_only_the_header(hub_server):
+    pytest.importorskip("huggingface_hub")
+    root, _, _, handler = hub_server
+    handler.ignore_range = True  # answers 200 with the whole file: the client must stop after the header
+    tensors = {**llama_tensors(), "model.big.weight": ("BF16", (8 * 2**20,))}  # 16 MiB of data after the header
+    write_checkpoint(root / "org" / "big", tensors)
+    data = params_json("--model", "org/big")
+    assert data["checkpoint"]["total_bytes"] == BF16_BYTES + 16 * 2**20

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from llm_budget.checkpoint.index import INDEX_FILE, SINGLE_FILE, check_against_index, weight_map
@@ -35,9 +37,27 @@ def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
+@contextmanager
+def _stream(url: str, headers: dict[str, str]) -> Iterator[tuple[int, Any, Iterator[bytes]]]:
+    """(status, headers, body chunks) of a streamed GET through huggingface_hub's session (its proxies, its
+    user agent): an httpx client from huggingface_hub 1.0 on, a requests session before."""
+    from huggingface_hub import get_session
+
+    session: Any = get_session()
+    if hasattr(session, "stream"):  # httpx
+        with session.stream("GET", url, headers=headers, timeout=TIMEOUT_S, follow_redirects=True) as r:
+            yield r.status_code, r.headers, r.iter_bytes()
+    else:  # requests
+        r = session.get(url, headers=headers, timeout=TIMEOUT_S, stream=True, allow_redirects=True)
+        try:
+            yield r.status_code, r.headers, r.iter_content(chunk_size=65536)
+        finally:
+            r.close()
+
+
 def _get(repo_id: str, revision: str, filename: str, first: int, last: int | None) -> tuple[bytes, int | None]:
     """Bytes first..last (inclusive; None: to the end, at most MAX_JSON_BYTES) and the file's total size."""
-    from huggingface_hub import get_session, hf_hub_url
+    from huggingface_hub import hf_hub_url
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint())
@@ -45,22 +65,22 @@ def _get(repo_id: str, revision: str, filename: str, first: int, last: int | Non
     headers = build_hf_headers()
     headers["Range"] = f"bytes={first}-{last if last is not None else ''}"
     data = bytearray()
-    with get_session().stream("GET", url, headers=headers, timeout=TIMEOUT_S, follow_redirects=True) as r:
-        if r.status_code == 404:
+    with _stream(url, headers) as (status, response_headers, chunks):
+        if status == 404:
             raise _Missing(filename)
-        if r.status_code in (401, 403):
+        if status in (401, 403):
             raise LLMBudgetError(
                 f"{repo_id}: {filename} needs access (a gated or private repository): accept its terms and log in "
                 "(`hf auth login`) or set HF_TOKEN"
             )
-        if r.status_code not in (200, 206):
-            raise LLMBudgetError(f"{repo_id}: {filename}: HTTP {r.status_code} from {endpoint()}")
-        skip = first if r.status_code == 200 else 0  # the server ignored Range: drop the leading bytes ourselves
-        for chunk in r.iter_bytes():
+        if status not in (200, 206):
+            raise LLMBudgetError(f"{repo_id}: {filename}: HTTP {status} from {endpoint()}")
+        skip = first if status == 200 else 0  # the server ignored Range: drop the leading bytes ourselves
+        for chunk in chunks:
             data += chunk
             if len(data) >= skip + want:
                 break
-        total = _total_size(r.headers.get("Content-Range"), r.headers.get("Content-Length"), r.status_code)
+        total = _total_size(response_headers.get("Content-Range"), response_headers.get("Content-Length"), status)
     data = data[skip : skip + want]
     if last is None and len(data) > MAX_JSON_BYTES:
         raise LLMBudgetError(f"{repo_id}: {filename} is over {MAX_JSON_BYTES // 2**20} MiB, too large for a JSON file")
