@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -177,10 +178,8 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.log.append((parts[-1], rng, len(body)))
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client stopped reading, as it should
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: what it should do
-            pass
 
     def log_message(self, *args):
         pass
@@ -261,3 +260,11 @@ def test_hub_server_ignoring_range_still_yields_only_the_header(hub_server):
     write_checkpoint(root / "org" / "big", tensors)
     data = params_json("--model", "org/big")
     assert data["checkpoint"]["total_bytes"] == BF16_BYTES + 16 * 2**20
+
+
+def test_a_cached_config_alone_counts_from_the_config(hub):
+    snap = fake_hub_cache(hub, "org/cfg", COMMIT)
+    (snap / "config.json").write_text(json.dumps(TINY_LLAMA))
+    data = params_json("--model", "org/cfg")
+    assert data["total"] == TINY_LLAMA_PARAMS and data["checkpoint"] is None
+    assert "no safetensors files" in run("params", "--model", "org/cfg").stdout

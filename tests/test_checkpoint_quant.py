@@ -199,7 +199,8 @@ def test_config_alone_gives_the_table_bytes(tmp_path, key):
     resolved = resolve_model(str(folder))
     weights = resolved.weights
     assert weights is not None and weights.stored_bytes == expected
-    from_config = weights.model_copy(update={"stored_bytes": None})
+    assert weights.loaded_bytes == expected  # the files hold the compute dtype: loaded as stored
+    from_config = weights.model_copy(update={"stored_bytes": None, "loaded_bytes": None})
     setup = InferSetup(precision=parse_precision(weights.precision), device="cpu", context=16, checkpoint=from_config)
     line = inference_memory(resolved.spec, setup).components[0]
     assert "by its scheme" in line.name
@@ -287,3 +288,15 @@ def test_autogptq_quantize_config_json_is_read(tmp_path):
     table = resolve_model(str(folder)).table
     assert table is not None and table.scheme is not None and table.scheme.method == "gptq"
     assert table.total_params == TINY_LLAMA_PARAMS
+
+
+def test_unquantized_tensors_load_in_the_config_dtype(tmp_path):
+    # FP32 files, config.json dtype bfloat16: transformers (dtype="auto") loads 2 bytes a parameter
+    folder = write_checkpoint(tmp_path / "m", llama_tensors("F32"))
+    resolved = resolve_model(str(folder))
+    weights = resolved.weights
+    assert weights is not None and weights.stored_bytes == 4 * TINY_LLAMA_PARAMS
+    assert weights.loaded_bytes == 2 * TINY_LLAMA_PARAMS and weights.precision == "bf16"
+    report = inference_memory(resolved.spec, InferSetup(context=16, checkpoint=weights))
+    assert report.components[0].bytes == 2 * TINY_LLAMA_PARAMS
+    assert any(f"The files hold {4 * TINY_LLAMA_PARAMS:,} bytes" in a for a in report.assumptions)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from llm_budget.checkpoint.names import NameKind, parse_model_name
 from llm_budget.checkpoint.quantization import QuantScheme, read_scheme
 from llm_budget.checkpoint.safetensors import SafetensorsHeader
-from llm_budget.checkpoint.table import TensorTable, build_table
+from llm_budget.checkpoint.table import TensorTable, build_table, loaded_bytes
 from llm_budget.checkpoint.weights import CheckpointWeights, compute_dtype
 from llm_budget.errors import LLMBudgetError
 from llm_budget.model.files import load_json, show_path
@@ -40,11 +40,13 @@ class ResolvedModel(BaseModel):
         """What serving takes from the checkpoint: the table's bytes, else a quantized config's scheme."""
         if self.config is None or (self.table is None and self.scheme is None):
             return None
+        compute = compute_dtype(self.config)
         return CheckpointWeights(
             source=self.origin,
             stored_bytes=self.table.total_bytes if self.table is not None else None,
+            loaded_bytes=loaded_bytes(self.table, _DTYPE_BYTES[compute]) if self.table is not None else None,
             scheme=self.scheme,
-            compute=compute_dtype(self.config),
+            compute=compute,
         )
 
 

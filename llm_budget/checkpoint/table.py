@@ -75,6 +75,7 @@ class TensorRow(BaseModel):
     component: str  # a counter row, "A+B" for a fused projection, or "Other"
     role: Role
     module: str  # the module path the tensor belongs to
+    quantized: bool = False  # part of a module stored quantized (its values, scales, zero points, index)
 
 
 class ComponentBytes(BaseModel):
@@ -196,6 +197,10 @@ def build_table(headers: list[SafetensorsHeader], scheme: QuantScheme | None, so
         if r.component != "Biases":
             by_module.setdefault(r.module, []).append(r)
     quantized = {m for m, rs in by_module.items() if _is_quantized(rs)}
+    rows = [
+        r.model_copy(update={"quantized": True}) if r.module in quantized and r.component != "Biases" else r
+        for r in rows
+    ]
     weighted = {m for m, rs in by_module.items() if any(r.role in ("weight", "packed") for r in rs)}
     order = {name: i for i, name in enumerate(COUNTER_ROWS)}
     components = []
@@ -230,6 +235,19 @@ def build_table(headers: list[SafetensorsHeader], scheme: QuantScheme | None, so
         unquantized_modules=len(weighted - quantized),
         scheme=scheme,
         notes=notes,
+    )
+
+
+FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
+"""Dtypes transformers casts to the model's dtype when it loads an unquantized tensor (dtype="auto": config.json's)."""
+
+
+def loaded_bytes(table: TensorTable, compute_bytes: int) -> int:
+    """Bytes of the weights once loaded: quantized modules as stored, every other floating-point tensor in the
+    compute dtype (transformers modeling_utils.py, from_pretrained with dtype="auto" casts to config.json's
+    dtype), integer tensors as stored. Equal to the stored total when the files hold the compute dtype."""
+    return sum(
+        r.elements * compute_bytes if not r.quantized and r.dtype in FLOAT_DTYPES else r.bytes for r in table.rows
     )
 
 

@@ -21,13 +21,14 @@ class CheckpointWeights(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     source: str  # folder, or repo@revision
-    stored_bytes: int | None  # the table's total; None: compute from `scheme` on the spec's tensors
+    stored_bytes: int | None  # the table's total (what the files hold); None: no safetensors headers
+    loaded_bytes: int | None = None  # the table's tensors as loaded (table.loaded_bytes); None: use `scheme`
     scheme: QuantScheme | None = None
     compute: ComputeDtype = "bf16"  # what activations and the KV cache run in (config.json torch_dtype)
 
     @property
     def from_table(self) -> bool:
-        return self.stored_bytes is not None
+        return self.loaded_bytes is not None
 
     @property
     def precision(self) -> str:

@@ -99,19 +99,21 @@ def params(
         from llm_budget.render.as_json import params_json
 
         text = params_json(model, count)
-        if table is not None:
+        if resolved is not None and resolved.config is not None:  # a checkpoint (with or without headers)
             import json as json_module
 
             from llm_budget.render.params import checkpoint_json
 
             data = json_module.loads(text)
-            data["checkpoint"] = checkpoint_json(table, check)
+            data["checkpoint"] = checkpoint_json(table, check) if table is not None else None
             text = json_module.dumps(data, indent=2, ensure_ascii=False)
         emit_json(text)
     else:
         from llm_budget.render import console
-        from llm_budget.render.params import checkpoint_view, params_table
+        from llm_budget.render.params import checkpoint_view, no_table_line, params_table
 
         console().print(params_table(model, count, explain=explain))
         if table is not None:
             console().print(checkpoint_view(table, check))
+        elif resolved is not None and resolved.config is not None:
+            console().print(no_table_line(resolved.origin))

@@ -51,11 +51,11 @@ def _weight_bytes(tensors: list[ParamTensor], setup: InferSetup, c: int) -> int:
 def _weights_line(tensors: list[ParamTensor], setup: InferSetup, c: int, n_params: int) -> MemoryLine:
     """The weights: a checkpoint's own bytes when the setup serves it as stored, else the precision's estimate."""
     ck, p = setup.checkpoint if setup.uses_checkpoint else None, setup.precision
-    if ck is not None and ck.stored_bytes is not None:
-        weights = ck.stored_bytes
+    if ck is not None and ck.loaded_bytes is not None:
+        weights = ck.loaded_bytes
         name, formula = (
             f"Weights (checkpoint, {ck.label}: its tensor table)",
-            "Σ stored tensors' bytes (dtype × shape in the safetensors headers)",
+            "Σ tensors of the safetensors headers: quantized modules as stored (dtype × shape), other floating-point tensors in the compute dtype",
         )
         source = cite("hf-transformers: the checkpoint's safetensors headers")
     elif ck is not None and ck.scheme is not None:
@@ -149,6 +149,11 @@ def _infer_assumptions(
     if ck is not None and setup.uses_checkpoint:
         how = "summed from its safetensors headers" if ck.from_table else "computed from its quantization_config"
         out.append(f"Weights as the checkpoint stores them ({ck.source}; {ck.label}), {how}.")
+        if ck.stored_bytes is not None and ck.loaded_bytes is not None and ck.stored_bytes != ck.loaded_bytes:
+            out.append(
+                f"The files hold {ck.stored_bytes:,} bytes; unquantized floating-point tensors load in {ck.compute} "
+                f"(transformers' dtype='auto': config.json's dtype), {ck.loaded_bytes:,} bytes."
+            )
     elif ck is not None:
         out.append(
             f"--precision {setup.precision.value} overrides the checkpoint's own weights ({ck.label}, {ck.source})."

@@ -211,6 +211,10 @@ def checkpoint_view(table: TensorTable, check: CrossCheck | None) -> Group:
     return Group(*lines)
 
 
+def no_table_line(origin: str) -> Text:
+    return Text(f"{origin}: no safetensors files, so no tensor table: counted from config.json alone.", style="dim")
+
+
 def _cross_check_line(check: CrossCheck, table: TensorTable) -> Text:
     if check.difference == 0 and not check.differing:
         return Text(f"Matches the counter exactly: {check.counter:,} parameters.", style="green")
