@@ -37,12 +37,13 @@ _SCALE_LEAVES = re.compile(
 )
 _BNB_SUFFIX = re.compile(r"\.weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\..+)$")
 
+_NORM = re.compile(r"(norm|ln_\w+|ln_f|layernorm|ln)$")
 # (pattern on the module path, counter row); first match wins. Fused projections name every row they hold.
 _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(^|\.)(wpe|embed_positions|position_embeddings)$"), "Position embedding"),
     (re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embed_in|embeddings)$"), "Embedding"),
     (re.compile(r"(^|\.)(lm_head|embed_out)$"), "Unembedding"),
-    (re.compile(r"(norm|ln_\w+|ln_f|layernorm|ln)$"), "Norms"),
+    (_NORM, "Norms"),
     (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(gate_proj|w1)$"), "Shared experts|Gate"),
     (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(up_proj|w3)$"), "Shared experts|Up-projection"),
     (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(down_proj|w2)$"), "Shared experts|Down-projection"),
@@ -126,7 +127,7 @@ def split_name(name: str) -> tuple[str, str]:
 
 def component_of(module: str, leaf: str) -> str:
     """The counter row of a tensor (biases have their own row, as in the counter)."""
-    if leaf == "bias":
+    if leaf == "bias" and not _NORM.search(module):  # a norm's shift counts with the norms, as in the counter
         return "Biases"
     for pattern, row in _RULES:
         if pattern.search(module):
