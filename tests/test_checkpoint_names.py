@@ -1,5 +1,6 @@
-"""The table's name rules against transformers' own models: every parameter name of a real implementation
-(built on the meta device, no memory) lands in the counter row that counts it, so the cross-check is exact."""
+"""The checkpoint package against transformers' own code: every parameter name of a real implementation
+(built on the meta device, no memory) lands in the counter row that counts it, so the cross-check is exact; and
+the FP8 and MXFP4 byte formulas equal the state of transformers' own quantized modules."""
 
 from __future__ import annotations
 
@@ -53,3 +54,54 @@ def test_transformers_names_land_in_the_counter_rows(fixture):
     check = cross_check(table, count_params(load_hf_config(path)))
     assert check.differing == [] and check.difference == 0
     assert table.total_params == sum(r.elements for r in table.rows)
+
+
+def _state_bytes(module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+@pytest.mark.parametrize(
+    "qcfg, build",
+    [
+        (
+            {"quant_method": "fp8", "weight_block_size": [128, 128]},
+            lambda fp8, fb: fp8(4096, 1000, block_size=(128, 128)),
+        ),
+        (
+            {"quant_method": "fp8", "weight_block_size": None, "activation_scheme": "static"},
+            lambda fp8, fb: fp8(4096, 1000, block_size=None, activation_scheme="static"),
+        ),
+        ({"quant_method": "fbgemm_fp8"}, lambda fp8, fb: fb(4096, 1000, bias=False)),
+    ],
+)
+def test_fp8_formulas_equal_transformers_modules(qcfg, build):
+    # transformers' own quantized linears (integrations/finegrained_fp8.py, fbgemm_fp8.py), on the meta device
+    torch = pytest.importorskip("torch")
+    from transformers.integrations.fbgemm_fp8 import FbgemmFp8Linear
+    from transformers.integrations.finegrained_fp8 import FP8Linear
+
+    from llm_budget.checkpoint.quantization import read_scheme, stored_linear_bytes
+
+    with torch.device("meta"):
+        module = build(FP8Linear, FbgemmFp8Linear)
+    scheme = read_scheme({"quantization_config": qcfg}, "test")
+    assert scheme is not None
+    assert stored_linear_bytes(scheme, 1000, 4096) == _state_bytes(module)
+
+
+def test_mxfp4_blocks_equal_transformers_experts():
+    # Mxfp4GptOssExperts holds each expert matrix as U8 [E, d_out, d_in/2]: the blocks; scales add one byte per 32
+    torch = pytest.importorskip("torch")
+    from transformers import GptOssConfig
+    from transformers.integrations.mxfp4 import Mxfp4GptOssExperts
+
+    from llm_budget.checkpoint.quantization import read_scheme, stored_linear_bytes
+
+    E, d, f = 4, 2880, 2880
+    with torch.device("meta"):
+        experts = Mxfp4GptOssExperts(GptOssConfig(num_local_experts=E, hidden_size=d, intermediate_size=f))
+    blocks = experts.gate_up_proj.numel() + experts.down_proj.numel()
+    scheme = read_scheme({"quantization_config": {"quant_method": "mxfp4"}}, "test")
+    assert scheme is not None
+    formula = E * (stored_linear_bytes(scheme, 2 * f, d) + stored_linear_bytes(scheme, d, f))
+    assert formula == blocks + blocks // 16  # n/2 bytes of blocks, n/32 scale bytes = blocks/16
