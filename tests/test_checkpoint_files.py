@@ -163,3 +163,14 @@ def test_unsharded_file_without_index(tmp_path):
     write_safetensors(tmp_path / "model.safetensors", {"x": ("F32", (2, 3))})
     (h,) = read_folder_headers(tmp_path)
     assert h.tensors[0].nbytes == 24
+
+
+def test_an_index_over_the_config_file_limit_is_read(tmp_path):
+    # DeepSeek-V3's index lists ~90,000 tensors (~9 MB), over the 4 MiB a spec or config file may have
+    names = [f"model.layers.{i // 256}.mlp.experts.{i % 256}.gate_proj.weight_scale_inv" for i in range(60_000)]
+    write_safetensors(tmp_path / "model-00001-of-00001.safetensors", {n: ("F32", (1,)) for n in names})
+    index = {"metadata": {}, "weight_map": dict.fromkeys(names, "model-00001-of-00001.safetensors")}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert (tmp_path / "model.safetensors.index.json").stat().st_size > 4 * 2**20
+    (h,) = read_folder_headers(tmp_path)
+    assert len(h.tensors) == 60_000

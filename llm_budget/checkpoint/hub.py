@@ -22,8 +22,9 @@ from llm_budget.checkpoint.index import INDEX_FILE, SINGLE_FILE, check_against_i
 from llm_budget.checkpoint.safetensors import SafetensorsHeader, header_length, parse_header
 from llm_budget.errors import LLMBudgetError
 
-MAX_JSON_BYTES = 16 * 2**20  # config.json and the index are KBs; DeepSeek-V3's index is ~9 MB
+MAX_JSON_BYTES = 64 * 2**20  # config.json is KBs; an index is ~100 bytes a tensor (DeepSeek-V3: ~9 MB)
 TIMEOUT_S = 20.0
+PARALLEL = 8
 
 
 class _Missing(Exception):
@@ -112,6 +113,22 @@ def _remote_header(repo_id: str, revision: str, filename: str) -> SafetensorsHea
     return parse_header(raw, filename, origin=origin, data_size=None if size is None else size - 8 - n)
 
 
+def _headers(repo_id: str, rev: str, shards: list[str], *, indexed: bool) -> list[SafetensorsHeader]:
+    """Every shard's header, PARALLEL requests at a time (a 163-shard model needs 326 small range reads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(shard: str) -> SafetensorsHeader | None:
+        try:
+            return _remote_header(repo_id, rev, shard)
+        except _Missing:
+            if indexed:
+                raise LLMBudgetError(f"{repo_id}@{rev}: {INDEX_FILE} names shard {shard}, missing on the Hub") from None
+            return None  # no model.safetensors: a repository without safetensors weights
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        return [h for h in pool.map(one, shards) if h is not None]
+
+
 def fetch_checkpoint(repo_id: str, revision: str | None) -> tuple[dict[str, Any], list[SafetensorsHeader]]:
     """config.json and every shard's header of a Hub repository (network errors: one line)."""
     rev = revision or "main"
@@ -124,15 +141,7 @@ def fetch_checkpoint(repo_id: str, revision: str | None) -> tuple[dict[str, Any]
             shards = sorted(set(wm.values())) if wm else []
         except _Missing:
             wm, shards = None, [SINGLE_FILE]
-        headers = []
-        for shard in shards:
-            try:
-                headers.append(_remote_header(repo_id, rev, shard))
-            except _Missing:
-                if wm is not None:
-                    raise LLMBudgetError(
-                        f"{repo_id}@{rev}: {INDEX_FILE} names shard {shard}, missing on the Hub"
-                    ) from None
+        headers = _headers(repo_id, rev, shards, indexed=wm is not None)
         check_against_index(headers, wm, f"{repo_id}@{rev}/{INDEX_FILE}")
         return config, headers
     except _Missing as e:

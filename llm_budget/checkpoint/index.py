@@ -8,15 +8,39 @@ is a one-line error: the checkpoint is incomplete, and its table would be wrong.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from llm_budget.checkpoint.safetensors import SafetensorsHeader, read_header
 from llm_budget.errors import LLMBudgetError
-from llm_budget.model.files import load_json, show_path
+from llm_budget.model.files import show_path
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
+MAX_INDEX_BYTES = 64 * 2**20
+"""Largest index read: one line per tensor, so a 90,000-tensor model (DeepSeek-V3) needs ~9 MB, over the
+4 MiB that spec and config files get (model/files.py)."""
+
+
+def parse_index(raw: bytes, origin: str) -> Any:
+    """An index's JSON (UTF-8, at most MAX_INDEX_BYTES); errors are one line naming the file."""
+    if len(raw) > MAX_INDEX_BYTES:
+        raise LLMBudgetError(f"{show_path(origin)}: over {MAX_INDEX_BYTES // 2**20} MiB, too large for a shard index")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise LLMBudgetError(f"{show_path(origin)}: not a JSON shard index (malformed or not UTF-8)") from None
+
+
+def read_index(path: Path) -> Any:
+    try:
+        size = path.stat().st_size
+        if size > MAX_INDEX_BYTES:
+            raise LLMBudgetError(f"{show_path(path)}: {size:,} bytes, too large for a shard index")
+        return parse_index(path.read_bytes(), str(path))
+    except OSError as e:
+        raise LLMBudgetError(f"{show_path(path)}: cannot read ({e.strerror or e})") from None
 
 
 def weight_map(index: Any, origin: str) -> dict[str, str]:
@@ -36,7 +60,7 @@ def shard_names(folder: Path) -> tuple[list[str], dict[str, str] | None]:
     """The safetensors files of a folder (sorted) and the index's weight_map when there is one."""
     index = folder / INDEX_FILE
     if index.is_file():
-        wm = weight_map(load_json(index), str(index))
+        wm = weight_map(read_index(index), str(index))
         return sorted(set(wm.values())), wm
     if (folder / SINGLE_FILE).is_file():
         return [SINGLE_FILE], None

@@ -131,7 +131,7 @@ def resolve_model(text: str) -> ResolvedModel:
         assert name.path is not None
         if name.path.is_dir():
             return load_folder(name.path, name.path.resolve().name)
-        if name.path.name == "config.json":
+        if name.path.name == "config.json" or name.path.suffix == ".safetensors":  # a file of a checkpoint folder
             return load_folder(name.path.parent, name.path.resolve().parent.name)
         return ResolvedModel(spec=resolve(str(name.path)), origin=str(name.path))
     assert name.repo_id is not None
