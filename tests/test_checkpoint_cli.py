@@ -268,3 +268,15 @@ def test_a_cached_config_alone_counts_from_the_config(hub):
     data = params_json("--model", "org/cfg")
     assert data["total"] == TINY_LLAMA_PARAMS and data["checkpoint"] is None
     assert "no safetensors files" in run("params", "--model", "org/cfg").stdout
+
+
+def test_hub_reads_autogptq_quantize_config(hub_server):
+    pytest.importorskip("huggingface_hub")
+    from test_checkpoint_quant import SCHEMES
+
+    root, log, _, _ = hub_server
+    (linear, hand), _, _ = SCHEMES["gptq"]
+    folder = write_checkpoint(root / "org" / "gptq", llama_tensors(linear=linear))
+    (folder / "quantize_config.json").write_text(json.dumps({"bits": 4, "group_size": 32, "desc_act": False}))
+    data = params_json("--model", "org/gptq")
+    assert data["checkpoint"]["scheme"]["method"] == "gptq" and data["checkpoint"]["total_params"] == TINY_LLAMA_PARAMS

@@ -136,6 +136,13 @@ def fetch_checkpoint(repo_id: str, revision: str | None) -> tuple[dict[str, Any]
         config = _json(repo_id, rev, "config.json")
         if not isinstance(config, dict):
             raise LLMBudgetError(f"{repo_id}: config.json is not a JSON object")
+        if "quantization_config" not in config:  # older GPTQ repositories: AutoGPTQ's quantize_config.json
+            try:
+                legacy = _json(repo_id, rev, "quantize_config.json")
+                if isinstance(legacy, dict):
+                    config["quantization_config"] = {"quant_method": "gptq", **legacy}
+            except _Missing:
+                pass
         try:
             wm: dict[str, str] | None = weight_map(_json(repo_id, rev, INDEX_FILE), f"{repo_id}/{INDEX_FILE}")
             shards = sorted(set(wm.values())) if wm else []
