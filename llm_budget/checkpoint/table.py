@@ -210,23 +210,7 @@ def build_table(headers: list[SafetensorsHeader], scheme: QuantScheme | None, so
         for file, t, module, role, comp in parsed
     ]
     weighted = {m for m, rs in by_module.items() if any(role in ("weight", "packed") for role, _ in rs)}
-    order = {name: i for i, name in enumerate(COUNTER_ROWS)}
-    components = []
-    for comp in sorted({r.component for r in rows}, key=lambda c: (order.get(c.split("+")[0], len(order)), c)):
-        rs = [r for r in rows if r.component == comp]
-        mods = {r.module for r in rs} & weighted
-        components.append(
-            ComponentBytes(
-                component=comp,
-                tensors=len(rs),
-                bytes=sum(r.bytes for r in rs),
-                elements=sum(r.elements for r in rs),
-                params=sum(r.params for r in rs),
-                quantized_modules=len(mods & quantized),
-                modules=len(mods),
-                dtypes=_dtype_bytes(rs),
-            )
-        )
+    components = _by_component(rows, weighted, quantized)
     notes = []
     if scheme is None and any(r.role == "packed" for r in rows):
         notes.append("packed tensors without a quantization_config: logical parameters assume 4-bit values")
@@ -257,6 +241,28 @@ def loaded_bytes(table: TensorTable, compute_bytes: int) -> int:
     return sum(
         r.elements * compute_bytes if not r.quantized and r.dtype in FLOAT_DTYPES else r.bytes for r in table.rows
     )
+
+
+def _by_component(rows: list[TensorRow], weighted: set[str], quantized: set[str]) -> list[ComponentBytes]:
+    """The rows summed by component, in the counter's order (fused and unknown rows after)."""
+    order = {name: i for i, name in enumerate(COUNTER_ROWS)}
+    out = []
+    for comp in sorted({r.component for r in rows}, key=lambda c: (order.get(c.split("+")[0], len(order)), c)):
+        rs = [r for r in rows if r.component == comp]
+        mods = {r.module for r in rs} & weighted
+        out.append(
+            ComponentBytes(
+                component=comp,
+                tensors=len(rs),
+                bytes=sum(r.bytes for r in rs),
+                elements=sum(r.elements for r in rs),
+                params=sum(r.params for r in rs),
+                quantized_modules=len(mods & quantized),
+                modules=len(mods),
+                dtypes=_dtype_bytes(rs),
+            )
+        )
+    return out
 
 
 def _dtype_bytes(rows: list[TensorRow]) -> dict[str, int]:

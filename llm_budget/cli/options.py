@@ -213,6 +213,21 @@ def build_spec(
     return spec
 
 
+def _overrides(
+    sizes: dict[str, Optional[str]], kinds: dict[str, Any], tied: Optional[bool], bias: Optional[bool]
+) -> dict[str, Any]:
+    """The spec fields the size and kind options set (numbers parsed, each error naming its option)."""
+    out: dict[str, Any] = {
+        name: count(value, f"--{name.replace('_', '-')}") for name, value in sizes.items() if value is not None
+    }
+    out.update({name: kind.value for name, kind in kinds.items() if kind is not None})
+    if tied is not None:
+        out["tied_embeddings"] = tied
+    if bias is not None:
+        out.update(attn_qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias)
+    return out
+
+
 def build_model(
     *,
     model: Optional[str],
@@ -236,15 +251,7 @@ def build_model(
     given = [flag for flag, value in (("--model", model), ("--preset", preset), ("--hf-config", hf_config)) if value]
     if len(given) > 1:
         raise LLMBudgetError(f"give {' or '.join(given)}, not both: each names the whole model")
-    overrides: dict[str, Any] = {
-        name: count(value, f"--{name.replace('_', '-')}") for name, value in sizes.items() if value is not None
-    }
-    overrides.update({name: kind.value for name, kind in kinds.items() if kind is not None})
-    if tied is not None:
-        overrides["tied_embeddings"] = tied
-    if bias is not None:
-        overrides.update(attn_qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias)
-
+    overrides = _overrides(sizes, kinds, tied, bias)
     resolved = None
     if model:
         from llm_budget.checkpoint.resolve import resolve_model
