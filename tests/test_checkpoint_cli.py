@@ -125,6 +125,8 @@ def test_serving_uses_the_table_and_precision_overrides(hub, tmp_path):
     assert any("overrides the checkpoint" in a for a in report["assumptions"])
     r = run("fit", "--mode", "infer", "--model", str(folder), "--gpu", "l4", "--json")
     assert r.exit_code == 0, r.output
+    r = run("memory", "--mode", "infer", "--model", str(folder), "--context", "64")
+    assert "m: serving the checkpoint as stored" in r.stdout
 
 
 @pytest.mark.slow
