@@ -300,3 +300,37 @@ def test_unquantized_tensors_load_in_the_config_dtype(tmp_path):
     report = inference_memory(resolved.spec, InferSetup(context=16, checkpoint=weights))
     assert report.components[0].bytes == 2 * TINY_LLAMA_PARAMS
     assert any(f"The files hold {4 * TINY_LLAMA_PARAMS:,} bytes" in a for a in report.assumptions)
+
+
+def test_compressed_tensors_nvfp4(tmp_path):
+    # nvfp4-pack-quantized: FP4 values two a byte (U8 [o, n/2]), one FP8 E4M3 scale per 16 values, one FP32 global
+    # scale per weight (compressed-tensors' NVFP4 preset: num_bits 4, type float, strategy tensor_group, group 16)
+    def linear(m, o, n):
+        return {
+            m + ".weight_packed": ("U8", (o, n // 2)),
+            m + ".weight_scale": ("F8_E4M3", (o, n // 16)),
+            m + ".weight_global_scale": ("F32", (1,)),
+        }
+
+    def hand(o, n):
+        return o * n // 2 + o * n // 16 + 4
+
+    weights = {"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16, "symmetric": True}
+    qcfg = {
+        "quant_method": "compressed-tensors",
+        "format": "nvfp4-pack-quantized",
+        "ignore": ["lm_head"],
+        "config_groups": {"group_0": {**CT_GROUP, "weights": weights}},
+    }
+    folder = write_checkpoint(
+        tmp_path / "nvfp4", llama_tensors(linear=linear), {**TINY_LLAMA, "quantization_config": qcfg}
+    )
+    resolved = resolve_model(str(folder))
+    table, weights_ = resolved.table, resolved.weights
+    assert table is not None and weights_ is not None and table.scheme is not None
+    expected = UNQUANTIZED_BF16 + L * sum(hand(o, n) for o, n in LINEARS.values())
+    assert table.total_bytes == expected and table.total_params == TINY_LLAMA_PARAMS
+    assert all(stored_linear_bytes(table.scheme, o, n) == hand(o, n) for o, n in LINEARS.values())
+    assert weights_.precision == "bf16"  # no --precision of the accountant stores FP4: served as the checkpoint says
+    served = inference_memory(resolved.spec, InferSetup(context=16, checkpoint=weights_))
+    assert served.components[0].bytes == expected
