@@ -214,9 +214,8 @@ def test_precision_estimate_agrees_with_the_table_within_the_scales(tmp_path, ke
     resolved = resolve_model(str(folder))
     assert resolved.table is not None
     precision = SCHEMES[key][2]
-    estimate = inference_memory(
-        resolved.spec, InferSetup(precision=parse_precision(precision), device="cpu", context=16)
-    )
+    setup = InferSetup(precision=parse_precision(precision), device="cpu", context=16, double_quant=key.endswith("-dq"))
+    estimate = inference_memory(resolved.spec, setup)
     metadata = sum(r.bytes for r in resolved.table.rows if r.role in ("scale", "zero", "index", "meta"))
     assert abs(estimate.components[0].bytes - expected) <= metadata
 
