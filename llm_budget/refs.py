@@ -207,6 +207,15 @@ REFERENCES: dict[str, Ref] = {
         "PyTorch docs, Automatic Mixed Precision (torch.autocast: op lists, weight-cast cache)",
         "https://pytorch.org/docs/stable/amp.html",
     ),
+    "deepseek2024v2": Ref(
+        "DeepSeek-AI 2024, DeepSeek-V2: A Strong, Economical, and Efficient Mixture-of-Experts Language Model "
+        "(§2.1 multi-head latent attention)",
+        "https://arxiv.org/abs/2405.04434",
+    ),
+    "deepseek2024v3": Ref(
+        "DeepSeek-AI 2024, DeepSeek-V3 Technical Report (§2.1.2 DeepSeekMoE with shared experts; §2.2 MTP)",
+        "https://arxiv.org/abs/2412.19437",
+    ),
     "hf-transformers": Ref(
         "Hugging Face transformers: the models' reference implementations and config.json keys",
         "https://github.com/huggingface/transformers",

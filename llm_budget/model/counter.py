@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_budget.model.inventory import ComponentCount, ComponentName, component_counts
+from llm_budget.model.inventory import ComponentCount, ComponentName, component_counts, mtp_tensors
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 from llm_budget.refs import cite
 
@@ -50,6 +50,7 @@ class ParamCount(BaseModel):
     non_embedding: int  # total minus token/position embeddings and unembedding (Kaplan et al.'s N)
     components: list[Component]
     published_params: int | None = None  # the count its authors publish (ModelSpec.published_params)
+    mtp_params: int = 0  # multi-token-prediction blocks the checkpoint ships (DeepSeek-V3): NOT in total
 
     def get(self, name: str) -> int:
         """Count of the named row, 0 if the model has no such row."""
@@ -137,6 +138,7 @@ def count_params(spec: ModelSpec) -> ParamCount:
         non_embedding=total - embedding,
         components=rows,
         published_params=spec.published_params,
+        mtp_params=sum(t.total for t in mtp_tensors(spec)),
     )
 
 
@@ -157,6 +159,8 @@ def _component(formula: _Formula, counted: ComponentCount) -> Component:
 
 def _formulas(spec: ModelSpec) -> list[_Formula]:
     """Every row's formula, in the lecture's order (embeddings, attention, MLP), then norms, biases, unembedding."""
+    if spec.tensors is not None:
+        return _measured_rows(spec)
     d, V = spec.d_embed, spec.n_vocab
     rows = [_product("Embedding", [("d_embed", d), ("n_vocab", V)], "lecture: GPT-3 table")]
     if spec.position is PositionKind.learned:
@@ -164,7 +168,11 @@ def _formulas(spec: ModelSpec) -> list[_Formula]:
         rows.append(
             _product("Position embedding", [("n_positions", spec.n_positions), ("d_embed", d)], "radford2019: §2.3")
         )
-    rows += _attention(spec)
+    rows += _mla(spec) if spec.mla is not None else _attention(spec)
+    if spec.attention_sinks:
+        rows.append(
+            _product("Attention sinks", [("n_heads", spec.n_heads), ("n_layers", spec.n_layers)], "hf-transformers")
+        )
     rows += _mlp(spec)
     rows += [r for r in (_norms(spec), _biases(spec)) if r is not None]
     if spec.tied_embeddings:
@@ -188,25 +196,82 @@ def _attention(spec: ModelSpec) -> list[_Formula]:
     ]
 
 
-def _mlp(spec: ModelSpec) -> list[_Formula]:
-    """Gate (gated MLPs only), up- and down-projection; or, for MoE, the router and the routed experts."""
-    L, d, f = spec.n_layers, spec.d_embed, spec.d_mlp
-    if spec.is_moe:
-        E = spec.n_experts
-        n_mats = 3 if spec.mlp is MlpKind.gated else 2
-        return [
-            _product("Router", [("n_experts", E), ("d_embed", d), ("n_layers", L)], "shazeer2017: §2.1"),
-            _product(
-                "Experts",
-                [("n_experts", E), (str(n_mats), n_mats), ("d_mlp", f), ("d_embed", d), ("n_layers", L)],
-                "shazeer2017: §2",
-            ),
+def _measured_rows(spec: ModelSpec) -> list[_Formula]:
+    """A model measured from transformers' own class: each row is the sum of its tensors' sizes."""
+    by_row: dict[str, list[int]] = {}
+    for t in spec.tensors or ():
+        by_row.setdefault(t.component, []).append(prod(t.shape) * t.copies)
+    return [
+        _Formula(
+            name,  # type: ignore[arg-type]
+            f"sum of {len(sizes)} tensor shapes of {spec.measured_by or 'the transformers class'} (meta device)",
+            " + ".join(_num(n) for n in sizes[:6]) + (" + …" if len(sizes) > 6 else ""),
+            sum(sizes),
+            "hf-transformers",
+        )
+        for name, sizes in by_row.items()
+    ]
+
+
+def _mla(spec: ModelSpec) -> list[_Formula]:
+    """Multi-head latent attention's projections (DeepSeek-V2 §2.1: W^DQ, W^UQ, W^DKV with W^KR, W^UK with W^UV, W^O)."""
+    assert spec.mla is not None
+    m, L, d, h = spec.mla, spec.n_layers, spec.d_embed, spec.n_heads
+    qk = ("(qk_nope + qk_rope)", m.qk_head_dim)
+    src = "deepseek2024v2: §2.1"
+    if m.q_lora_rank is None:
+        rows = [_product("Query", [qk, ("n_heads", h), ("d_embed", d), ("n_layers", L)], src)]
+    else:
+        rows = [
+            _product("Query down-projection", [("q_lora_rank", m.q_lora_rank), ("d_embed", d), ("n_layers", L)], src),
+            _product("Query up-projection", [qk, ("n_heads", h), ("q_lora_rank", m.q_lora_rank), ("n_layers", L)], src),
         ]
+    latent = ("(kv_lora_rank + qk_rope)", m.kv_lora_rank + m.qk_rope_head_dim)
+    up = ("(qk_nope + v_head)", m.qk_nope_head_dim + m.v_head_dim)
+    return rows + [
+        _product("KV down-projection", [latent, ("d_embed", d), ("n_layers", L)], src),
+        _product("KV up-projection", [up, ("n_heads", h), ("kv_lora_rank", m.kv_lora_rank), ("n_layers", L)], src),
+        _product("Output", [("d_embed", d), ("v_head", m.v_head_dim), ("n_heads", h), ("n_layers", L)], src),
+    ]
+
+
+def _layers_symbol(spec: ModelSpec, moe: bool) -> tuple[str, int]:
+    """n_layers when every block has the same MLP, else the number of dense or MoE blocks."""
+    if spec.n_dense_layers == 0 or spec.n_moe_layers == 0:
+        return ("n_layers", spec.n_layers)
+    return ("n_moe_layers", spec.n_moe_layers) if moe else ("n_dense_layers", spec.n_dense_layers)
+
+
+def _mlp(spec: ModelSpec) -> list[_Formula]:
+    """Gate (gated MLPs only), up- and down-projection of dense blocks; the router, the routed experts and any
+    shared expert of MoE blocks."""
+    d, f = spec.d_embed, spec.d_mlp
     rows = []
-    if spec.mlp is MlpKind.gated:
-        rows.append(_product("Gate", [("d_mlp", f), ("d_embed", d), ("n_layers", L)], "shazeer2020: §2"))
-    rows.append(_product("Up-projection", [("d_mlp", f), ("d_embed", d), ("n_layers", L)], "lecture: GPT-3 table"))
-    rows.append(_product("Down-projection", [("d_embed", d), ("d_mlp", f), ("n_layers", L)], "lecture: GPT-3 table"))
+    if spec.n_dense_layers:
+        Ls = _layers_symbol(spec, moe=False)
+        if spec.mlp is MlpKind.gated:
+            rows.append(_product("Gate", [("d_mlp", f), ("d_embed", d), Ls], "shazeer2020: §2"))
+        rows.append(_product("Up-projection", [("d_mlp", f), ("d_embed", d), Ls], "lecture: GPT-3 table"))
+        rows.append(_product("Down-projection", [("d_embed", d), ("d_mlp", f), Ls], "lecture: GPT-3 table"))
+    if spec.n_moe_layers:
+        Lm, E = _layers_symbol(spec, moe=True), spec.n_experts
+        n_mats = 3 if spec.mlp is MlpKind.gated else 2
+        width = ("d_expert", spec.expert_width) if spec.d_expert is not None else ("d_mlp", f)
+        rows.append(_product("Router", [("n_experts", E), ("d_embed", d), Lm], "shazeer2017: §2.1"))
+        rows.append(
+            _product("Experts", [("n_experts", E), (str(n_mats), n_mats), width, ("d_embed", d), Lm], "shazeer2017: §2")
+        )
+        if spec.d_shared_mlp is not None:
+            terms = [
+                (
+                    f"{n_mats} × d_shared × d_embed × {Lm[0]}",
+                    f"{n_mats} × {_num(spec.d_shared_mlp)} × {_num(d)} × {_num(Lm[1])}",
+                    n_mats * spec.d_shared_mlp * d * Lm[1],
+                )
+            ]
+            if spec.shared_expert_gate:
+                terms.append((f"d_embed × {Lm[0]} (gate)", f"{_num(d)} × {_num(Lm[1])}", d * Lm[1]))
+            rows.append(_sum("Shared experts", terms, "deepseek2024v3: §2.1.2"))
     return rows
 
 
@@ -231,8 +296,13 @@ def _norms(spec: ModelSpec) -> _Formula | None:
     if extras:
         label = " + ".join(x for x, on in (("final", spec.final_norm), ("embedding norm", spec.embed_norm)) if on)
         terms.append((f"{extras} ({label}) × {scale}", f"{extras} × {scale_num}", extras * width * d))
-    dh, h, kv = spec.head_dim, spec.n_heads, spec.kv_heads
+    dh, h, kv = spec.qk_head_dim, spec.n_heads, spec.kv_heads
     qk_mult = f" × {width}" if width == 2 else ""
+    if spec.mla is not None:
+        m = spec.mla
+        ranks = m.kv_lora_rank + (m.q_lora_rank or 0)
+        sym = "(q_lora_rank + kv_lora_rank)" if m.q_lora_rank else "kv_lora_rank"
+        terms.append((f"n_layers × {sym}{qk_mult}", f"{_num(L)} × {_num(ranks)}{qk_mult}", L * ranks * width))
     if spec.qk_norm is QKNorm.shared:
         terms.append((f"n_layers × 2 × d_head{qk_mult}", f"{_num(L)} × 2 × {_num(dh)}{qk_mult}", L * 2 * dh * width))
     elif spec.qk_norm is QKNorm.per_head:
@@ -248,32 +318,56 @@ def _norms(spec: ModelSpec) -> _Formula | None:
 
 def _biases(spec: ModelSpec) -> _Formula | None:
     """Additive biases of the linear layers (norm shifts are counted under Norms)."""
-    d, L, h, kv, dh, f = spec.d_embed, spec.n_layers, spec.n_heads, spec.kv_heads, spec.head_dim, spec.d_mlp
-    E = spec.n_experts
-    terms: list[tuple[str, str, int]] = []
-    if spec.attn_qkv_bias:
-        n = L * (h + 2 * kv) * dh
-        if kv == h:
-            terms.append(("n_layers × 3 × n_heads × d_query", f"{_num(L)} × 3 × {h} × {dh}", n))
-        else:
-            terms.append(("n_layers × (n_heads + 2·n_kv_heads) × d_query", f"{_num(L)} × ({h} + 2·{kv}) × {dh}", n))
+    d, L = spec.d_embed, spec.n_layers
+    terms = _attention_biases(spec)
     if spec.attn_out_bias:
         terms.append(("n_layers × d_embed", f"{_num(L)} × {_num(d)}", L * d))
     if spec.mlp_bias:
-        gated = spec.mlp is MlpKind.gated
-        inner, inner_sym, inner_num = (2 * f, "2·d_mlp", f"2·{_num(f)}") if gated else (f, "d_mlp", _num(f))
-        if spec.is_moe:
-            terms.append(
-                (
-                    f"n_layers × n_experts × ({inner_sym} + d_embed)",
-                    f"{_num(L)} × {E} × ({inner_num} + {_num(d)})",
-                    L * E * (inner + d),
-                )
-            )
-        else:
-            terms.append(
-                (f"n_layers × ({inner_sym} + d_embed)", f"{_num(L)} × ({inner_num} + {_num(d)})", L * (inner + d))
-            )
-    if spec.is_moe and spec.router_bias:
-        terms.append(("n_layers × n_experts", f"{_num(L)} × {E}", L * E))
+        terms += _mlp_biases(spec)
+    if spec.n_moe_layers and spec.router_bias:
+        Lm = _layers_symbol(spec, moe=True)
+        terms.append((f"{Lm[0]} × n_experts", f"{_num(Lm[1])} × {spec.n_experts}", Lm[1] * spec.n_experts))
+    if spec.unembed_bias:
+        terms.append(("n_vocab", _num(spec.n_vocab), spec.n_vocab))
     return _sum("Biases", terms, "vaswani2017: §3.3") if terms else None
+
+
+def _attention_biases(spec: ModelSpec) -> list[tuple[str, str, int]]:
+    """Biases on the query, key and value projections (MLA: on its two down-projections)."""
+    L, h, kv, dh = spec.n_layers, spec.n_heads, spec.kv_heads, spec.head_dim
+    if not spec.attn_qkv_bias:
+        return []
+    if spec.mla is not None:
+        m = spec.mla
+        width = m.kv_lora_rank + m.qk_rope_head_dim + (m.q_lora_rank or 0)
+        sym = "(q_lora_rank + kv_lora_rank + qk_rope)" if m.q_lora_rank else "(kv_lora_rank + qk_rope)"
+        return [(f"n_layers × {sym}", f"{_num(L)} × {_num(width)}", L * width)]
+    n = L * (h + 2 * kv) * dh
+    if kv == h:
+        return [("n_layers × 3 × n_heads × d_query", f"{_num(L)} × 3 × {h} × {dh}", n)]
+    return [("n_layers × (n_heads + 2·n_kv_heads) × d_query", f"{_num(L)} × ({h} + 2·{kv}) × {dh}", n)]
+
+
+def _mlp_biases(spec: ModelSpec) -> list[tuple[str, str, int]]:
+    """Biases of dense MLPs and of every routed expert (gate and up: the hidden width; down: d_embed)."""
+    d = spec.d_embed
+    n_in = 2 if spec.mlp is MlpKind.gated else 1
+    terms = []
+    if spec.n_dense_layers:
+        Ls, f = _layers_symbol(spec, moe=False), spec.d_mlp
+        inner_sym, inner_num = (f"{n_in}·d_mlp", f"{n_in}·{_num(f)}") if n_in == 2 else ("d_mlp", _num(f))
+        terms.append(
+            (f"{Ls[0]} × ({inner_sym} + d_embed)", f"{_num(Ls[1])} × ({inner_num} + {_num(d)})", Ls[1] * (n_in * f + d))
+        )
+    if spec.n_moe_layers:
+        Lm, f, E = _layers_symbol(spec, moe=True), spec.expert_width, spec.n_experts
+        w = "d_expert" if spec.d_expert is not None else "d_mlp"
+        inner_sym, inner_num = (f"{n_in}·{w}", f"{n_in}·{_num(f)}") if n_in == 2 else (w, _num(f))
+        terms.append(
+            (
+                f"{Lm[0]} × n_experts × ({inner_sym} + d_embed)",
+                f"{_num(Lm[1])} × {E} × ({inner_num} + {_num(d)})",
+                Lm[1] * E * (n_in * f + d),
+            )
+        )
+    return terms

@@ -25,15 +25,24 @@ ComponentName = Literal[
     "Key",
     "Query",
     "Value",
+    "Query down-projection",
+    "Query up-projection",
+    "KV down-projection",
+    "KV up-projection",
     "Output",
+    "Attention sinks",
     "Gate",
     "Up-projection",
     "Down-projection",
     "Router",
     "Experts",
+    "Shared experts",
     "Norms",
     "Biases",
     "Unembedding",
+    "QKV (fused)",
+    "Gate+Up (fused)",
+    "Other",
 ]
 
 
@@ -68,7 +77,13 @@ class ComponentCount(NamedTuple):
 
 
 def parameter_tensors(spec: ModelSpec) -> list[ParamTensor]:
-    """All parameter tensors, grouped by shape. Tied embeddings appear once."""
+    """All parameter tensors, grouped by shape. Tied embeddings appear once.
+
+    A spec measured from transformers' own class (spec.tensors) is its table; otherwise the tensors follow
+    from the sizes. Multi-token-prediction blocks are not here (see mtp_tensors): transformers does not build them.
+    """
+    if spec.tensors is not None:
+        return [ParamTensor(**row.model_dump()) for row in spec.tensors]
     d, V = spec.d_embed, spec.n_vocab
     out = [ParamTensor("embedding", (V, d), 1, "embedding", layer=False, component="Embedding")]
     if spec.position is PositionKind.learned and spec.n_positions:
@@ -84,11 +99,69 @@ def parameter_tensors(spec: ModelSpec) -> list[ParamTensor]:
         out.append(ParamTensor("final_norm", (d,), norm_w, "vector", layer=False, component="Norms"))
     if not spec.tied_embeddings:
         out.append(ParamTensor("unembedding", (V, d), 1, "linear", layer=False, component="Unembedding"))
+    if spec.unembed_bias:
+        out.append(ParamTensor("unembedding.bias", (V,), 1, "vector", layer=False, component="Biases"))
     return out
 
 
 def _attention_tensors(spec: ModelSpec) -> list[ParamTensor]:
-    """Q, K, V, O projections of every block, their biases, QK-norms and the block's own norms."""
+    """Q, K, V, O projections of every block (or MLA's), their biases, sinks, QK-norms and the block's own norms."""
+    d, L, h, kv = spec.d_embed, spec.n_layers, spec.n_heads, spec.kv_heads
+    out = _mla_tensors(spec) if spec.mla is not None else _qkvo_tensors(spec)
+    if spec.attention_sinks:
+        out.append(ParamTensor("sinks", (h,), L, "vector", component="Attention sinks"))
+    if spec.norm is NormKind.none:
+        return out
+    norm_w = 2 if spec.has_norm_bias else 1
+    dq = spec.qk_head_dim
+    if spec.qk_norm is QKNorm.shared:
+        out.append(ParamTensor("qk_norm", (dq,), 2 * L * norm_w, "vector", component="Norms"))
+    elif spec.qk_norm is QKNorm.per_head:
+        out += [
+            ParamTensor("q_norm", (h, dq), L * norm_w, "vector", component="Norms"),
+            ParamTensor("k_norm", (kv, dq), L * norm_w, "vector", component="Norms"),
+        ]
+    if spec.norms_per_layer:
+        out.append(ParamTensor("norm", (d,), L * spec.norms_per_layer * norm_w, "vector", component="Norms"))
+    return out
+
+
+def _mla_tensors(spec: ModelSpec) -> list[ParamTensor]:
+    """Multi-head latent attention (DeepSeek-V2 §2.1): low-rank query, a compressed KV latent with a shared
+    rotary key, its up-projection to per-head keys and values, and the latent norms
+    (transformers/models/deepseek_v3/modeling_deepseek_v3.py, DeepseekV3Attention)."""
+    assert spec.mla is not None
+    m, d, L, h = spec.mla, spec.d_embed, spec.n_layers, spec.n_heads
+    norm_w = 2 if spec.has_norm_bias else 1
+    out: list[ParamTensor] = []
+    if m.q_lora_rank is None:
+        out.append(ParamTensor("q", (h * m.qk_head_dim, d), L, "linear", component="Query"))
+    else:
+        out += [
+            ParamTensor("q_a", (m.q_lora_rank, d), L, "linear", component="Query down-projection"),
+            ParamTensor("q_b", (h * m.qk_head_dim, m.q_lora_rank), L, "linear", component="Query up-projection"),
+            ParamTensor("q_a_norm", (m.q_lora_rank,), L * norm_w, "vector", component="Norms"),
+        ]
+        if spec.attn_qkv_bias:
+            out.append(ParamTensor("q_a.bias", (m.q_lora_rank,), L, "vector", component="Biases"))
+    latent = m.kv_lora_rank + m.qk_rope_head_dim
+    out += [
+        ParamTensor("kv_a", (latent, d), L, "linear", component="KV down-projection"),
+        ParamTensor("kv_a_norm", (m.kv_lora_rank,), L * norm_w, "vector", component="Norms"),
+        ParamTensor(
+            "kv_b", (h * (m.qk_nope_head_dim + m.v_head_dim), m.kv_lora_rank), L, "linear", component="KV up-projection"
+        ),
+        ParamTensor("o", (d, h * m.v_head_dim), L, "linear", component="Output"),
+    ]
+    if spec.attn_qkv_bias:
+        out.append(ParamTensor("kv_a.bias", (latent,), L, "vector", component="Biases"))
+    if spec.attn_out_bias:
+        out.append(ParamTensor("o.bias", (d,), L, "vector", component="Biases"))
+    return out
+
+
+def _qkvo_tensors(spec: ModelSpec) -> list[ParamTensor]:
+    """Q, K, V, O projections (MHA, GQA, MQA) and their biases."""
     d, L, h, kv, dh = spec.d_embed, spec.n_layers, spec.n_heads, spec.kv_heads, spec.head_dim
     out = [
         ParamTensor("q", (h * dh, d), L, "linear", component="Query"),
@@ -104,44 +177,66 @@ def _attention_tensors(spec: ModelSpec) -> list[ParamTensor]:
         ]
     if spec.attn_out_bias:
         out.append(ParamTensor("o.bias", (d,), L, "vector", component="Biases"))
-    if spec.norm is NormKind.none:
+    return out
+
+
+def _mlp_tensors(spec: ModelSpec) -> list[ParamTensor]:
+    """Dense MLPs of width d_mlp in dense blocks; routed experts of width expert_width, the router and any
+    shared expert in MoE blocks (DeepSeek-V3 §2.1.2; Qwen2-MoE; Llama 4)."""
+    d, Ld, Lm, E = spec.d_embed, spec.n_dense_layers, spec.n_moe_layers, spec.n_experts
+    out = _ffn("", spec.d_mlp, Ld, spec, expert=False) if Ld else []
+    if not Lm:
         return out
-    norm_w = 2 if spec.has_norm_bias else 1
-    if spec.qk_norm is QKNorm.shared:
-        out.append(ParamTensor("qk_norm", (dh,), 2 * L * norm_w, "vector", component="Norms"))
-    elif spec.qk_norm is QKNorm.per_head:
-        out += [
-            ParamTensor("q_norm", (h, dh), L * norm_w, "vector", component="Norms"),
-            ParamTensor("k_norm", (kv, dh), L * norm_w, "vector", component="Norms"),
-        ]
-    if spec.norms_per_layer:
-        out.append(ParamTensor("norm", (d,), L * spec.norms_per_layer * norm_w, "vector", component="Norms"))
+    out += _ffn("", spec.expert_width, Lm * E, spec, expert=True)
+    out.append(ParamTensor("router", (E, d), Lm, "linear", component="Router"))
+    if spec.router_bias:
+        out.append(ParamTensor("router.bias", (E,), Lm, "vector", component="Biases"))
+    if spec.d_shared_mlp is not None:
+        out += _ffn("shared_", spec.d_shared_mlp, Lm, spec, expert=False, row="Shared experts")
+        if spec.shared_expert_gate:
+            out.append(ParamTensor("shared_gate", (1, d), Lm, "linear", component="Shared experts"))
     return out
 
 
 _DENSE_ROWS: dict[str, ComponentName] = {"gate": "Gate", "up": "Up-projection", "down": "Down-projection"}
 
 
-def _mlp_tensors(spec: ModelSpec) -> list[ParamTensor]:
-    """The MLP of every block, or its routed experts and router."""
-    d, L, f, E = spec.d_embed, spec.n_layers, spec.d_mlp, spec.n_experts
-    copies, expert = (L * E, True) if spec.is_moe else (L, False)
+def _ffn(
+    prefix: str, f: int, copies: int, spec: ModelSpec, *, expert: bool, row: ComponentName | None = None
+) -> list[ParamTensor]:
+    """One MLP of width f (gate if gated, up, down; biases with mlp_bias, except on shared experts), `copies` times."""
+    d = spec.d_embed
 
-    def row(m: str) -> ComponentName:
-        return "Experts" if spec.is_moe else _DENSE_ROWS[m]
+    def comp(m: str) -> ComponentName:
+        return row or ("Experts" if expert else _DENSE_ROWS[m])
 
     mats = (["gate"] if spec.mlp is MlpKind.gated else []) + ["up"]
-    out = [ParamTensor(m, (f, d), copies, "linear", expert=expert, component=row(m)) for m in mats]
-    out.append(ParamTensor("down", (d, f), copies, "linear", expert=expert, component=row("down")))
-    if spec.mlp_bias:
+    out = [ParamTensor(prefix + m, (f, d), copies, "linear", expert=expert, component=comp(m)) for m in mats]
+    out.append(ParamTensor(prefix + "down", (d, f), copies, "linear", expert=expert, component=comp("down")))
+    if spec.mlp_bias and not prefix:
         for m in mats:
             out.append(ParamTensor(f"{m}.bias", (f,), copies, "vector", expert=expert, component="Biases"))
         out.append(ParamTensor("down.bias", (d,), copies, "vector", expert=expert, component="Biases"))
-    if spec.is_moe:
-        out.append(ParamTensor("router", (E, d), L, "linear", component="Router"))
-        if spec.router_bias:
-            out.append(ParamTensor("router.bias", (E,), L, "vector", component="Biases"))
     return out
+
+
+def mtp_tensors(spec: ModelSpec) -> list[ParamTensor]:
+    """DeepSeek-V3's multi-token-prediction blocks (§2.2), as its checkpoint ships them: per block an embedding
+    and output head of its own (model.layers.61.embed_tokens, .shared_head.head), enorm and hnorm, eh_proj
+    (2·d_embed -> d_embed), one decoder block (the MoE block's tensors) and shared_head.norm. Not part of
+    the model transformers builds; counted apart."""
+    n = spec.n_mtp_layers
+    if not n:
+        return []
+    d, V = spec.d_embed, spec.n_vocab
+    one_block = spec.model_copy(update=dict(n_layers=1, first_dense_layers=0, dense_layers=(), moe_every=1))
+    block = [t for t in parameter_tensors(one_block) if t.layer]
+    return [
+        ParamTensor("mtp.embedding", (V, d), n, "embedding", layer=False, component="Embedding"),
+        ParamTensor("mtp.norms", (d,), 3 * n, "vector", layer=False, component="Norms"),
+        ParamTensor("mtp.eh_proj", (d, 2 * d), n, "linear", layer=False, component="Other"),
+        ParamTensor("mtp.head", (V, d), n, "linear", layer=False, component="Unembedding"),
+    ] + [t._replace(name="mtp." + t.name, copies=t.copies * n, layer=False) for t in block]
 
 
 def component_counts(spec: ModelSpec) -> dict[ComponentName, ComponentCount]:
@@ -173,7 +268,7 @@ def tensor_count(spec: ModelSpec, implementation: str = "reference") -> int:
         n -= 4 * L
     if spec.is_moe:
         per_expert = (3 if spec.mlp is MlpKind.gated else 2) * (2 if spec.mlp_bias else 1)
-        n -= L * (spec.n_experts * per_expert - (4 if spec.mlp_bias else 2))
+        n -= spec.n_moe_layers * (spec.n_experts * per_expert - (4 if spec.mlp_bias else 2))
     return n
 
 

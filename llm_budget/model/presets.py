@@ -128,10 +128,31 @@ def load_preset(name: str) -> ModelSpec:
             f"${m.price_per_million_tokens_usd:g}/M tokens. Give the sizes yourself (--d-embed …) to estimate a look-alike."
         )
     path = _model_files()[canonical]
-    spec = spec_from_mapping(_load_yaml(path), path.name)
+    spec = spec_from_mapping(_preset_fields(_load_yaml(path), path.name), path.name)
     if spec.name != canonical:
         raise SpecError(f"{path.name}: name '{spec.name}' must equal the file name '{canonical}'")
     return spec
+
+
+PRESET_METADATA = ("name", "display_name", "family", "source", "published_params", "published_rounded", "notes")
+
+
+def _preset_fields(data: Any, origin: str) -> Any:
+    """A preset's ModelSpec fields: written out, or (`hf_config:`) the family's official config.json keys read by
+    the same mapper as a user's config.json, with the preset's metadata on top."""
+    if not isinstance(data, dict) or "hf_config" not in data:
+        return data
+    from llm_budget.model.hf import spec_fields_from_hf
+
+    cfg = data["hf_config"]
+    if not isinstance(cfg, dict):
+        raise SpecError(f"{origin}: hf_config must be a mapping of config.json keys")
+    extra = sorted(set(data) - {"hf_config", *PRESET_METADATA})
+    if extra:
+        raise SpecError(f"{origin}: unknown key '{extra[0]}' next to hf_config (allowed: {', '.join(PRESET_METADATA)})")
+    fields = spec_fields_from_hf(cfg)
+    fields.update({k: data[k] for k in PRESET_METADATA if k in data})
+    return fields
 
 
 def load_spec_file(path: str | Path) -> ModelSpec:
@@ -144,7 +165,7 @@ def load_spec_file(path: str | Path) -> ModelSpec:
         if "model_type" in cfg:
             return spec_from_mapping(spec_fields_from_hf(cfg), str(p))
         return spec_from_mapping(cfg, str(p))
-    return spec_from_mapping(_load_yaml(p), str(p))
+    return spec_from_mapping(_preset_fields(_load_yaml(p), str(p)), str(p))
 
 
 def resolve(ref: str) -> ModelSpec:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_budget.model.hf.keys import Config, Fields, optional, required, section, tied
+from llm_budget.model.hf.keys import Config, Fields, Mapper, optional, required, section, tied
 
 
 def dbrx(cfg: Config) -> Fields:
@@ -27,3 +27,8 @@ def dbrx(cfg: Config) -> Fields:
         context_window=cfg.get("max_seq_len"),
         tied_embeddings=tied(cfg, False),
     )
+
+
+FAMILIES: dict[str, Mapper] = {
+    "dbrx": Mapper("dbrx", dbrx, "dbrx/modeling_dbrx.py"),
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from llm_budget.model.hf.keys import (
     Config,
     Fields,
+    Mapper,
     activation,
     dropout,
     optional,
@@ -82,3 +83,10 @@ def bloom(cfg: Config) -> Fields:
         tied_embeddings=tied(cfg, True),
         dropout=dropout(cfg, "hidden_dropout"),
     )
+
+
+FAMILIES: dict[str, Mapper] = {
+    "gpt2": Mapper("gpt2", gpt2, "gpt2/modeling_gpt2.py"),
+    "gpt_neox": Mapper("gpt-neox", gpt_neox, "gpt_neox/modeling_gpt_neox.py"),
+    "bloom": Mapper("bloom", bloom, "bloom/modeling_bloom.py"),
+}

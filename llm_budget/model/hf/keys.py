@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from llm_budget.errors import SpecError
 
 Config = dict[str, Any]
 Fields = dict[str, Any]  # ModelSpec fields, not yet validated
+
+
+class Mapper(NamedTuple):
+    family: str  # ModelSpec.family of the specs it builds
+    fields: Callable[[Config], Fields]
+    follows: str  # the transformers modeling file it was written from (under src/transformers/models/)
 
 
 def section(cfg: Config, key: str) -> Config:
@@ -64,3 +71,34 @@ def dropout(cfg: Config, key: str, default: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"config.json: '{key}' must be a number, got {type(value).__name__}")
     return float(value)
+
+
+_LAYER_KINDS = {"full_attention", "sliding_attention", "chunked_attention"}
+
+
+def shortest_period(kinds: list[str]) -> list[str]:
+    """The shortest prefix that, repeated, gives the whole list (Gemma 3's 62 entries -> 5 sliding, 1 full)."""
+    n = len(kinds)
+    for p in range(1, n + 1):
+        if all(kinds[i] == kinds[i % p] for i in range(n)):
+            return kinds[:p]
+    return kinds
+
+
+def layer_pattern(cfg: Config, n_layers: int) -> list[str] | None:
+    """transformers' `layer_types` (one entry per block, e.g. Gemma 2/3, gpt-oss, Cohere 2) as ModelSpec.layer_pattern.
+
+    None when the config has no `layer_types`. An entry other than full/sliding/chunked attention (a linear
+    or state-space mixer) is refused: those layers need a mapper that knows their parameters.
+    """
+    kinds = cfg.get("layer_types")
+    if kinds is None:
+        return None
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise SpecError("config.json: 'layer_types' must be a list of strings")
+    if len(kinds) != n_layers:
+        raise SpecError(f"config.json: 'layer_types' has {len(kinds)} entries for num_hidden_layers={n_layers}")
+    unknown = sorted(set(kinds) - _LAYER_KINDS)
+    if unknown:
+        raise SpecError(f"config.json: layer type '{unknown[0]}' is not an attention layer this mapper knows")
+    return shortest_period(kinds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from llm_budget.model.hf.keys import (
     Config,
     Fields,
+    Mapper,
     activation,
     dropout,
     optional,
@@ -57,14 +58,6 @@ def mistral(cfg: Config) -> Fields:
         activation=activation(cfg.get("hidden_act"), "silu"),
         tied_embeddings=tied(cfg, False),
         sliding_window=cfg.get("sliding_window"),
-    )
-
-
-def mixtral(cfg: Config) -> Fields:
-    """modeling_mixtral.py: MixtralSparseMoeBlock is a router Linear(d, E, bias=False) and E SwiGLU experts without biases."""
-    return mistral(cfg) | dict(
-        n_experts=required(cfg, "num_local_experts"),
-        n_active_experts=required(cfg, "num_experts_per_tok"),
     )
 
 
@@ -129,3 +122,15 @@ def cohere(cfg: Config) -> Fields:
         qk_norm="per_head" if cfg.get("use_qk_norm") else "none",
         tied_embeddings=tied(cfg, True),
     )
+
+
+FAMILIES: dict[str, Mapper] = {
+    "llama": Mapper("llama", llama, "llama/modeling_llama.py"),
+    "mistral": Mapper("mistral", mistral, "mistral/modeling_mistral.py"),
+    "gemma": Mapper("gemma", gemma, "gemma/modeling_gemma.py"),
+    "gemma2": Mapper("gemma2", gemma2, "gemma2/modeling_gemma2.py"),
+    "cohere": Mapper("cohere", cohere, "cohere/modeling_cohere.py"),
+    "qwen2": Mapper("qwen2", qwen2, "qwen2/modeling_qwen2.py"),
+    "qwen3": Mapper("qwen3", qwen3, "qwen3/modeling_qwen3.py"),
+    "phi3": Mapper("phi3", phi3, "phi3/modeling_phi3.py"),
+}
