@@ -1,8 +1,9 @@
 """The checkpoint's tensor table: every stored tensor by name, dtype, shape and bytes, grouped by the
 counter's rows, with the stored element count next to the logical parameter count.
 
-Names follow transformers' modules (modeling_llama.py and its kin; GPT-2's Conv1D c_attn, GPT-NeoX's
-query_key_value); quantized modules add their own tensors (quantization.py). Each tensor gets a role:
+Rows come from the one Hugging Face name mapping (model/hf/names.py: q_proj -> Query, c_attn -> QKV (fused),
+experts -> Experts, lm_head -> Unembedding …); quantized modules add their own tensors (quantization.py),
+which count in their module's row. Each tensor gets a role:
 
     weight   a parameter as stored (logical parameters = elements)
     packed   quantized values packed into a wider integer: logical = elements × container bits / value bits
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from llm_budget.checkpoint.quantization import QuantScheme
 from llm_budget.checkpoint.safetensors import DTYPE_BITS, SafetensorsHeader, TensorHeader
+from llm_budget.model.hf.names import component_of as hf_component_of
 from llm_budget.model.inventory import ComponentName
 
 Role = Literal["weight", "packed", "scale", "zero", "index", "meta"]
@@ -37,31 +39,6 @@ _SCALE_LEAVES = re.compile(
     r"input_global_scale|SCB|absmax|nested_absmax|quant_map|nested_quant_map|.+_scales|k_scale|v_scale)$"
 )
 _BNB_SUFFIX = re.compile(r"\.weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\..+)$")
-
-_NORM = re.compile(r"(norm|ln_\w+|ln_f|layernorm|ln)$")
-# (pattern on the module path, counter row); first match wins. Fused projections name every row they hold.
-_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(^|\.)(wpe|embed_positions|position_embeddings)$"), "Position embedding"),
-    (re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embed_in|embeddings)$"), "Embedding"),
-    (re.compile(r"(^|\.)(lm_head|embed_out)$"), "Unembedding"),
-    (_NORM, "Norms"),
-    (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(gate_proj|w1)$"), "Shared experts|Gate"),
-    (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(up_proj|w3)$"), "Shared experts|Up-projection"),
-    (re.compile(r"(^|\.)shared_experts?\.(\w+\.)?(down_proj|w2)$"), "Shared experts|Down-projection"),
-    (re.compile(r"(^|\.)(shared_expert_gate)$"), "Router"),
-    (re.compile(r"(^|\.)experts(\.|$)"), "Experts"),
-    (re.compile(r"(^|\.)(router|gate|block_sparse_moe\.gate)$"), "Router"),
-    (re.compile(r"(^|\.)(qkv_proj|c_attn|query_key_value|Wqkv|W_pack)$"), "Query+Key+Value"),
-    (re.compile(r"(^|\.)(q_proj|query|wq)$"), "Query"),
-    (re.compile(r"(^|\.)(k_proj|key|wk)$"), "Key"),
-    (re.compile(r"(^|\.)(v_proj|value|wv)$"), "Value"),
-    (re.compile(r"(attn|attention)\.(o_proj|c_proj|dense|out_proj|wo)$"), "Output"),
-    (re.compile(r"(^|\.)o_proj$"), "Output"),
-    (re.compile(r"(^|\.)(gate_up_proj)$"), "Gate+Up-projection"),
-    (re.compile(r"(^|\.)(gate_proj|w1)$"), "Gate"),
-    (re.compile(r"(^|\.)(up_proj|w3|c_fc|fc1|dense_h_to_4h)$"), "Up-projection"),
-    (re.compile(r"(^|\.)(down_proj|w2|c_proj|fc2|dense_4h_to_h)$"), "Down-projection"),
-]
 
 
 class TensorRow(NamedTuple):
@@ -74,7 +51,7 @@ class TensorRow(NamedTuple):
     bytes: int
     elements: int
     params: int  # logical parameters (0 for scales, zero points, indexes, metadata)
-    component: str  # a counter row, "A+B" for a fused projection, or "Other"
+    component: str  # a counter row (model/hf/names.py: fused rows such as "QKV (fused)", or "Other")
     role: Role
     module: str  # the module path the tensor belongs to
     quantized: bool  # part of a module stored quantized (its values, scales, zero points, index)
@@ -129,22 +106,16 @@ def split_name(name: str) -> tuple[str, str]:
 _LAYER_INDEX = re.compile(r"\.\d+(?=\.|$)")
 
 
-def component_of(module: str, leaf: str) -> str:
-    """The counter row of a tensor (biases have their own row, as in the counter; a norm's shift is a norm's)."""
-    return _component(_LAYER_INDEX.sub(".0", module), leaf == "bias")  # layer and expert numbers change nothing
+def row_of(name: str, module: str, role: Role) -> str:
+    """The counter row of a stored tensor, by the one name mapping (model/hf/names.py). A quantized module's
+    own tensors (qweight, scales, absmax, _blocks …) are named as the module's weight: `<module>.weight`."""
+    canonical = name if role == "weight" else f"{module}.weight"
+    return _row(_LAYER_INDEX.sub(".0", canonical))  # layer and expert numbers change no row: cache by the rest
 
 
-@functools.lru_cache(maxsize=4096)
-def _component(module: str, is_bias: bool) -> str:
-    if is_bias and not _NORM.search(module):
-        return "Biases"
-    for pattern, row in _RULES:
-        if pattern.search(module):
-            if "|" in row:  # shared experts: their own row when the counter has one, else the dense MLP's
-                shared, dense = row.split("|")
-                return shared if shared in COUNTER_ROWS else dense
-            return row
-    return "Other"
+@functools.lru_cache(maxsize=8192)
+def _row(name: str) -> str:
+    return hf_component_of(name)
 
 
 def role_of(t: TensorHeader, leaf: str, scheme: QuantScheme | None) -> Role:
@@ -187,7 +158,8 @@ def build_table(headers: list[SafetensorsHeader], scheme: QuantScheme | None, so
     for h in headers:
         for t in h.tensors:
             module, leaf = split_name(t.name)
-            parsed.append((h.file, t, module, role_of(t, leaf, scheme), component_of(module, leaf)))
+            role = role_of(t, leaf, scheme)
+            parsed.append((h.file, t, module, role, row_of(t.name, module, role)))
     by_module: dict[str, list[tuple[str, str]]] = {}  # module -> (role, dtype) of its tensors, biases left out
     for _, t, module, role, comp in parsed:
         if comp != "Biases":
@@ -244,10 +216,10 @@ def loaded_bytes(table: TensorTable, compute_bytes: int) -> int:
 
 
 def _by_component(rows: list[TensorRow], weighted: set[str], quantized: set[str]) -> list[ComponentBytes]:
-    """The rows summed by component, in the counter's order (fused and unknown rows after)."""
+    """The rows summed by component, in the counter's order."""
     order = {name: i for i, name in enumerate(COUNTER_ROWS)}
     out = []
-    for comp in sorted({r.component for r in rows}, key=lambda c: (order.get(c.split("+")[0], len(order)), c)):
+    for comp in sorted({r.component for r in rows}, key=lambda c: (order.get(c, len(order)), c)):
         rs = [r for r in rows if r.component == comp]
         mods = {r.module for r in rs} & weighted
         out.append(

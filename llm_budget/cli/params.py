@@ -94,7 +94,7 @@ def params(
     if table is not None:
         from llm_budget.checkpoint.crosscheck import cross_check
 
-        check = cross_check(table, count)
+        check = cross_check(table, count, model)
     if json:
         from llm_budget.render.as_json import params_json
 
