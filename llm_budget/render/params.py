@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_budget.model.counter import ParamCount
-from llm_budget.model.spec import ClosedModel, ModelSpec
+from llm_budget.model.spec import ModelSpec
 from llm_budget.refs import listing, short
 from llm_budget.render import fit_table, si
 
@@ -90,48 +90,6 @@ def published_line(spec: ModelSpec, count: ParamCount) -> Text:
         line = Text(f"Differs from the published count {count.published_params:,} by {diff:+,}.", style="bold red")
     line.append(f" Source: {spec.source}", style="dim")
     return line
-
-
-def presets_table(rows: list[tuple[ModelSpec, ParamCount]], closed: list[ClosedModel]) -> Table:
-    table = fit_table(
-        title="Presets (llm-budget presets show NAME for one; --explain on params for sources)", title_justify="left"
-    )
-    for col, just in (
-        ("Name", "left"),
-        ("Model", "left"),
-        ("Parameters", "right"),
-        ("Active", "right"),
-        ("Context", "right"),
-        ("Published count", "left"),
-    ):
-        # The name a user types and the numbers are never cut; the prose wraps (or the rows stack).
-        table.add_column(col, justify=just, no_wrap=col == "Name" or just == "right")  # type: ignore[arg-type]
-    for spec, count in sorted(rows, key=lambda r: (r[0].family or "", r[1].total)):
-        diff = count.published_diff
-        if diff is None:
-            check = Text("no exact figure published", style="dim")
-        elif diff == 0:
-            check = Text("matches exactly", style="green")
-        else:
-            check = Text(f"differs by {diff:+,}", style="bold red")
-        table.add_row(
-            spec.name or "",
-            spec.label,
-            f"{count.total:,}",
-            si(count.active) if count.active != count.total else "",
-            f"{spec.context_window:,}" if spec.context_window else "",
-            check,
-        )
-    for m in closed:
-        table.add_row(
-            m.name,
-            f"{m.display_name} ({m.provider})",
-            Text("unpublished", style="yellow"),
-            "",
-            f"{m.context_window:,}",
-            Text(f"lecture price ${m.price_per_million_tokens_usd:g}/M tokens", style="dim"),
-        )
-    return table
 
 
 def preset_detail(spec: ModelSpec) -> Table:
