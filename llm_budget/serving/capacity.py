@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict
+
 from llm_budget.errors import LLMBudgetError
 from llm_budget.hardware import GpuSpec
 from llm_budget.model.spec import ModelSpec
 from llm_budget.serving.engines import engine_version
 from llm_budget.serving.results import ServeReport
 from llm_budget.serving.setup import ServeSetup
+from llm_budget.serving.throughput import ThroughputBounds, throughput_bounds
 from llm_budget.units import GiB
 
 
@@ -45,3 +50,34 @@ def serve_capacity(spec: ModelSpec, gpu: GpuSpec, setup: ServeSetup) -> ServeRep
     from llm_budget.serving.vllm import vllm_capacity
 
     return vllm_capacity(spec, gpu, setup, row, max_model_len)
+
+
+class ServeView(BaseModel):
+    """The capacity the engine logs, and throughput bounds at that concurrency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity: ServeReport
+    throughput: Optional[ThroughputBounds] = None  # None when the engine refuses to start
+
+
+def serve_view(spec: ModelSpec, gpu: GpuSpec, setup: ServeSetup, *, prompt: Optional[int] = None) -> ServeView:
+    """serve_capacity, then decode and prefill bounds for as many max_model_len sequences as run at once
+    (at most max_num_seqs), and a prefill of `prompt` tokens (default: max_model_len)."""
+    report = serve_capacity(spec, gpu, setup)
+    if not report.starts:
+        return ServeView(capacity=report)
+    peak = gpu.peak_tflops(setup.dtype.value) or gpu.peak_tflops("fp16") or gpu.peak_tflops("fp32")
+    if peak is None:
+        raise LLMBudgetError(f"{gpu.display_name} lists no peak for {setup.dtype.value}: no throughput bound")
+    batch = max(1, min(report.max_num_seqs, int(report.max_concurrency)))
+    bounds = throughput_bounds(
+        spec,
+        gpu,
+        report,
+        concurrency=batch,
+        context=report.max_model_len,
+        prompt=min(prompt or report.max_model_len, report.max_model_len),
+        peak_tflops=peak,
+    )
+    return ServeView(capacity=report, throughput=bounds)
