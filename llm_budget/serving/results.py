@@ -56,6 +56,7 @@ class ServeReport(Frozen):
     kv_cache_dtype: str
     total_bytes: int  # one GPU as the driver reports it
     requested_bytes: int  # total × gpu_memory_utilization (SGLang: × mem_fraction_static)
+    weights_bytes_per_rank: int  # the weights one rank loads (also when the KV budget is given)
     budget: list[BudgetLine]  # what is taken from the requested memory before the KV cache
     available_kv_bytes: int  # the engine's 'Available KV cache memory'
     page_bytes: int  # one layer's block (vLLM page_size_bytes); SGLang: one token's cell, every layer

@@ -77,17 +77,28 @@ class ServeSetup(BaseModel):
     def world_size(self) -> int:
         return self.tensor_parallel_size * self.pipeline_parallel_size
 
-    def scheduler_defaults(self) -> tuple[int, int]:
-        """max_num_seqs and max_num_batched_tokens for `vllm serve` (the OpenAI server): 1024 and 8192 on
-        GPUs of ≥ 70 GiB other than the A100, else 256 and 2048 (vllm/engine/arg_utils.py get_batch_defaults)."""
+    def scheduler_defaults(self, *, v0_max_model_len: int = 0) -> tuple[int, int]:
+        """max_num_seqs and max_num_batched_tokens for `vllm serve` (the OpenAI server).
+
+        V1: 1024 and 8192 on GPUs of ≥ 70 GiB other than the A100, else 256 and 2048 (vllm/engine/arg_utils.py
+        get_batch_defaults). V0 (`v0_max_model_len` given): 256 sequences, and without chunked prefill the whole
+        max_model_len in one step (at least 2048); past 32K chunked prefill is on, 512 tokens a step
+        (vllm/config.py SchedulerConfig, vllm/engine/arg_utils.py use_long_context, v0.6 line)."""
+        if v0_max_model_len:
+            seqs = self.max_num_seqs or 256
+            chunked = v0_max_model_len > 32768
+            return seqs, self.max_num_batched_tokens or (512 if chunked else max(v0_max_model_len, 2048))
         seqs = self.max_num_seqs or (1024 if self.large_gpu else 256)
         tokens = self.max_num_batched_tokens or (8192 if self.large_gpu else 2048)
         return seqs, tokens
 
 
 def activation_peak(spec: ModelSpec, *, tokens: int, seqs: int, c: int) -> int:
-    """The profile run's peak above the weights: a forward of `tokens` tokens, then the sampler's FP32 logits
-    and probabilities for min(seqs, tokens) requests (vllm/v1/worker/gpu_model_runner.py profile_run:
-    _dummy_run(max_num_tokens), _dummy_sampler_run). An estimate from llm_budget's prefill workspace."""
+    """The profile run's peak above the weights (vllm/v1/worker/gpu_model_runner.py profile_run): a forward of
+    `tokens` tokens (llm_budget's prefill workspace: one block's live tensors), or after it the sampler's FP32
+    logits and probabilities for min(seqs, tokens) requests beside the last hidden states, whichever is larger
+    (the block's temporaries are freed before the sampler runs). An estimate; the engine measures it.
+    Held to vLLM 0.6 logs: 2.07 GiB at 20,000 tokens and 2.99 GiB at 29,000 for Llama-3.1-8B (vllm#10517)."""
     rows = min(seqs, tokens)
-    return prefill_workspace(spec, batch=1, prompt=tokens, c=c) + 2 * rows * spec.n_vocab * 4
+    sampler = tokens * spec.d_embed * c + 2 * rows * spec.n_vocab * 4
+    return max(prefill_workspace(spec, batch=1, prompt=tokens, c=c), sampler)

@@ -104,6 +104,7 @@ def sglang_capacity(
         kv_cache_dtype=setup.kv_cache_dtype if setup.kv_cache_dtype != "auto" else f"auto ({setup.dtype.value})",
         total_bytes=total,
         requested_bytes=int(total * fraction),
+        weights_bytes_per_rank=weights,
         budget=budget,
         available_kv_bytes=rest,
         page_bytes=cell,

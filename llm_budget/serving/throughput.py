@@ -65,7 +65,7 @@ def throughput_bounds(
 ) -> ThroughputBounds:
     """Decode and prefill bounds for `concurrency` sequences of `context` tokens on the report's ranks."""
     tp, pp = report.tensor_parallel_size, report.pipeline_parallel_size
-    weights = next((b.bytes for b in report.budget if b.name == "weights"), 0)
+    weights = report.weights_bytes_per_rank
     kv = kv_bytes_per_sequence(report, context)
     bw = gpu.bandwidth_gb_s * 1e9
     peak = peak_tflops * 1e12

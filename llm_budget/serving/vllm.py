@@ -81,9 +81,14 @@ def weights_per_rank(spec: ModelSpec, setup: ServeSetup) -> int:
     return cdiv(total, setup.world_size)
 
 
-def _budget(spec: ModelSpec, setup: ServeSetup, row: EngineVersion, total: int) -> list[BudgetLine]:
+def scheduler(setup: ServeSetup, row: EngineVersion, max_model_len: int) -> tuple[int, int]:
+    """max_num_seqs and max_num_batched_tokens as this release defaults them."""
+    return setup.scheduler_defaults(v0_max_model_len=max_model_len if row.budget == "v0-peak" else 0)
+
+
+def _budget(spec: ModelSpec, setup: ServeSetup, row: EngineVersion, max_model_len: int) -> list[BudgetLine]:
     """The terms taken from the requested memory before the KV cache, per rank."""
-    seqs, batched = setup.scheduler_defaults()
+    seqs, batched = scheduler(setup, row, max_model_len)
     src = row.read_at
     lines = [
         BudgetLine(
@@ -96,7 +101,7 @@ def _budget(spec: ModelSpec, setup: ServeSetup, row: EngineVersion, total: int) 
         BudgetLine(
             name="activation peak",
             bytes=activation_peak(spec, tokens=batched, seqs=seqs, c=setup.dtype.bits // 8),
-            formula=f"profile_run: a {batched:,}-token forward + sampler logits for {min(seqs, batched)} requests",
+            formula=f"profile_run: a {batched:,}-token forward, or the sampler for {min(seqs, batched)} requests",
             source=src,
             assumed=True,
         ),
@@ -140,7 +145,7 @@ def vllm_capacity(
 ) -> ServeReport:
     """What vLLM logs at start-up for `spec` on `gpu`: blocks, tokens, concurrency, or its refusal."""
     total = gpu.device_memory_bytes
-    seqs, batched = setup.scheduler_defaults()
+    seqs, batched = scheduler(setup, row, max_model_len)
     block = setup.block_size or row.block_size
     fp8_ds = setup.kv_cache_dtype == "fp8_ds_mla"
     layer = layer_kv(spec, tp=setup.tensor_parallel_size, bits=setup.kv_bits, fp8_ds_mla=fp8_ds)
@@ -151,7 +156,7 @@ def vllm_capacity(
         layer = {"full": next(iter(layer.values())).model_copy(update={"kind": "full", "window": None})}
     page = next(iter(layer.values())).page_bytes(block)
     requested = int(total * setup.gpu_memory_utilization)
-    budget = [] if setup.kv_cache_memory_bytes else _budget(spec, setup, row, total)
+    budget = [] if setup.kv_cache_memory_bytes else _budget(spec, setup, row, max_model_len)
     available = setup.kv_cache_memory_bytes or requested - sum(b.bytes for b in budget)
     num_blocks = max(0, available // page // size)
     kw = dict(max_model_len=max_model_len, batched=batched)
@@ -187,6 +192,7 @@ def vllm_capacity(
         kv_cache_dtype=setup.kv_cache_dtype if setup.kv_cache_dtype != "auto" else f"auto ({setup.dtype.value})",
         total_bytes=total,
         requested_bytes=requested,
+        weights_bytes_per_rank=weights_per_rank(spec, setup),
         budget=budget,
         available_kv_bytes=available,
         page_bytes=page,
