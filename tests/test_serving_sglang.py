@@ -65,3 +65,22 @@ def test_decode_bounds_by_hand() -> None:
     short = throughput_bounds(spec, H100, r, concurrency=1, context=128, prompt=128, peak_tflops=peak)
     f128, kv128 = 2 * N_LLAMA3_8B + 4 * 32 * 32 * 128 * 128, 2 * 32 * 8 * 128 * 2 * 128
     assert short.crossover_batch == pytest.approx((weights / bw) / (f128 / (peak * 1e12) - kv128 / bw))
+
+
+def test_changes_when_vllm_refuses() -> None:
+    # Llama 3.1 8B at 131,072 on an L4 does not start; a shorter max_model_len is the engine's own estimate, and
+    # an FP8 KV cache halves the page (blocks = the same budget // half the page // 32 layers)
+    from llm_budget.serving import serve_view
+
+    l4 = load_gpu("l4-pcie-24gb")
+    view = serve_view(llama31_8b(), l4, ServeSetup())
+    assert not view.capacity.starts and view.throughput is None
+    assert view.capacity.error is not None
+    estimate = int(view.capacity.error.split("maximum model length is ")[1].split(".")[0])
+    shorter = view.changes[0]
+    assert shorter.option == f"--max-model-len {estimate}" and shorter.starts
+    fp8 = next(c for c in view.changes if c.option == "--kv-cache-dtype fp8")
+    blocks = view.capacity.available_kv_bytes // (2 * 16 * 8 * 128 * 1) // 32
+    assert fp8.kv_cache_tokens == blocks * 16
+    tp2 = next(c for c in view.changes if c.option == "--tensor-parallel-size 2")
+    assert tp2.starts

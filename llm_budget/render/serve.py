@@ -73,6 +73,22 @@ def _throughput(view: ServeView) -> Any:
     return Text("\n".join(lines))
 
 
+def _changes(view: ServeView) -> Any:
+    if not view.changes:
+        return Text("")
+    t = fit_table(title="Changes, one at a time (the engine's arithmetic on each)", title_justify="left")
+    for name in ("Change", "Option", "Starts"):
+        t.add_column(name)
+    t.add_column("KV tokens", justify="right", no_wrap=True)
+    t.add_column("Concurrency", justify="right", no_wrap=True)
+    for c in view.changes:
+        mark = Text("yes", style="green") if c.starts else Text("no", style="red")
+        t.add_row(
+            c.change, c.option, mark, f"{c.kv_cache_tokens:,}", f"{c.max_concurrency:.2f}x at {c.max_model_len:,}"
+        )
+    return t
+
+
 def serve_render(view: ServeView, *, explain: bool = False) -> Group:
     r = view.capacity
     head = Text(f"{r.model} on {r.gpu} × TP {r.tensor_parallel_size} × PP {r.pipeline_parallel_size}", style="bold")
@@ -81,6 +97,7 @@ def serve_render(view: ServeView, *, explain: bool = False) -> Group:
     )
     logs = Text("\n".join(["Start-up lines, ours:"] + [f"  {line}" for line in r.log_lines]))
     parts: list[Any] = [head, verdict, _budget(view, explain), _groups(view), logs, _lengths(view), _throughput(view)]
+    parts.append(_changes(view))
     if explain:
         parts.append(Text("\n".join([f"Read from: {r.read_at}"] + [f"• {a}" for a in r.assumptions]), style="dim"))
     return Group(*parts)

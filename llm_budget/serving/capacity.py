@@ -10,7 +10,7 @@ from llm_budget.errors import LLMBudgetError
 from llm_budget.hardware import GpuSpec
 from llm_budget.model.spec import ModelSpec
 from llm_budget.serving.engines import engine_version
-from llm_budget.serving.results import ServeReport
+from llm_budget.serving.results import EngineChange, ServeReport
 from llm_budget.serving.setup import ServeSetup
 from llm_budget.serving.throughput import ThroughputBounds, throughput_bounds
 from llm_budget.units import GiB
@@ -59,14 +59,18 @@ class ServeView(BaseModel):
 
     capacity: ServeReport
     throughput: Optional[ThroughputBounds] = None  # None when the engine refuses to start
+    changes: list[EngineChange] = []  # one at a time: what the engine computes with each (serving/changes.py)
 
 
 def serve_view(spec: ModelSpec, gpu: GpuSpec, setup: ServeSetup, *, prompt: Optional[int] = None) -> ServeView:
     """serve_capacity, then decode and prefill bounds for as many max_model_len sequences as run at once
     (at most max_num_seqs), and a prefill of `prompt` tokens (default: max_model_len)."""
+    from llm_budget.serving.changes import engine_changes
+
     report = serve_capacity(spec, gpu, setup)
+    changes = engine_changes(spec, gpu, setup)
     if not report.starts:
-        return ServeView(capacity=report)
+        return ServeView(capacity=report, changes=changes)
     peak = gpu.peak_tflops(setup.dtype.value) or gpu.peak_tflops("fp16") or gpu.peak_tflops("fp32")
     if peak is None:
         raise LLMBudgetError(f"{gpu.display_name} lists no peak for {setup.dtype.value}: no throughput bound")
@@ -80,4 +84,4 @@ def serve_view(spec: ModelSpec, gpu: GpuSpec, setup: ServeSetup, *, prompt: Opti
         prompt=min(prompt or report.max_model_len, report.max_model_len),
         peak_tflops=peak,
     )
-    return ServeView(capacity=report, throughput=bounds)
+    return ServeView(capacity=report, throughput=bounds, changes=changes)

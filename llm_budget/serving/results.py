@@ -39,6 +39,17 @@ class Concurrency(Frozen):
     concurrency: float
 
 
+class EngineChange(Frozen):
+    """One change of the settings and what the engine then computes."""
+
+    change: str
+    option: str  # the flags a user types
+    starts: bool
+    max_model_len: int
+    kv_cache_tokens: int
+    max_concurrency: float
+
+
 class ServeReport(Frozen):
     """The KV-cache capacity an engine computes at start-up, per GPU (the smallest over ranks)."""
 
