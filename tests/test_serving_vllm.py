@@ -177,3 +177,42 @@ def test_bad_input() -> None:
     with pytest.raises(LLMBudgetError, match="not a vllm release"):
         engine_version("vllm", "latest")
     assert engine_version("vllm", "v0.11.2").version == "0.10"
+
+
+def test_release_budgets_differ_as_the_worker_code_does() -> None:
+    spec, setup = llama31_8b(), dict(max_num_seqs=256, max_num_batched_tokens=8192)
+    v010 = serve_capacity(spec, H100, ServeSetup(engine_version="0.10", **setup))
+    v019 = serve_capacity(spec, H100, ServeSetup(engine_version="0.19", **setup))
+    eager = serve_capacity(spec, H100, ServeSetup(engine_version="0.19", enforce_eager=True, **setup))
+    graphs = next(b.bytes for b in v019.budget if b.name == "CUDA graphs")
+    assert v010.available_kv_bytes - v019.available_kv_bytes == graphs  # 0.19 also subtracts the graphs
+    assert eager.available_kv_bytes == v010.available_kv_bytes  # --enforce-eager captures none
+    assert "Available KV cache memory" in v010.log_lines[0]
+    assert serve_capacity(spec, H100, ServeSetup(engine_version="0.6", **setup)).log_lines[0].startswith("# GPU blocks")
+
+
+def test_gpt_oss_like_hybrid_refusal_by_hand() -> None:
+    # gpt-oss-120b's attention: 36 layers alternating sliding (128) and full, 8 kv heads of 64; 18 + 18 layers
+    # -> group_size 18, one group each; page = 2 · 16 · 8 · 64 · 2 = 32,768 B.
+    # one 131,072-token request: full cdiv(131072, 16) = 8,192 blocks; sliding cdiv(min(127 + 1024, 131072), 16)
+    # + 1 = 73 -> needed = 18 · 32,768 · (8,192 + 73) = 4,874,895,360 B = 4.54 GiB > 1.71 GiB (vllm#27508's log)
+    spec = ModelSpec(
+        d_embed=2880,
+        n_heads=64,
+        n_kv_heads=8,
+        d_head=64,
+        n_layers=36,
+        n_vocab=201088,
+        d_mlp=2880,
+        sliding_window=128,
+        layer_pattern=("sliding_attention", "full_attention"),
+        context_window=131072,
+    )
+    available = int(1.71 * GiB)
+    r = serve_capacity(spec, H100, ServeSetup(kv_cache_memory_bytes=available, max_num_batched_tokens=1024))
+    assert r.group_size == 18 and {g.kind: g.blocks_per_request for g in r.groups} == {"sliding": 73, "full": 8192}
+    assert not r.starts and r.error is not None
+    assert f"({18 * 32768 * (8192 + 73) / GiB:.2f} GiB KV cache is needed" in r.error
+    # the longest that fits: 18 · 32,768 · (cdiv(n, 16) + 73) ≤ available (n ≥ 1,151, where the window is full)
+    longest = (available // (18 * 32768) - 73) * 16
+    assert f"the estimated maximum model length is {longest}." in r.error

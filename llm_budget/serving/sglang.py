@@ -42,6 +42,22 @@ def cell_size(spec: ModelSpec, *, tp: int, n_layers: int, bits: int) -> int:
     )
 
 
+def _budget(row: EngineVersion, weights: int, other: int, outside: int, fraction: float) -> list[BudgetLine]:
+    src = row.read_at
+    return [
+        BudgetLine(name="weights", bytes=weights, formula="loaded before the pool is sized", source=src),
+        BudgetLine(
+            name="CUDA context and other", bytes=other, formula="not free after loading", source=src, assumed=True
+        ),
+        BudgetLine(
+            name="outside mem_fraction_static",
+            bytes=outside,
+            formula=f"total × (1 − {fraction}) kept for activations and CUDA graphs",
+            source=src,
+        ),
+    ]
+
+
 def sglang_capacity(
     spec: ModelSpec, gpu: GpuSpec, setup: ServeSetup, row: EngineVersion, max_model_len: int
 ) -> ServeReport:
@@ -54,22 +70,7 @@ def sglang_capacity(
     page = setup.block_size or row.block_size
     weights = weights_per_rank(spec, setup)
     other = NON_TORCH_AT_START + (NCCL_BUFFERS if tp > 1 else 0)
-    budget = [
-        BudgetLine(name="weights", bytes=weights, formula="loaded before the pool is sized", source=row.read_at),
-        BudgetLine(
-            name="CUDA context and other",
-            bytes=other,
-            formula="not free after loading",
-            source=row.read_at,
-            assumed=True,
-        ),
-        BudgetLine(
-            name="outside mem_fraction_static",
-            bytes=int(total * (1 - fraction)),
-            formula=f"total × (1 − {fraction}) kept for activations and CUDA graphs",
-            source=row.read_at,
-        ),
-    ]
+    budget = _budget(row, weights, other, int(total * (1 - fraction)), fraction)
     if setup.kv_cache_memory_bytes:
         rest, budget = setup.kv_cache_memory_bytes, []
     else:

@@ -140,6 +140,19 @@ def _needed(layer: dict[Kind, LayerKV], groups: dict[Kind, tuple[int, int]], siz
     return size * page * blocks
 
 
+def _layout(
+    spec: ModelSpec, setup: ServeSetup, row: EngineVersion
+) -> tuple[dict[Kind, LayerKV], int, dict[Kind, tuple[int, int]]]:
+    """The layer specs of the fullest rank, the group size and the groups (kind -> (groups, layers))."""
+    fp8_ds = setup.kv_cache_dtype == "fp8_ds_mla"
+    layer = layer_kv(spec, tp=setup.tensor_parallel_size, bits=setup.kv_bits, fp8_ds_mla=fp8_ds)
+    stage_layers = max(layers_per_stage(spec.n_layers, setup.pipeline_parallel_size))
+    size, groups = group_layers(layer_counts(spec, stage_layers), hybrid=row.hybrid)
+    if "full" in groups and "full" not in layer:  # sliding/chunked treated as full attention
+        layer = {"full": next(iter(layer.values())).model_copy(update={"kind": "full", "window": None})}
+    return layer, size, groups
+
+
 def vllm_capacity(
     spec: ModelSpec, gpu: GpuSpec, setup: ServeSetup, row: EngineVersion, max_model_len: int
 ) -> ServeReport:
@@ -147,13 +160,7 @@ def vllm_capacity(
     total = gpu.device_memory_bytes
     seqs, batched = scheduler(setup, row, max_model_len)
     block = setup.block_size or row.block_size
-    fp8_ds = setup.kv_cache_dtype == "fp8_ds_mla"
-    layer = layer_kv(spec, tp=setup.tensor_parallel_size, bits=setup.kv_bits, fp8_ds_mla=fp8_ds)
-    stage_layers = max(layers_per_stage(spec.n_layers, setup.pipeline_parallel_size))
-    counts = layer_counts(spec, stage_layers)
-    size, groups = group_layers(counts, hybrid=row.hybrid)
-    if "full" in groups and "full" not in layer:  # sliding/chunked treated as full attention
-        layer = {"full": next(iter(layer.values())).model_copy(update={"kind": "full", "window": None})}
+    layer, size, groups = _layout(spec, setup, row)
     page = next(iter(layer.values())).page_bytes(block)
     requested = int(total * setup.gpu_memory_utilization)
     budget = [] if setup.kv_cache_memory_bytes else _budget(spec, setup, row, max_model_len)
