@@ -21,4 +21,13 @@ from llm_budget.model.hf.keys import Config, Mapper
 from llm_budget.model.hf.reader import read_hf_config
 from llm_budget.model.hf.registry import MAPPERS, UnsupportedModelType, spec_fields_from_hf
 
-__all__ = ["FUSED", "MAPPERS", "Config", "component_of", "Mapper", "UnsupportedModelType", "read_hf_config", "spec_fields_from_hf"]
+__all__ = [
+    "FUSED",
+    "MAPPERS",
+    "Config",
+    "component_of",
+    "Mapper",
+    "UnsupportedModelType",
+    "read_hf_config",
+    "spec_fields_from_hf",
+]

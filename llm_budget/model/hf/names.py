@@ -82,7 +82,7 @@ def component_of(name: str) -> ComponentName:
         return "Embedding"
     if owner in _POSITION:
         return "Position embedding"
-    if owner in _HEAD:
+    if owner in _HEAD or (owner == "head" and "shared_head" in owners):  # + DeepSeek-V3's MTP output head
         return "Unembedding"
     if any(m in ("shared_expert", "shared_experts", "shared_expert_gate") for m in owners):
         return "Shared experts"
