@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_budget.model.hf.attention import rotary_fraction
 from llm_budget.model.hf.keys import Config, Fields, Mapper, activation, optional, required, tied
 from llm_budget.model.hf.llama import llama_like
-from llm_budget.model.hf.moe import experts, kv_heads, not_native
+from llm_budget.model.hf.moe import experts, not_native
 
 
 def _deepseek_moe(cfg: Config, defaults: dict[str, Any]) -> Fields:
@@ -89,13 +90,6 @@ def deepseek_v3(cfg: Config) -> Fields:
     return _deepseek_moe(cfg, defaults) | _mla(cfg) | dict(n_mtp_layers=optional(cfg, "num_nextn_predict_layers", 1))
 
 
-def _partial_rotary(cfg: Config, default: float) -> float:
-    """partial_rotary_factor at the top level or (transformers v5) inside rope_parameters."""
-    rope = cfg.get("rope_parameters")
-    inner = rope.get("partial_rotary_factor") if isinstance(rope, dict) else None
-    return float(optional(cfg, "partial_rotary_factor", inner if inner is not None else default))
-
-
 def glm4_moe(cfg: Config) -> Fields:
     """modeling_glm4_moe.py: q, k, v take `attention_bias`, o none; RMSNorm(head_dim) on q and k with
     use_qk_norm; rotary on partial_rotary_factor (default 0.5) of each head; DeepSeek-V3's MoE layout
@@ -105,13 +99,12 @@ def glm4_moe(cfg: Config) -> Fields:
         num_experts_per_tok=8,
     )  # fmt: skip
     return (
-        llama_like(cfg)
+        llama_like(cfg, kv=8)
         | _deepseek_moe(cfg, defaults)
         | dict(
-            n_kv_heads=kv_heads(cfg, 8),
             attn_qkv_bias=bool(optional(cfg, "attention_bias", False)),
             qk_norm="shared" if cfg.get("use_qk_norm") else "none",
-            rotary_fraction=_partial_rotary(cfg, 0.5),
+            rotary_fraction=rotary_fraction(cfg, 0.5),
             n_mtp_layers=optional(cfg, "num_nextn_predict_layers", 1),
         )
     )

@@ -22,7 +22,7 @@ from llm_budget.model.hf.keys import (
     tied,
 )
 from llm_budget.model.hf.llama import llama_like
-from llm_budget.model.hf.moe import experts, kv_heads
+from llm_budget.model.hf.moe import experts
 
 
 def _moe_layers(cfg: Config, n_layers: int) -> list[int]:
@@ -59,11 +59,13 @@ def llama4_text(cfg: Config) -> Fields:
     if moe:
         moe |= dict(d_expert=width, d_shared_mlp=width)
     return (
-        llama_like(cfg | {"intermediate_size": optional(cfg, "intermediate_size_mlp", 16384)})
+        llama_like(
+            cfg | {"intermediate_size": optional(cfg, "intermediate_size_mlp", 16384)},
+            head_dim=128,
+            kv=8,
+        )
         | moe
         | dict(
-            d_head=optional(cfg, "head_dim", 128),
-            n_kv_heads=kv_heads(cfg, 8),
             attn_qkv_bias=bias,
             attn_out_bias=bias,
             activation=activation(cfg.get("hidden_act"), "silu"),

@@ -14,17 +14,8 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from llm_budget.errors import SpecError
-from llm_budget.model.hf.keys import (
-    Config,
-    Fields,
-    Mapper,
-    activation,
-    layer_pattern,
-    optional,
-    required,
-    shortest_period,
-    tied,
-)
+from llm_budget.model.hf.attention import all_but_every, every_layer, window_fields, window_or
+from llm_budget.model.hf.keys import Config, Fields, Mapper, activation, optional, required, tied
 from llm_budget.model.hf.llama import llama_like
 
 
@@ -66,13 +57,6 @@ def experts(cfg: Config, n_experts: int, top_k: int | None, moe_layers: Collecti
     return dict(n_experts=n_experts, n_active_experts=top_k, **moe_layout(n_layers, moe_layers))
 
 
-def kv_heads(cfg: Config, default: int) -> int:
-    """num_key_value_heads: the config class's default when absent; null means one per query head."""
-    if "num_key_value_heads" not in cfg:
-        return default
-    return required(cfg, "num_key_value_heads", "num_attention_heads")
-
-
 def not_native(cfg: Config, what: str) -> None:
     """A layout of a native family that ModelSpec cannot express: hand it to the transformers fallback."""
     from llm_budget.model.hf.registry import UnsupportedModelType  # registry imports this module
@@ -87,25 +71,22 @@ def mixtral(cfg: Config) -> Fields:
     """modeling_mixtral.py: Mistral attention (no biases, a window when sliding_window is set: default none);
     MixtralSparseMoeBlock is a router Linear(d, E, bias=False) and E SwiGLU experts without biases.
     Defaults (configuration_mixtral.py): 8 KV heads, 8 experts, top-2."""
-    return llama_like(cfg) | dict(
-        n_kv_heads=kv_heads(cfg, 8),
-        n_experts=optional(cfg, "num_local_experts", 8),
-        n_active_experts=optional(cfg, "num_experts_per_tok", 2),
-        activation=activation(cfg.get("hidden_act"), "silu"),
-        tied_embeddings=tied(cfg, False),
-        sliding_window=cfg.get("sliding_window"),
+    L = required(cfg, "num_hidden_layers")
+    return (
+        llama_like(cfg, kv=8)
+        | window_fields(cfg, L, window_or(cfg, None), every_layer, reads_layer_types=False)
+        | dict(
+            n_experts=optional(cfg, "num_local_experts", 8),
+            n_active_experts=optional(cfg, "num_experts_per_tok", 2),
+            activation=activation(cfg.get("hidden_act"), "silu"),
+            tied_embeddings=tied(cfg, False),
+        )
     )
 
 
-def _qwen_window(cfg: Config, n_layers: int, default_types: list[str] | None) -> Fields:
-    """Qwen-MoE's window applies only with use_sliding_window (configuration_qwen2_moe.py __post_init__)."""
-    if not cfg.get("use_sliding_window"):
-        return {}
-    pattern = layer_pattern(cfg, n_layers) or (shortest_period(default_types) if default_types else None)
-    window = optional(cfg, "sliding_window", 4096)
-    if pattern is not None and "sliding_attention" not in pattern:
-        return {}
-    return dict(sliding_window=window, layer_pattern=pattern)
+def _qwen_window(cfg: Config) -> int | None:
+    """Qwen-MoE's window applies only with use_sliding_window (default 4096; __post_init__ drops it otherwise)."""
+    return window_or(cfg, 4096) if cfg.get("use_sliding_window") else None
 
 
 def _qwen_moe_layers(cfg: Config, n_layers: int) -> list[int]:
@@ -121,7 +102,6 @@ def qwen2_moe(cfg: Config) -> Fields:
     shared_expert_intermediate_size and its sigmoid gate Linear(d, 1); other blocks a dense MLP of intermediate_size."""
     L = required(cfg, "num_hidden_layers")
     max_window = optional(cfg, "max_window_layers", 28)
-    default_types = ["sliding_attention" if (i + 1) % 2 and i < max_window else "full_attention" for i in range(L)]
     moe = experts(
         cfg, optional(cfg, "num_experts", 60), optional(cfg, "num_experts_per_tok", 4), _qwen_moe_layers(cfg, L)
     )
@@ -132,11 +112,10 @@ def qwen2_moe(cfg: Config) -> Fields:
             not_native(cfg, "shared_expert_intermediate_size 0 (a shared-expert gate without an expert)")
         moe |= dict(d_shared_mlp=shared, shared_expert_gate=True)
     return (
-        llama_like(cfg)
+        llama_like(cfg, kv=16)
         | moe
-        | _qwen_window(cfg, L, default_types)
+        | window_fields(cfg, L, _qwen_window(cfg), lambda i: bool((i + 1) % 2) and i < max_window)
         | dict(
-            n_kv_heads=kv_heads(cfg, 16),
             attn_qkv_bias=bool(optional(cfg, "qkv_bias", True)),
             activation=activation(cfg.get("hidden_act"), "silu"),
             tied_embeddings=tied(cfg, False),
@@ -154,13 +133,11 @@ def qwen3_moe(cfg: Config) -> Fields:
     )
     if moe:
         moe |= dict(d_expert=optional(cfg, "moe_intermediate_size", 768))
-    window = dict(sliding_window=optional(cfg, "sliding_window", 4096)) if cfg.get("use_sliding_window") else {}
     return (
-        llama_like(cfg)
+        llama_like(cfg, kv=4)
         | moe
-        | window
+        | window_fields(cfg, L, _qwen_window(cfg), every_layer, reads_layer_types=False)
         | dict(
-            n_kv_heads=kv_heads(cfg, 4),
             attn_qkv_bias=bias,
             attn_out_bias=bias,
             qk_norm="shared",
@@ -175,17 +152,22 @@ def phimoe(cfg: Config) -> Fields:
     q, k, v, o take `attention_bias`; lm_head takes `lm_head_bias`; a router Linear(d, E, bias=False) and
     E SwiGLU experts of intermediate_size (defaults: 16 experts, top-2)."""
     bias = bool(optional(cfg, "attention_bias", False))
-    return llama_like(cfg) | dict(
-        n_kv_heads=kv_heads(cfg, 8),
-        n_experts=optional(cfg, "num_local_experts", 16),
-        n_active_experts=optional(cfg, "num_experts_per_tok", 2),
-        attn_qkv_bias=bias,
-        attn_out_bias=bias,
-        unembed_bias=bool(optional(cfg, "lm_head_bias", False)),
-        norm="layernorm",
-        activation=activation(cfg.get("hidden_act"), "silu"),
-        tied_embeddings=tied(cfg, False),
-        sliding_window=cfg.get("sliding_window"),
+    window = window_fields(
+        cfg, required(cfg, "num_hidden_layers"), window_or(cfg, None), every_layer, reads_layer_types=False
+    )
+    return (
+        llama_like(cfg, kv=8)
+        | window
+        | dict(
+            n_experts=optional(cfg, "num_local_experts", 16),
+            n_active_experts=optional(cfg, "num_experts_per_tok", 2),
+            attn_qkv_bias=bias,
+            attn_out_bias=bias,
+            unembed_bias=bool(optional(cfg, "lm_head_bias", False)),
+            norm="layernorm",
+            activation=activation(cfg.get("hidden_act"), "silu"),
+            tied_embeddings=tied(cfg, False),
+        )
     )
 
 
@@ -210,21 +192,20 @@ def gpt_oss(cfg: Config) -> Fields:
     down_proj_bias); layer_types alternate sliding (window 128) and full attention by default; head_dim 64."""
     L = required(cfg, "num_hidden_layers")
     bias = bool(optional(cfg, "attention_bias", True))
-    pattern = layer_pattern(cfg, L) or ["sliding_attention", "full_attention"]
-    return llama_like(cfg) | dict(
-        d_head=optional(cfg, "head_dim", 64),
-        n_kv_heads=kv_heads(cfg, 8),
-        n_experts=optional(cfg, "num_local_experts", 128),
-        n_active_experts=optional(cfg, "num_experts_per_tok", 4),
-        attn_qkv_bias=bias,
-        attn_out_bias=bias,
-        attention_sinks=True,
-        mlp_bias=True,
-        router_bias=True,
-        activation="silu",
-        sliding_window=optional(cfg, "sliding_window", 128) if "sliding_attention" in pattern else None,
-        layer_pattern=pattern,
-        tied_embeddings=tied(cfg, False),
+    return (
+        llama_like(cfg, head_dim=64, kv=8)
+        | window_fields(cfg, L, window_or(cfg, 128), all_but_every(2))
+        | dict(
+            n_experts=optional(cfg, "num_local_experts", 128),
+            n_active_experts=optional(cfg, "num_experts_per_tok", 4),
+            attn_qkv_bias=bias,
+            attn_out_bias=bias,
+            attention_sinks=True,
+            mlp_bias=True,
+            router_bias=True,
+            activation="silu",
+            tied_embeddings=tied(cfg, False),
+        )
     )
 
 
