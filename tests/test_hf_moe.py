@@ -269,19 +269,39 @@ def test_qwen2_moe_without_experts_is_dense():
 
 # -- official configs (slow: the big ones take seconds each even on the meta device) ------------------------
 
-MOE_TYPES = {
+FAMILIES_HERE = {
     "mixtral", "qwen2_moe", "qwen3_moe", "phimoe", "granitemoe", "dbrx", "deepseek_v2", "deepseek_v3", "glm4_moe",
-    "gpt_oss", "llama4_text", "llama4", "kimi_k2", "qwen2_5_vl",
+    "gpt_oss", "llama4_text", "llama4", "kimi_k2", "qwen2_5_vl", "gemma3",
 }  # fmt: skip
 OFFICIAL = sorted(
     p.relative_to(HF_CONFIGS).as_posix()
     for p in [*HF_CONFIGS.glob("*.json"), *(HF_CONFIGS / "wrapped").glob("*.json")]
-    if json.loads(p.read_text())["model_type"] in MOE_TYPES
+    if json.loads(p.read_text())["model_type"] in FAMILIES_HERE
+)
+
+
+def _gemma3_text_needs_every_size() -> bool:
+    """Gemma 3's multimodal config.json leaves the sizes of text_config to Gemma3TextConfig's defaults
+    (vocab 262,208, 8 heads, ...); the gemma3_text mapper (llama.py, another branch) must supply them (reported)."""
+    try:
+        spec_fields_from_hf(
+            dict(model_type="gemma3_text", hidden_size=2560, intermediate_size=10240, num_hidden_layers=34)
+        )
+    except SpecError:
+        return True
+    return False
+
+
+GEMMA3_DEFAULTS = pytest.mark.xfail(
+    _gemma3_text_needs_every_size(), strict=True, reason="gemma3_text mapper lacks Gemma3TextConfig's size defaults"
 )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fixture", [pytest.param(f, marks=[NAMES_BUG] * f.startswith("dbrx")) for f in OFFICIAL])
+@pytest.mark.parametrize(
+    "fixture",
+    [pytest.param(f, marks=[NAMES_BUG] * f.startswith("dbrx") + [GEMMA3_DEFAULTS] * ("gemma3" in f)) for f in OFFICIAL],
+)
 def test_official_config_rows_equal_transformers(fixture):
     cfg = json.loads((HF_CONFIGS / fixture).read_text())
     model = _build(cfg, wrapped=cfg["model_type"] in TEXT_MODELS)
@@ -299,6 +319,19 @@ def test_qwen2_5_vl_3b_with_its_vision_transformer_is_the_published_3_75b():
     vision = sum(p.numel() for n, p in model.named_parameters() if VISION_MODULES & set(n.split(".")))
     assert count_params(_spec(cfg)).total == whole - vision
     assert round(whole / 1e9, 2) == 3.75
+
+
+@GEMMA3_DEFAULTS
+def test_gemma3_4b_with_its_vision_tower_is_the_hub_count():
+    """google/gemma-3-4b-it's official config.json (text_config gives only the sizes that differ from
+    Gemma3TextConfig's defaults). The Hub's safetensors total, 4,300,079,472 (recalled), is transformers'
+    whole Gemma3ForConditionalGeneration; our count is its language model."""
+    cfg = json.loads((HF_CONFIGS / "wrapped/gemma3-4b.json").read_text())
+    model = _build(cfg, wrapped=True)
+    whole = sum(p.numel() for p in model.parameters())
+    vision = sum(p.numel() for n, p in model.named_parameters() if VISION_MODULES & set(n.split(".")))
+    assert whole == 4_300_079_472
+    assert count_params(_spec(cfg)).total == whole - vision
 
 
 def test_official_fixtures_are_found():
