@@ -321,7 +321,7 @@ class ModelSpec(StrictModel):
             return 0
         L, k, s = self.n_layers, self.first_dense_layers, self.moe_every
         ruled = max(0, L // s - min(k, L) // s)
-        return ruled - sum(1 for i in set(self.dense_layers) if self.is_moe_layer(i))
+        return ruled - sum(1 for i in set(self.dense_layers) if k <= i < L and (i + 1) % s == 0)
 
     @property
     def n_dense_layers(self) -> int:

@@ -181,9 +181,16 @@ def gemma2(cfg: Config) -> Fields:
     )
 
 
+GEMMA3_TEXT_DEFAULTS = dict(
+    vocab_size=262_208, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8
+)  # configuration_gemma3.py, Gemma3TextConfig.__init__
+
+
 def gemma3_text(cfg: Config) -> Fields:
     """modeling_gemma3.py (Gemma3ForCausalLM): Gemma 2's four norms per block plus an RMSNorm(head_dim) on
-    queries and on keys; layer_types from sliding_window_pattern (default 6: five sliding, then one full)."""
+    queries and on keys; layer_types from sliding_window_pattern (default 6: five sliding, then one full).
+    Absent sizes take Gemma3TextConfig's defaults (multimodal configs leave them out of text_config)."""
+    cfg = GEMMA3_TEXT_DEFAULTS | cfg
     n_layers = required(cfg, "num_hidden_layers")
     rule = all_but_every(optional(cfg, "sliding_window_pattern", 6))
     return (
