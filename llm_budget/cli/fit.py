@@ -22,6 +22,7 @@ from llm_budget.cli.options import (
     KvPrecisionOpt,
     LoraRankOpt,
     MlpOpt,
+    ModelOpt,
     ModeOrBoth,
     NActiveExpertsOpt,
     NExpertsOpt,
@@ -42,7 +43,7 @@ from llm_budget.cli.options import (
     SeqOpt,
     TiedOpt,
     UnitsOpt,
-    build_spec,
+    build_model,
     count,
     emit_json,
     user_errors,
@@ -120,6 +121,7 @@ def fit(
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -146,7 +148,8 @@ def fit(
     from llm_budget.fit import advise
     from llm_budget.hardware import Precision, load_gpu, parse_precision
 
-    model = build_spec(
+    model, resolved = build_model(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,
@@ -171,6 +174,8 @@ def fit(
         raise LLMBudgetError("give --params or a model, not both")
     n_gpus = parse_count(gpus, what="--gpus")
     prec = parse_precision(precision) if precision else Precision.bf16
+    weights = resolved.weights if resolved else None  # a checkpoint serves as stored unless --precision says otherwise
+    served = prec if precision or weights is None else parse_precision(weights.precision)
     train = train_setup(
         precision=_training_precision(prec, lora_rank),
         recipe=recipe,
@@ -183,7 +188,7 @@ def fit(
         lora_rank=lora_rank,
         **({"attention": attention} if attention else {}),
     )
-    infer = infer_setup(precision=prec, kv_precision=kv_precision, batch=batch, context=context)
+    infer = infer_setup(precision=served, kv_precision=kv_precision, batch=batch, context=context, checkpoint=weights)
     if mode == "train" and _quantized(prec) and not lora_rank:
         raise LLMBudgetError(
             f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16"

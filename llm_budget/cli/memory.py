@@ -26,6 +26,7 @@ from llm_budget.cli.options import (
     LoraTargetsOpt,
     MlpOpt,
     Mode,
+    ModelOpt,
     NActiveExpertsOpt,
     NExpertsOpt,
     NHeadsOpt,
@@ -45,7 +46,7 @@ from llm_budget.cli.options import (
     SeqOpt,
     TiedOpt,
     UnitsOpt,
-    build_spec,
+    build_model,
     emit_json,
     refuse_unused,
     user_errors,
@@ -102,6 +103,7 @@ def memory(
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -130,7 +132,8 @@ def memory(
     from llm_budget.hardware import Precision, parse_precision
     from llm_budget.memory import inference_memory, rule_of_thumb, training_memory
 
-    model = build_spec(
+    model, resolved = build_model(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,
@@ -184,10 +187,12 @@ def memory(
             ),
         )
     else:
+        weights = resolved.weights if resolved else None  # a checkpoint serves as stored unless --precision is given
         report = inference_memory(
             model,
             infer_setup(
-                precision=prec or Precision.bf16,
+                precision=prec or (parse_precision(weights.precision) if weights else Precision.bf16),
+                checkpoint=weights,
                 kv_precision=kv_precision,
                 batch=batch,
                 context=context,

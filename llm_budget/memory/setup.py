@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from llm_budget.checkpoint.weights import CheckpointWeights
 from llm_budget.choices import (
     Checkpointing,
     Convention,
@@ -112,6 +113,13 @@ class InferSetup(BaseModel):
     prompt: PositiveInt | None = None  # prefill length (default: the whole context)
     double_quant: bool = False  # QLoRA's double quantization of nf4 scales
     device: Literal["cuda", "cpu"] = "cuda"
+    # A real checkpoint's stored weights (its tensor table, or its quantization scheme): used when `precision`
+    # is the checkpoint's own (CheckpointWeights.precision); another --precision overrides it, with a note.
+    checkpoint: CheckpointWeights | None = None
+
+    @property
+    def uses_checkpoint(self) -> bool:
+        return self.checkpoint is not None and self.checkpoint.precision == self.precision.value
 
     @model_validator(mode="after")
     def _check(self) -> InferSetup:

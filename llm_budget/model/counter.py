@@ -303,14 +303,16 @@ def _norms(spec: ModelSpec) -> _Formula | None:
         ranks = m.kv_lora_rank + (m.q_lora_rank or 0)
         sym = "(q_lora_rank + kv_lora_rank)" if m.q_lora_rank else "kv_lora_rank"
         terms.append((f"n_layers × {sym}{qk_mult}", f"{_num(L)} × {_num(ranks)}{qk_mult}", L * ranks * width))
+    qk_w = 2 if spec.has_qk_norm_bias else 1
+    qk_mult = f" × {qk_w}" if qk_w == 2 else ""
     if spec.qk_norm is QKNorm.shared:
-        terms.append((f"n_layers × 2 × d_head{qk_mult}", f"{_num(L)} × 2 × {_num(dh)}{qk_mult}", L * 2 * dh * width))
+        terms.append((f"n_layers × 2 × d_head{qk_mult}", f"{_num(L)} × 2 × {_num(dh)}{qk_mult}", L * 2 * dh * qk_w))
     elif spec.qk_norm is QKNorm.per_head:
         terms.append(
             (
                 f"n_layers × (n_heads + n_kv_heads) × d_head{qk_mult}",
                 f"{_num(L)} × ({h} + {kv}) × {_num(dh)}{qk_mult}",
-                L * (h + kv) * dh * width,
+                L * (h + kv) * dh * qk_w,
             )
         )
     return _sum("Norms", terms, src) if terms else None

@@ -64,6 +64,8 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
         "train": f"{report.model}: training step peak, {report.precision} {report.recipe}",
         "infer": f"{report.model}: serving at {report.precision}",
     }[report.mode]
+    if report.mode == "infer" and report.components and report.components[0].name.startswith("Weights (checkpoint"):
+        title = f"{report.model}: serving the checkpoint as stored"  # its scheme is in the weights line
     table = fit_table(title=title, title_justify="left", show_footer=True)
     table.add_column("Component", footer="Total" if report.mode != "rule-of-thumb" else "Total to train")
     table.add_column("Bytes/param", justify="right", footer=_bpp(report.total_bytes, report.params), no_wrap=True)

@@ -71,7 +71,7 @@ def component_of(name: str) -> ComponentName:
     modules = [p for p in parts if not p.isdigit()]
     leaf = modules[-1]
     owners = modules[:-1] if leaf in ("weight", "bias") or leaf.endswith("_bias") else modules
-    if any(_is_norm(m) for m in owners):
+    if owners and _is_norm(owners[-1]):  # the module holding it (DBRX nests attn under norm_attn_norm)
         return "Norms"
     if leaf == "sinks":
         return "Attention sinks"
@@ -82,7 +82,7 @@ def component_of(name: str) -> ComponentName:
         return "Embedding"
     if owner in _POSITION:
         return "Position embedding"
-    if owner in _HEAD:
+    if owner in _HEAD or (owner == "head" and "shared_head" in owners):  # + DeepSeek-V3's MTP output head
         return "Unembedding"
     if any(m in ("shared_expert", "shared_experts", "shared_expert_gate") for m in owners):
         return "Shared experts"
