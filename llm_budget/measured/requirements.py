@@ -48,12 +48,18 @@ def causal_lm_types() -> dict[str, str] | None:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES" for t in node.targets
         ):
-            pairs = [n for n in ast.walk(node.value) if isinstance(n, ast.Tuple) and len(n.elts) == 2]
-            return {
-                p.elts[0].value: p.elts[1].value
-                for p in pairs
-                if all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in p.elts)
-            }
+            out: dict[str, str] = {}
+            for pair in ast.walk(node.value):
+                if isinstance(pair, ast.Tuple) and len(pair.elts) == 2:
+                    key, value = pair.elts
+                    if (
+                        isinstance(key, ast.Constant)
+                        and isinstance(value, ast.Constant)
+                        and isinstance(key.value, str)
+                        and isinstance(value.value, str)
+                    ):
+                        out[key.value] = value.value
+            return out
     return None
 
 
