@@ -20,6 +20,7 @@ from llm_budget.hardware import Precision
 from llm_budget.memory.allocator import tensor_bytes
 from llm_budget.memory.report import InferSettings, MemoryLine, MemoryReport, Phase
 from llm_budget.memory.setup import InferSetup
+from llm_budget.model.inventory import parameter_tensors
 from llm_budget.model.spec import ModelSpec
 
 
@@ -72,27 +73,24 @@ def prefill_run(config_json: str, depth: int, batch: int, tokens: int, precision
     return PrefillRun(model_bytes, cache, workspace, attention, time.perf_counter() - start)
 
 
-def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryReport:
-    """inference_memory for a measured spec: the same report, KV cache and workspace from the probe."""
+class _Measured(NamedTuple):
+    weights: int
+    kv: int
+    workspace: int
+    line: str  # the output's "measured from transformers' …" sentence
+
+
+def _measure(spec: ModelSpec, setup: InferSetup, compute: Precision, context: int, prompt: int) -> _Measured:
+    """Weights from the table; the cache after a prefill of the context and the workspace of one of the prompt,
+    from the probe at two depths (extrapolate.probe_depths), the line through them at the model's depth."""
     import json
 
     from llm_budget.measured.extrapolate import line, probe_depths, probed, table_at
     from llm_budget.measured.inventory import config_of
     from llm_budget.memory.inference import _weight_bytes
 
-    cfg = config_of(spec)
-    compute = (
-        Precision.fp32
-        if setup.precision is Precision.fp32
-        else Precision.fp16
-        if setup.precision is Precision.fp16
-        else Precision.bf16
-    )
+    cfg, L, c = config_of(spec), spec.n_layers, compute.bits // 8
     kv_p = setup.kv_precision or compute
-    c = compute.bits // 8
-    context = sequence_length(setup.context, spec.context_window)
-    prompt = setup.prompt or context
-    L = spec.n_layers
     depths = probe_depths(spec, cfg, L)
 
     def at(value: dict[int, int]) -> int:
@@ -101,24 +99,37 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
     text = json.dumps(cfg, sort_keys=True)
     full = {k: prefill_run(text, k, setup.batch, context, compute) for k in depths}
     part = {k: prefill_run(text, k, setup.batch, prompt, compute) for k in depths} if prompt != context else full
-    tensors = table_at(spec, L)
-    n_params = sum(t.total for t in tensors)
     buffers = max(at({k: r.model_bytes - tensor_bytes(table_at(spec, k), c, "cpu") for k, r in full.items()}), 0)
-    weights = _weight_bytes(tensors, setup, c) + buffers  # quantized matrices with their scales
+    weights = _weight_bytes(table_at(spec, L), setup, c) + buffers  # quantized matrices with their scales
     kv = round(Fraction(at({k: r.cache for k, r in full.items()})) * Fraction(kv_p.bits, compute.bits))
-    workspace = at({k: r.workspace for k, r in part.items()})
     seconds = sum(r.seconds for r in {**full, **part}.values())
     eager = any(r.attention == "eager" for r in full.values())
-    lines = [
-        MemoryLine(
-            name=f"Weights ({setup.precision.value})", bytes=weights, bytes_per_param=round(weights / n_params, 3)
-        ),
-        MemoryLine(name=f"KV cache ({kv_p.value}, measured)", bytes=kv, bytes_per_param=round(kv / n_params, 3)),
-        MemoryLine(
-            name="Prefill workspace (measured)", bytes=workspace, bytes_per_param=round(workspace / n_params, 3)
-        ),
+    sentence = (
+        f"measured from transformers' {spec.measured_by} under fake tensors: {seconds:.1f} s ({probed(depths, L)}): "
+        f"the cache transformers keeps after a {context:,}-token prefill, the workspace of a {prompt:,}-token "
+        "prefill (logits for the last position only)"
+        + (f"; {spec.measured_by} has no SDPA path, so attention ran eager" if eager else "")
+        + "; weights from its parameter table"
+    )
+    return _Measured(weights, kv, at({k: r.workspace for k, r in part.items()}), sentence)
+
+
+def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryReport:
+    """inference_memory for a measured spec: the same report, KV cache and workspace from the probe."""
+    from llm_budget.memory.inference import _compute_precision
+
+    compute = _compute_precision(setup.precision)
+    kv_p = setup.kv_precision or compute
+    context = sequence_length(setup.context, spec.context_window)
+    prompt = setup.prompt or context
+    m = _measure(spec, setup, compute, context, prompt)
+    n_params = sum(t.total for t in parameter_tensors(spec))
+    parts = [
+        (f"Weights ({setup.precision.value})", m.weights),
+        (f"KV cache ({kv_p.value}, measured)", m.kv),
+        ("Prefill workspace (measured)", m.workspace),
     ]
-    total = weights + kv + workspace
+    total = sum(n for _, n in parts)
     return MemoryReport(
         mode="infer",
         model=spec.label,
@@ -127,17 +138,10 @@ def measured_inference_memory(spec: ModelSpec, setup: InferSetup) -> MemoryRepor
         precision=setup.precision.value,
         recipe="inference",
         total_bytes=total,
-        components=lines,
+        components=[MemoryLine(name=name, bytes=n, bytes_per_param=round(n / n_params, 3)) for name, n in parts],
         peak_phase="prefill",
-        phases=[Phase(name="weights loaded", bytes=weights), Phase(name="prefill", bytes=total)],
-        assumptions=[
-            f"measured from transformers' {spec.measured_by} under fake tensors: {seconds:.1f} s ({probed(depths, L)}): "
-            f"the cache transformers keeps after a {context:,}-token prefill, the workspace of a "
-            f"{prompt:,}-token prefill (logits for the last position only)"
-            + (f"; {spec.measured_by} has no SDPA path, so attention ran eager" if eager else "")
-            + "; weights from its parameter table",
-            f"Compute in {compute.value}; KV cache in {kv_p.value}.",
-        ],
+        phases=[Phase(name="weights loaded", bytes=m.weights), Phase(name="prefill", bytes=total)],
+        assumptions=[m.line, f"Compute in {compute.value}; KV cache in {kv_p.value}."],
         settings=InferSettings(
             batch=setup.batch, context=context, prompt=prompt, kv_precision=kv_p, device=setup.device
         ),
