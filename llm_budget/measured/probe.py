@@ -1,12 +1,13 @@
 """The fake-tensor probe of transformers' own class on a few layers (torch and transformers imported inside).
 
 One training step of `depth` blocks runs under FakeTensorMode (nothing is allocated, so any width runs
-in seconds) with the probe's own protocol and tools (llm_budget/probe/hf.py and measure.py: two steps,
-the second measured; LiveBytes tallies every tensor's storage). What it returns is what the parameter
-table cannot give: the live bytes above the model's own tensors during forward and backward
-(activations saved for backward, gradients as they are made, logits and loss, autocast's weight
-copies, the inputs). The step runs with plain SGD, which keeps no state, so the measurement does not
-depend on the optimizer; the optimizer's states and step follow from the table (memory/states.py).
+in seconds) with the probe's own tools (llm_budget/probe/hf.py: real_run_paths, the path a real
+unpacked run takes; probe/measure.py: LiveBytes tallies every tensor's storage). What it returns is what
+the parameter table cannot give: the live bytes above the model's own tensors during forward and
+backward (activations saved for backward, gradients as they are made, logits and loss, autocast's weight
+copies, the inputs), in four stretches (_BackwardSegments). No optimizer runs: its states and its step
+follow from the table (training.py), so the measurement does not depend on the optimizer, and one step
+is the steady state (the probe's first step only creates optimizer states).
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def _build(key: ProbeKey, setup: TrainSetup) -> tuple[Any, str]:
 
 
 def _probe_setup(key: ProbeKey) -> TrainSetup:
-    """The setup the probe runs: the key's conditions, plain SGD (no optimizer state), on the CPU."""
+    """The setup the probe runs: the key's conditions on the CPU (the optimizer named is never run)."""
     return TrainSetup(
         precision=key.precision,
         recipe=key.recipe,

@@ -8,8 +8,8 @@ autocast's copies, the inputs), is measured by the fake-tensor probe of transfor
 
 Live bytes change linearly from block to block in backward, so the step's peak is in one of four
 stretches the probe measures apart (forward; the loss's and head's backward; the first block
-differentiated; the last block and the embedding) or at the optimizer step (timeline.py). Which stretch is largest can change
-with the depth, but each one is linear in it (every block adds the same tensors; a repeating layer
+differentiated; the last block and the embedding) or at the optimizer step (timeline.py). Which stretch
+is largest can change with the depth, but each one is linear in it (every block adds the same tensors; a repeating layer
 pattern is probed whole periods at a time) and in the batch (every activation has it as a factor), so
 each is extrapolated on its own, bilinearly, from two depths and two batch sizes:
     A(L, b) = A(k1, b1) + ΔL·∂A/∂L + Δb·∂A/∂b + ΔL·Δb·∂²A/∂L∂b        (four runs; fewer when L, b are small)
