@@ -31,8 +31,10 @@ _NOT_CONFIG = (
 )
 """config.json keys that are not arguments of the configuration class (or would ask for remote code)."""
 
-_CONFIGS: dict[tuple[TensorRow, ...], dict[str, Any]] = {}
-"""The config.json each measured table came from, for the memory measurements (the probe builds the model again)."""
+_CONFIGS: dict[ModelSpec, dict[str, Any]] = {}
+"""The config.json each measured spec came from, for the memory measurements (the probe builds the model again).
+Keyed by the whole (frozen) spec: two configs with the same tensor table but another activation, name or
+context are other specs."""
 
 _MLP_WIDTH_KEYS = ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size", "d_ff", "ff_dim", "mlp_dim")
 _EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
@@ -191,13 +193,13 @@ def measured_spec(cfg: dict[str, Any], origin: str) -> ModelSpec:
     fields["display_name"] = name if isinstance(name, str) and name else f"{config.model_type} config"
     fields["notes"] = f"measured from transformers' {type(model).__name__} on the meta device: {seconds:.1f} s"
     spec = spec_from_mapping(fields, origin)
-    _CONFIGS[spec.tensors or ()] = dict(cfg)
+    _CONFIGS[spec] = dict(cfg)
     return spec
 
 
 def config_of(spec: ModelSpec) -> dict[str, Any]:
     """The config.json a measured spec was built from (the memory measurements build the model again)."""
-    cfg = _CONFIGS.get(spec.tensors or ())
+    cfg = _CONFIGS.get(spec)
     if cfg is None:
         raise LLMBudgetError(
             f"{spec.label}: a measured tensor table without its config.json; give the config with --hf-config"
