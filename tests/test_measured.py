@@ -367,3 +367,26 @@ def test_an_unknown_type_is_refused_without_importing_torch(tmp_path):
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_fused_experts_are_one_row_per_layer_as_stored(tmp_path):
+    # transformers' OlmoeExperts keeps all experts of a layer in two 3-D tensors: gate_up_proj [E, 2·f, d], down_proj [E, d, f]
+    cfg = TINY["olmoe"]
+    spec = load_hf_config(_write(tmp_path, cfg))
+    E, f, d, L = cfg["num_experts"], cfg["intermediate_size"], cfg["hidden_size"], cfg["num_hidden_layers"]
+    experts = sorted((t.shape, t.copies) for t in spec.tensors if t.expert)
+    assert experts == sorted([((E, 2 * f, d), L), ((E, d, f), L)])
+    assert count_params(spec).get("Experts") == L * E * 3 * f * d
+
+
+def test_two_configs_with_one_table_keep_their_own_config(tmp_path):
+    from llm_budget.measured.inventory import config_of
+
+    relu = TINY["opt"]
+    gelu = {**relu, "activation_function": "gelu"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = load_hf_config(_write(tmp_path / "a", relu))
+    b = load_hf_config(_write(tmp_path / "b", gelu))
+    assert a.tensors == b.tensors
+    assert config_of(a) == relu and config_of(b) == gelu
