@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -215,7 +215,7 @@ def fit(
         raise LLMBudgetError(
             f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16"
         )
-    layout = dict(
+    layout: dict[str, Any] = dict(
         tp=tp, pp=pp, dp=dp, sharding=sharding, shard_group=shard_group, sequence_parallel=sequence_parallel,
         micro_batches=micro_batches, offload=offload, optimizer_in_backward=optimizer_in_backward,
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
@@ -208,7 +208,7 @@ def memory(
     elif params is not None:
         raise LLMBudgetError("give --params or a model, not both (a model's parameters are counted exactly)")
     elif mode == "train":
-        layout = dict(
+        layout: dict[str, Any] = dict(
             tp=tp, pp=pp, dp=dp, sharding=sharding, shard_group=shard_group, sequence_parallel=sequence_parallel,
             micro_batches=micro_batches, offload=offload, optimizer_in_backward=optimizer_in_backward,
         )  # fmt: skip

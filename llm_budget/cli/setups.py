@@ -82,10 +82,9 @@ def parallel_setup(
     if gpus % (t * p):
         raise LLMBudgetError(f"--gpus {gpus} is not a multiple of --tp {t} × --pp {p}: dp × tp × pp must equal --gpus")
     d = gpus // (t * p)
-    if dp is not None and count(dp, "--dp") != d:
-        raise LLMBudgetError(
-            f"--dp {dp} × --tp {t} × --pp {p} = {count(dp, '--dp') * t * p} GPUs, but --gpus is {gpus}"
-        )  # type: ignore[operator]
+    given_dp = count(dp, "--dp")
+    if given_dp is not None and given_dp != d:
+        raise LLMBudgetError(f"--dp {given_dp} × --tp {t} × --pp {p} = {given_dp * t * p} GPUs, but --gpus is {gpus}")
     kind = sharding or "ddp"
     group = count(shard_group, "--shard-group")
     if group is not None and kind != "hsdp":
@@ -101,7 +100,7 @@ def parallel_setup(
             sp=sequence_parallel,
             micro_batches=count(micro_batches, "--micro-batches"),
             shard_group=group,
-            offload=offload,  # type: ignore[arg-type]
+            offload=offload,
             optimizer_in_backward=optimizer_in_backward,
         )
     except ValidationError as e:
