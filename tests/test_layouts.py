@@ -68,6 +68,14 @@ def test_zero_stages_per_gpu_are_the_papers(zero, weights, gradients, optimizer,
         assert s.weight_bytes - s.gathered_bytes + s.gradient_bytes + optimizer + masters == (16 * PSI + ROPE) // NDP
 
 
+def test_ddp_keeps_a_bucket_copy_of_the_gradients():
+    """DistributedDataParallel's default (gradient_as_bucket_view=False) all-reduces through buckets that copy
+    every gradient: its docs say bucket views save "the total gradients size". 2 bytes × Ψ here."""
+    assert rows(report(Parallel(dp=NDP, zero=0)))["DDP gradient buckets"] == 2 * PSI
+    assert "DDP gradient buckets" not in rows(report(Parallel(dp=NDP, zero=1)))
+    assert "DDP gradient buckets" not in rows(report(Parallel()))
+
+
 def test_hybrid_shard_shards_within_the_group_only():
     """HSDP on 8 GPUs in groups of 4 keeps a quarter of each state, as full sharding on 4 GPUs does."""
     hybrid = report(Parallel(dp=8, zero=3, shard_group=4)).settings

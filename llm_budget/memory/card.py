@@ -65,6 +65,7 @@ def _training_allocations(step: UnshardedStep, peak: StepPeak) -> list[tuple[int
         Component.masters: [n * 4 for n in trainable],
         Component.adapters: [n * 4 for n in trainable],
         Component.gradients: [n * (storage.gradient + storage.extra_gradient) for n in trainable],
+        Component.buckets: [25 * 2**20],  # bucket_cap_mb = 25
         Component.optimizer: [n * storage.state for n in trainable for _ in range(k)],
         Component.copies: linear,
         Component.activations: saved,

@@ -27,6 +27,10 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
             f"N × {storage.gradient + storage.extra_gradient} (made as backward reaches each parameter)",
             "rajbhandari2020: §3.1",
         ),
+        Component.buckets: (
+            "Σ gradients once more: DistributedDataParallel's all-reduce buckets (gradient_as_bucket_view=False, its default)",
+            "",
+        ),
         Component.optimizer: (optimizer.formula.format(w=storage.state), optimizer.source),
         Component.activations: (
             "Σ saved tensors per block (activations.py inventory) × blocks still held at the peak, + embedding/head",
@@ -112,6 +116,11 @@ def train_assumptions(step: UnshardedStep, parallel: Parallel) -> list[str]:
 
 def _layout_assumptions(parallel: Parallel) -> list[str]:
     out = []
+    if parallel.dp > 1 and parallel.zero == 0:
+        out.append(
+            "DDP (DistributedDataParallel, gradient_as_bucket_view=False: its default): the all-reduce buckets hold a "
+            "second copy of every gradient, allocated in the first backward and kept."
+        )
     if parallel.shard_group and parallel.shard_group < parallel.dp:
         out.append(
             f"Hybrid sharding (FSDP HYBRID_SHARD / HSDP): states sharded over groups of {parallel.shard_group} GPUs,"

@@ -145,6 +145,7 @@ class Component:
     adapters = "Adapters (FP32)"
     copies = "16-bit weight copies (autocast)"
     gradients = "Gradients"
+    buckets = "DDP gradient buckets"
     optimizer = "Optimizer states"
     activations = "Activations (saved for backward)"
     loss = "Logits and loss"
@@ -158,6 +159,7 @@ TRAIN_COMPONENTS = (
     Component.adapters,
     Component.copies,
     Component.gradients,
+    Component.buckets,
     Component.optimizer,
     Component.activations,
     Component.loss,

@@ -54,6 +54,7 @@ class RankStates(NamedTuple):
     gradients_head: int
     gradients: int  # all of the stage's gradients, as made (sharded from ZeRO-2)
     gradients_resident: bool  # false: each leaves the GPU once made (offloaded optimizer, or stepped in backward)
+    buckets: int  # DDP: the reducer's flat copy of every gradient, kept from the first backward on
     optimizer: int  # with the step counters (0 when offloaded)
     masters: int  # 0 when offloaded
     adapters: int
@@ -102,6 +103,10 @@ def rank_states(step: UnshardedStep, parallel: Parallel, stage: Stage) -> RankSt
         gradients_head=gradient_parts.head,
         gradients=gradients,
         gradients_resident=not (parallel.offloads_optimizer or parallel.optimizer_in_backward),
+        # torch.nn.parallel.DistributedDataParallel with gradient_as_bucket_view=False (its default) all-reduces
+        # through buckets that hold a copy of every gradient, allocated once and kept (its docs: the memory
+        # bucket views save "will be equal to the total gradients size")
+        buckets=gradients if parallel.dp > 1 and parallel.zero == 0 else 0,
         optimizer=optimizer,
         masters=masters,
         adapters=shard(states.adapters_per_block * stage.blocks, OPTIMIZER_STATES) if states.adapters_per_block else 0,

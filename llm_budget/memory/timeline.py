@@ -166,6 +166,8 @@ def _forward_end(run: _StageRun) -> None:
         tl.set(Component.masters, states.masters)
     if states.adapters:
         tl.set(Component.adapters, states.adapters)
+    if states.buckets:
+        tl.set(Component.buckets, states.buckets)
     tl.set(Component.inputs, run.step.loss.inputs)
     tl.set(Component.activations, _saved_activations(run))
     if acts.copies_per_block or acts.copies_head:
