@@ -76,6 +76,19 @@ def test_ddp_keeps_a_bucket_copy_of_the_gradients():
     assert "DDP gradient buckets" not in rows(report(Parallel()))
 
 
+def test_pipeline_rows_are_the_stage_that_peaks():
+    """pp 2 on 4 layers: the first stage holds the embedding and 2 blocks, the last 2 blocks, the final norm and
+    the unembedding; the rows are the stage whose step peaks higher, and the layout names it."""
+    first = 2 * (V * D + 2 * PER_BLOCK)
+    last = 2 * (2 * PER_BLOCK + D + V * D) + ROPE
+    for seq in (4, 128):  # the last stage peaks at 4 tokens (optimizer step), the first at 128 (its 2 micro-batches)
+        r = report(Parallel(pp=2), seq=seq)
+        assert r.layout is not None and r.layout.peak_rank in ("the first pipeline stage", "the last pipeline stage")
+        expected = first if r.layout.peak_rank == "the first pipeline stage" else last
+        assert r.settings.weight_bytes == expected
+        assert r.peak_phase.startswith(r.layout.peak_rank.removeprefix("the "))
+
+
 def test_hybrid_shard_shards_within_the_group_only():
     """HSDP on 8 GPUs in groups of 4 keeps a quarter of each state, as full sharding on 4 GPUs does."""
     hybrid = report(Parallel(dp=8, zero=3, shard_group=4)).settings
@@ -158,6 +171,8 @@ def test_memory_takes_a_layout_and_reports_it_in_json():
         (["--gpus", "8", "--shard-group", "4"], "--shard-group applies to --sharding hsdp"),
         (["--gpus", "8", "--sharding", "hsdp", "--shard-group", "3"], "does not divide the 8 data-parallel ranks"),
         (["--offload", "optimizer", "--host-ram", "512"], "give a size with its unit"),
+        (["--gpus", "8", "--micro-batches", "4"], "give --pp 2 or more"),
+        (["--gpus", "8", "--sequence-parallel"], "give --tp 2 or more"),
     ],
 )
 def test_bad_layouts_are_one_line_errors(args, message):

@@ -85,6 +85,10 @@ def parallel_setup(
     given_dp = count(dp, "--dp")
     if given_dp is not None and given_dp != d:
         raise LLMBudgetError(f"--dp {given_dp} × --tp {t} × --pp {p} = {given_dp * t * p} GPUs, but --gpus is {gpus}")
+    if micro_batches is not None and p == 1:
+        raise LLMBudgetError("--micro-batches counts pipeline micro-batches: give --pp 2 or more")
+    if sequence_parallel and t == 1:
+        raise LLMBudgetError("--sequence-parallel splits what tensor parallelism replicates: give --tp 2 or more")
     kind = sharding or "ddp"
     group = count(shard_group, "--shard-group")
     if group is not None and kind != "hsdp":
