@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -16,11 +16,14 @@ from llm_budget.cli.options import (
     DEmbedOpt,
     DHeadOpt,
     DMlpOpt,
+    DpOpt,
     GpuOpt,
     HfConfigOpt,
+    HostRamOpt,
     JsonOpt,
     KvPrecisionOpt,
     LoraRankOpt,
+    MicroBatchesOpt,
     MlpOpt,
     ModelOpt,
     ModeOrBoth,
@@ -32,23 +35,31 @@ from llm_budget.cli.options import (
     NormOpt,
     NPositionsOpt,
     NVocabOpt,
+    OffloadOpt,
     OptimizerImplOpt,
+    OptimizerInBackwardOpt,
     OptimizerOpt,
     ParamsOpt,
     PositionOpt,
+    PpOpt,
     PrecisionOpt,
     PresetOpt,
     QkNormOpt,
     RecipeOpt,
     SeqOpt,
+    SequenceParallelOpt,
+    ShardGroupOpt,
+    ShardingOpt,
     TiedOpt,
+    TpOpt,
     UnitsOpt,
     build_model,
     count,
     emit_json,
+    memory_size,
     user_errors,
 )
-from llm_budget.cli.setups import infer_setup, train_setup
+from llm_budget.cli.setups import infer_setup, layout_given, parallel_setup, train_setup
 from llm_budget.errors import LLMBudgetError
 from llm_budget.units import MemoryUnit, MiB, parse_count, parse_decimal
 
@@ -118,6 +129,16 @@ def fit(
             rich_help_panel=_CLUSTER,
         ),
     ] = "0.05",
+    tp: TpOpt = None,
+    pp: PpOpt = None,
+    dp: DpOpt = None,
+    sharding: ShardingOpt = None,
+    shard_group: ShardGroupOpt = None,
+    sequence_parallel: SequenceParallelOpt = False,
+    micro_batches: MicroBatchesOpt = None,
+    offload: OffloadOpt = "none",
+    optimizer_in_backward: OptimizerInBackwardOpt = False,
+    host_ram: HostRamOpt = None,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
@@ -144,6 +165,7 @@ def fit(
     """Does a model fit on given GPUs, for serving and for training, and what is the cheapest way to make it fit?
 
     Example: `llm-budget fit --preset llama3-70b --gpu a100-80gb --gpus 8 --mode train --seq 4096 --batch 1`.
+    With a layout (--tp, --pp, --sharding, --offload …) the training verdict is for exactly that layout.
     """
     from llm_budget.fit import advise
     from llm_budget.hardware import Precision, load_gpu, parse_precision
@@ -193,6 +215,16 @@ def fit(
         raise LLMBudgetError(
             f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16"
         )
+    layout: dict[str, Any] = dict(
+        tp=tp, pp=pp, dp=dp, sharding=sharding, shard_group=shard_group, sequence_parallel=sequence_parallel,
+        micro_batches=micro_batches, offload=offload, optimizer_in_backward=optimizer_in_backward,
+    )  # fmt: skip
+    n_per_node = parse_count(gpus_per_node, what="--gpus-per-node")
+    parallel = (
+        parallel_setup(model, gpus=n_gpus, gpus_per_node=n_per_node, **layout) if layout_given(**layout) else None
+    )
+    if parallel is None and host_ram is not None:
+        raise LLMBudgetError("--host-ram is checked against what --offload puts in host RAM: give --offload too")
     report = advise(
         model,
         card,
@@ -201,12 +233,14 @@ def fit(
         train=train,
         infer=infer,
         n_params=count(params, "--params"),
-        gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
+        gpus_per_node=n_per_node,
         max_gpus=parse_count(max_gpus, what="--max-gpus"),
         cuda_context=int(parse_decimal(cuda_context, what="--cuda-context") * MiB)
         if cuda_context not in ("0", "0.0")
         else 0,
         fragmentation=_share(fragmentation, "--fragmentation"),
+        layout=parallel,
+        host_ram=memory_size(host_ram, "--host-ram"),
     )
     if json:
         from llm_budget.render.fit import fit_json
