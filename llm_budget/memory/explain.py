@@ -29,7 +29,7 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
         ),
         Component.buckets: (
             "Σ gradients once more: DistributedDataParallel's all-reduce buckets (gradient_as_bucket_view=False, its default)",
-            "",
+            "pytorch-ddp",
         ),
         Component.optimizer: (optimizer.formula.format(w=storage.state), optimizer.source),
         Component.activations: (
