@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
@@ -64,7 +64,9 @@ from llm_budget.errors import LLMBudgetError
 from llm_budget.units import MemoryUnit, MiB, parse_count, parse_decimal
 
 if TYPE_CHECKING:
-    from llm_budget.hardware import Precision
+    from llm_budget.checkpoint.weights import CheckpointWeights
+    from llm_budget.hardware import GpuSpec, Precision
+    from llm_budget.model.spec import ModelSpec
 
 app = typer.Typer(add_completion=False)
 
@@ -140,6 +142,13 @@ def fit(
     optimizer_in_backward: OptimizerInBackwardOpt = False,
     host_ram: HostRamOpt = None,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
+    engine: Annotated[
+        Literal["transformers", "vllm", "sglang"],
+        typer.Option(
+            "--engine",
+            help="Serving engine: transformers (weights + KV + workspace), or vLLM's/SGLang's own KV-cache arithmetic (see `llm-budget serve`).",
+        ),
+    ] = "transformers",
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
     model_name: ModelOpt = None,
@@ -194,6 +203,21 @@ def fit(
     card = load_gpu(gpu)
     if model is not None and params is not None:
         raise LLMBudgetError("give --params or a model, not both")
+    if engine != "transformers":
+        _engine_verdict(
+            model,
+            card,
+            engine,
+            mode=mode,
+            gpus=gpus,
+            context=context,
+            kv_precision=kv_precision,
+            precision=precision,
+            json=json,
+            check=check,
+            checkpoint=resolved.weights if resolved else None,
+        )
+        return
     n_gpus = parse_count(gpus, what="--gpus")
     prec = parse_precision(precision) if precision else Precision.bf16
     weights = resolved.weights if resolved else None  # a checkpoint serves as stored unless --precision says otherwise
@@ -252,6 +276,54 @@ def fit(
 
         console().print(fit_view(report, unit=units))
     if check and not report.fits:
+        raise typer.Exit(code=1)
+
+
+def _engine_verdict(
+    model: Optional[ModelSpec],
+    card: GpuSpec,
+    engine: Literal["vllm", "sglang"],
+    *,
+    mode: str,
+    gpus: str,
+    context: Optional[str],
+    kv_precision: Optional[str],
+    precision: Optional[str],
+    json: bool,
+    check: bool,
+    checkpoint: Optional[CheckpointWeights] = None,
+) -> None:
+    """--engine vllm|sglang: the engine's start-up verdict (serving only), its changes one at a time."""
+    from llm_budget.hardware import parse_precision
+    from llm_budget.serving import ServeSetup, is_large_gpu, loaded_weight_bytes, serve_view
+
+    if mode != "infer":
+        raise LLMBudgetError("--engine vllm|sglang answers for serving: use it with --mode infer")
+    if model is None:
+        raise LLMBudgetError("--engine needs a model (--preset, --hf-config or sizes), not --params")
+    kv = {None: "auto", "fp8-e4m3": "fp8_e4m3", "fp8-e5m2": "fp8_e5m2", "bf16": "bfloat16", "fp16": "float16"}
+    if kv_precision not in kv:
+        raise LLMBudgetError(f"--kv-precision {kv_precision}: the engines cache in bf16, fp16 or fp8")
+    weights = loaded_weight_bytes(
+        model, precision=parse_precision(precision) if precision else None, checkpoint=checkpoint
+    )
+    setup = ServeSetup(
+        engine=engine,
+        max_model_len=count(context, "--context"),
+        kv_cache_dtype=kv[kv_precision],
+        tensor_parallel_size=parse_count(gpus, what="--gpus"),
+        weights_bytes=weights,
+        large_gpu=is_large_gpu(card),
+    )
+    view = serve_view(model, card, setup)
+    if json:
+        emit_json(view.model_dump_json(indent=2))
+    else:
+        from llm_budget.render import console
+        from llm_budget.render.serve import serve_render
+
+        console().print(serve_render(view))
+    if check and not view.capacity.starts:
         raise typer.Exit(code=1)
 
 
