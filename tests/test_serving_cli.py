@@ -59,3 +59,34 @@ def test_refusal_is_reported_not_raised() -> None:
     data = json.loads(r.output)
     assert data["capacity"]["starts"] is False and data["throughput"] is None
     assert "the estimated maximum model length is 4096" in data["capacity"]["error"]
+
+
+def test_fit_engine_and_serve_agree_and_load_the_accountants_weights() -> None:
+    """`fit --mode infer --engine vllm` answers with serve's object; a 4-bit --precision loads the weights row
+    `memory --mode infer --precision int4` reports (one home for weight bytes)."""
+    fit = runner.invoke(
+        app,
+        ["fit", "--preset", "llama3-8b", "--gpu", "l4", "--mode", "infer", "--engine", "vllm", "--context", "8192"]
+        + ["--json"],
+    )
+    serve = run("--preset", "llama3-8b", "--gpu", "l4", "--max-model-len", "8192", "--json")
+    assert fit.exit_code == 0 and serve.exit_code == 0, fit.output + serve.output
+    assert json.loads(fit.output)["capacity"] == json.loads(serve.output)["capacity"]
+    q = runner.invoke(
+        app,
+        ["fit", "--preset", "llama3-8b", "--gpu", "l4", "--mode", "infer", "--engine", "vllm", "--precision", "int4"]
+        + ["--context", "8192", "--json"],
+    )
+    mem = runner.invoke(app, ["memory", "--preset", "llama3-8b", "--mode", "infer", "--precision", "int4", "--json"])
+    weights = json.loads(mem.output)["components"][0]["bytes"]
+    assert json.loads(q.output)["capacity"]["weights_bytes_per_rank"] == weights
+
+
+def test_large_gpu_rule() -> None:
+    """vLLM's larger scheduler defaults: ≥ 70 GiB and not an A100 (H100 80 GB: yes; A100 80 GB, L4: no)."""
+    from llm_budget.hardware import load_gpu
+    from llm_budget.serving import is_large_gpu
+
+    assert is_large_gpu(load_gpu("h100-sxm"))
+    assert not is_large_gpu(load_gpu("a100-80gb"))
+    assert not is_large_gpu(load_gpu("l4"))

@@ -10,6 +10,7 @@ calculator package: every command imports this module before it runs (tests/test
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
@@ -384,3 +385,78 @@ GpuOpt = Annotated[
         "--gpu", help="GPU from the catalog (`llm-budget gpus`): a100-80gb, v100-32gb, h100-sxm …", metavar="NAME"
     ),
 ]
+
+# -- a layout the user chooses (memory and fit) ---------------------------------------------------------------
+
+_L = "Parallel layout"
+Sharding = Literal["ddp", "zero-1", "zero-2", "zero-3", "fsdp", "hsdp"]
+Offload = Literal["none", "optimizer", "params", "all"]
+
+
+def _layout(name: str, help: str, metavar: str = "N") -> Any:
+    return typer.Option(name, help=help, metavar=metavar, rich_help_panel=_L, show_default=False)
+
+
+TpOpt = Annotated[Optional[str], _layout("--tp", "Tensor-parallel GPUs (split heads and MLP; Megatron-LM).")]
+PpOpt = Annotated[Optional[str], _layout("--pp", "Pipeline stages (1F1B).")]
+DpOpt = Annotated[Optional[str], _layout("--dp", "Data-parallel GPUs (default: --gpus / (tp × pp)).")]
+MicroBatchesOpt = Annotated[Optional[str], _layout("--micro-batches", "Pipeline micro-batches per step (default: pp).")]
+ShardGroupOpt = Annotated[
+    Optional[str], _layout("--shard-group", "Hybrid sharding: GPUs per shard group (default: --gpus-per-node).")
+]
+ShardingOpt = Annotated[
+    Optional[Sharding],
+    typer.Option(
+        "--sharding",
+        help="Data parallelism: ddp (replicated), zero-1/2/3 (DeepSpeed), fsdp (full shard = ZeRO-3), hsdp (hybrid "
+        "shard: ZeRO-3 within --shard-group, replicated across). Default: ddp.",
+        rich_help_panel=_L,
+        show_default=False,
+    ),
+]
+SequenceParallelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sequence-parallel", help="Split norms and dropouts along the sequence (with --tp).", rich_help_panel=_L
+    ),
+]
+OffloadOpt = Annotated[
+    Offload,
+    typer.Option(
+        "--offload",
+        help="To host RAM: optimizer (states, master weights, gradients: ZeRO-Offload), params (the weight shard, "
+        "ZeRO-3/FSDP), all (both: FSDP CPUOffload).",
+        rich_help_panel=_L,
+    ),
+]
+OptimizerInBackwardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--optimizer-in-backward",
+        help="Step each parameter as backward makes its gradient, then free it (torchtune's optimizer_in_bwd).",
+        rich_help_panel=_L,
+    ),
+]
+HostRamOpt = Annotated[
+    Optional[str],
+    _layout(
+        "--host-ram", "Host RAM per node, with its unit (512GB, 1TiB): checked against what offload needs.", "SIZE"
+    ),
+]
+
+_SIZE = re.compile(r"^\s*([0-9][0-9_.,eE+-]*)\s*([kKmMgGtT])(i?)[bB]\s*$")
+
+
+def memory_size(text: Optional[str], option: str) -> Optional[int]:
+    """Bytes of a size typed with its unit: 512GB (10^9), 512GiB (2^30), 1.5TB, 64 MiB; None when not given."""
+    if text is None:
+        return None
+    m = _SIZE.match(text)
+    if not m:
+        raise LLMBudgetError(f"{option}: give a size with its unit, e.g. 512GB or 480GiB (got {text!r})")
+    number, prefix, binary = m.groups()
+    power = "kmgt".index(prefix.lower()) + 1
+    unit = (1024 if binary else 1000) ** power
+    from llm_budget.units import parse_decimal
+
+    return int(parse_decimal(number, what=option) * unit)

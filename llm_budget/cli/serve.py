@@ -11,8 +11,9 @@ from llm_budget.cli.options import (
     GpuOpt,
     HfConfigOpt,
     JsonOpt,
+    ModelOpt,
     PresetOpt,
-    build_spec,
+    build_model,
     count,
     emit_json,
     user_errors,
@@ -117,6 +118,7 @@ def serve(
     explain: ExplainOpt = False,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
+    model_name: ModelOpt = None,
 ) -> None:
     """KV-cache blocks, tokens and maximum concurrency as vLLM or SGLang log them at start-up, whether the engine
     starts, and decode/prefill bounds at that concurrency.
@@ -124,12 +126,16 @@ def serve(
     Example: `llm-budget serve --preset llama3-8b --gpu h100-sxm --max-model-len 8192`.
     """
     from llm_budget.hardware import Precision, load_gpu
-    from llm_budget.serving import ServeSetup, serve_view
-    from llm_budget.units import GiB
+    from llm_budget.serving import ServeSetup, is_large_gpu, loaded_weight_bytes, serve_view
 
-    spec = build_spec(preset=preset, hf_config=hf_config, sizes={}, kinds={}, tied=None, bias=None)
+    spec, resolved = build_model(
+        model=model_name, preset=preset, hf_config=hf_config, sizes={}, kinds={}, tied=None, bias=None
+    )
     assert spec is not None
     card = load_gpu(gpu)
+    weights = count(weights_bytes, "--weights-bytes")
+    if weights is None and resolved is not None and resolved.weights is not None:
+        weights = loaded_weight_bytes(spec, checkpoint=resolved.weights)  # the checkpoint as stored
     setup = ServeSetup(
         engine=engine,
         engine_version=engine_version,
@@ -145,9 +151,9 @@ def serve(
         pipeline_parallel_size=count(pipeline_parallel_size, "--pipeline-parallel-size") or 1,
         enforce_eager=enforce_eager,
         kv_cache_memory_bytes=count(kv_cache_memory_bytes, "--kv-cache-memory-bytes"),
-        weights_bytes=count(weights_bytes, "--weights-bytes"),
+        weights_bytes=weights,
         allow_long_max_model_len=allow_long_max_model_len,
-        large_gpu=card.device_memory_bytes >= 70 * GiB and "a100" not in card.name,
+        large_gpu=is_large_gpu(card),
     )
     view = serve_view(spec, card, setup, prompt=count(prompt, "--prompt"))
     if json:

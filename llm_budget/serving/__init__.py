@@ -5,6 +5,7 @@ from llm_budget.serving.capacity import ServeView, resolve_max_model_len, serve_
 from llm_budget.serving.engines import ENGINES, EngineVersion, engine_version
 from llm_budget.serving.results import BudgetLine, Concurrency, KVGroup, ServeReport
 from llm_budget.serving.setup import ServeSetup
+from llm_budget.serving.weights import is_large_gpu, loaded_weight_bytes
 
 __all__ = [
     "ENGINES",
@@ -16,6 +17,8 @@ __all__ = [
     "ServeSetup",
     "ServeView",
     "engine_version",
+    "is_large_gpu",
+    "loaded_weight_bytes",
     "resolve_max_model_len",
     "serve_capacity",
     "serve_view",
