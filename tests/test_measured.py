@@ -237,6 +237,18 @@ def test_zero_1_shards_the_optimizer_states(tmp_path):
     assert states(one) - states(four) == 3 * (states(one) - 4 * len(list(_meta_model(TINY["opt"]).parameters()))) // 4
 
 
+def test_ddp_keeps_a_copy_of_every_gradient_in_its_buckets(tmp_path):
+    # PyTorch's DistributedDataParallel (gradient_as_bucket_view=False, its default): the bucket memory
+    # "will be equal to the total gradients size", held through the step: FP32 gradients, 4 bytes per parameter.
+    from llm_budget.memory import Parallel
+
+    spec = load_hf_config(_write(tmp_path, TINY["opt"]))
+    n = sum(p.numel() for p in _meta_model(TINY["opt"]).parameters())
+    one = training_memory(spec, TrainSetup(device="cpu", seq=8, precision="fp32"))
+    ddp = training_memory(spec, TrainSetup(device="cpu", seq=8, precision="fp32", parallel=Parallel(dp=4)))
+    assert ddp.total_bytes - one.total_bytes == 4 * n
+
+
 @pytest.mark.parametrize("model_type", ["opt", "olmoe", "gpt_neo"])
 def test_params_cli_says_it_measured(tmp_path, model_type):
     path = str(_write(tmp_path, TINY[model_type]))

@@ -216,7 +216,8 @@ def _probe_setup(key: ProbeKey) -> TrainSetup:
 
 def check_measurable(setup: TrainSetup, label: str, measured_by: str) -> None:
     """The setups the probe of transformers' class runs: full training in fp32, mixed or pure 16 bits, no or full
-    checkpointing, on one GPU or data parallel with ZeRO 0-1 (where the forward and backward are one GPU's)."""
+    checkpointing, on one GPU or data parallel with ZeRO 0-1 (where the forward and backward are one GPU's),
+    without offload or the optimizer in backward."""
     par = setup.parallel
     why = None
     if setup.resolved_recipe not in (Recipe.fp32, Recipe.mixed, Recipe.pure):
@@ -225,6 +226,8 @@ def check_measurable(setup: TrainSetup, label: str, measured_by: str) -> None:
         why = "selective checkpointing (transformers checkpoints whole blocks: use --checkpointing full or none)"
     elif par.tp > 1 or par.pp > 1 or par.zero > 1:
         why = "tensor or pipeline parallelism or ZeRO-2/3 (one GPU, or data parallel with ZeRO 0-1)"
+    elif par.offload != "none" or par.optimizer_in_backward:
+        why = "offload or the optimizer in backward (one GPU, or data parallel with ZeRO 0-1)"
     elif setup.resolved_recipe is Recipe.mixed and setup.convention.value != "autocast":
         why = f"the {setup.convention.value} convention (the probe runs torch.autocast)"
     if why is not None:

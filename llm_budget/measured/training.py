@@ -134,7 +134,7 @@ def _step_peak(
     recipe, device, par = recipe_bytes(setup), setup.device, setup.parallel
 
     def states(n: int) -> int:
-        return sharded_bytes(n, level=OPTIMIZER_STATES, zero=par.zero, dp=par.dp)
+        return sharded_bytes(n, level=OPTIMIZER_STATES, zero=par.zero, dp=par.shards)
 
     weights = tensor_bytes(tensors, recipe.weight, device) + buffers
     gradients = tensor_bytes(tensors, recipe.gradient, device) + tensor_bytes(tensors, recipe.extra_gradient, device)
@@ -146,6 +146,8 @@ def _step_peak(
         temporaries = states(temporaries)
     inputs = 2 * rounded(setup.batch * seq * 8, device)
     held = {Component.weights: weights, Component.masters: masters, Component.optimizer: optimizer}
+    if par.dp > 1 and par.zero == 0:  # DDP's buckets: a copy of every gradient, kept from the first backward on
+        held[Component.buckets] = gradients  # (memory/stage.py; PyTorch's DDP, gradient_as_bucket_view=False)
     lives: dict[str, dict[str, int]] = {STRETCHES[name]: {**held, MEASURED: n} for name, n in measured.items()}
     lives |= {
         "optimizer step": {
