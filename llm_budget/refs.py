@@ -203,6 +203,10 @@ REFERENCES: dict[str, Ref] = {
         "PyTorch docs, CUDA semantics: memory management and PYTORCH_CUDA_ALLOC_CONF",
         "https://pytorch.org/docs/stable/notes/cuda.html",
     ),
+    "pytorch-ddp": Ref(
+        "PyTorch docs, DistributedDataParallel (gradient buckets; gradient_as_bucket_view defaults to False)",
+        "https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html",
+    ),
     "pytorch-amp": Ref(
         "PyTorch docs, Automatic Mixed Precision (torch.autocast: op lists, weight-cast cache)",
         "https://pytorch.org/docs/stable/amp.html",

@@ -32,3 +32,10 @@ def transformers_param_count(config_path: Path) -> int:
         with torch.device("meta"):
             model = transformers.AutoModelForCausalLM.from_config(config)
     return sum(p.numel() for p in model.parameters())
+
+
+@pytest.fixture(autouse=True)
+def _no_hub(monkeypatch, tmp_path_factory):
+    """No test reaches the Hugging Face Hub or reads the user's cache (`--model org/name` resolves offline)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-hub-cache")))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,10 @@ from conftest import HF_CONFIGS, transformers_param_count
 
 from llm_budget.errors import LLMBudgetError
 from llm_budget.model.counter import count_params
-from llm_budget.model.hf import MAPPERS
+from llm_budget.model.hf import MAPPERS, spec_fields_from_hf
+from llm_budget.model.hf.names import FUSED, component_of
 from llm_budget.model.presets import load_hf_config, load_preset
+from llm_budget.model.spec import ModelSpec
 
 FIXTURES = sorted(p.name for p in HF_CONFIGS.glob("*.json"))
 
@@ -114,10 +118,184 @@ def test_config_variants_equal_transformers(variant, tmp_path: Path):
     assert count_params(load_hf_config(f)).total == transformers_param_count(f)
 
 
+# Tiny configs of every family (fast on the meta device), each a variant the family's modeling file branches on:
+# the defaults of its configuration class when keys are absent, biases, MQA/GQA, parallel blocks, windows.
+T = dict(hidden_size=64, num_attention_heads=4, num_hidden_layers=4, intermediate_size=96, vocab_size=300)
+TINY = {
+    "llama": dict(model_type="llama", num_key_value_heads=2, **T),
+    "llama-tied-biases-head": dict(
+        model_type="llama", tie_word_embeddings=True, attention_bias=True, mlp_bias=True, head_dim=32, **T
+    ),
+    "mistral-head-window": dict(model_type="mistral", num_key_value_heads=2, head_dim=32, **T),
+    "mistral-default-kv": dict(T, model_type="mistral", num_attention_heads=16),  # MistralConfig: 8 KV heads
+    "mistral-ignores-layer-types": dict(  # MistralAttention reads sliding_window only
+        T, model_type="mistral", num_key_value_heads=2, sliding_window=8, layer_types=["full_attention"] * 4
+    ),
+    "qwen2-window-from-layer": dict(
+        model_type="qwen2", num_key_value_heads=2, use_sliding_window=True, sliding_window=16, max_window_layers=1, **T
+    ),
+    "qwen3-default-head-kv": dict(T, model_type="qwen3", num_attention_heads=32),  # head_dim 128, 32 KV heads
+    "gemma-default-head": dict(model_type="gemma", num_key_value_heads=1, **T),  # head_dim 256
+    "gemma2": dict(model_type="gemma2", num_key_value_heads=2, head_dim=16, **T),
+    "gemma3_text": dict(model_type="gemma3_text", num_key_value_heads=2, head_dim=16, sliding_window_pattern=3, **T),
+    "gemma3_text-layer-types": dict(
+        model_type="gemma3_text",
+        num_key_value_heads=2,
+        head_dim=16,
+        sliding_window=8,
+        layer_types=["sliding_attention", "full_attention", "full_attention", "sliding_attention"],
+        **T,
+    ),
+    "phi": dict(model_type="phi", **T),
+    "phi-qk-layernorm-tied-gqa": dict(
+        model_type="phi", qk_layernorm=True, tie_word_embeddings=True, num_key_value_heads=2, **T
+    ),
+    "phi3-window": dict(model_type="phi3", num_key_value_heads=2, pad_token_id=0, sliding_window=32, **T),
+    "falcon-7b-like": dict(
+        model_type="falcon", hidden_size=64, num_attention_heads=4, num_hidden_layers=2, vocab_size=300
+    ),
+    "falcon-40b-like": dict(
+        model_type="falcon",
+        hidden_size=64,
+        num_attention_heads=8,
+        num_kv_heads=2,
+        num_hidden_layers=2,
+        vocab_size=300,
+        new_decoder_architecture=True,
+    ),
+    "falcon-new-one-norm": dict(
+        model_type="falcon",
+        hidden_size=64,
+        num_attention_heads=8,
+        num_kv_heads=2,
+        num_hidden_layers=2,
+        vocab_size=300,
+        new_decoder_architecture=True,
+        num_ln_in_parallel_attn=1,
+    ),
+    "falcon-rw-like": dict(
+        model_type="falcon",
+        hidden_size=64,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=300,
+        multi_query=False,
+        parallel_attn=False,
+        bias=True,
+        alibi=True,
+        tie_word_embeddings=False,
+        ffn_hidden_size=100,
+    ),
+    "stablelm": dict(model_type="stablelm", num_key_value_heads=2, **T),
+    "stablelm-parallel-qkv-bias": dict(
+        model_type="stablelm", use_parallel_residual=True, use_qkv_bias=True, num_key_value_heads=4, **T
+    ),
+    "gpt_bigcode-mqa": dict(model_type="gpt_bigcode", n_embd=64, n_head=4, n_layer=2, vocab_size=300, n_positions=128),
+    "gpt_bigcode-mha": dict(
+        model_type="gpt_bigcode",
+        n_embd=64,
+        n_head=4,
+        n_layer=2,
+        vocab_size=300,
+        n_positions=128,
+        multi_query=False,
+        n_inner=100,
+    ),
+    "starcoder2-window": dict(model_type="starcoder2", num_key_value_heads=2, sliding_window=32, **T),
+    "starcoder2-no-bias-untied": dict(
+        model_type="starcoder2", num_key_value_heads=2, use_bias=False, tie_word_embeddings=False, **T
+    ),
+    "gpt_neox-rotary-pct": dict(model_type="gpt_neox", rotary_pct=0.5, **T),
+    "cohere2": dict(model_type="cohere2", num_key_value_heads=2, **T),
+    "olmo2": dict(model_type="olmo2", num_key_value_heads=2, **T),
+    "granite-multipliers": dict(
+        model_type="granite",
+        num_key_value_heads=2,
+        attention_bias=True,
+        tie_word_embeddings=True,
+        embedding_multiplier=12.0,
+        residual_multiplier=0.22,
+        **T,
+    ),
+}
+
+
+def _hf_model(cfg: dict):
+    """transformers' own config (its defaults applied) and model on the meta device."""
+    import warnings
+
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    transformers.logging.set_verbosity_error()
+    cfg = dict(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        config = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+        with torch.device("meta"):
+            return config, transformers.AutoModelForCausalLM.from_config(config)
+
+
+def _rows_by_component(cfg: dict) -> tuple[Counter, Counter]:
+    """(transformers' named parameters grouped by names.component_of, our counter's rows), where our rows of a
+    tensor transformers fuses (c_attn, query_key_value, qkv_proj, gate_up_proj) are summed into its row."""
+    _, model = _hf_model(cfg)
+    hf: Counter = Counter()
+    for name, p in model.named_parameters():  # tied weights once
+        hf[component_of(name)] += p.numel()
+    spec = ModelSpec.model_validate(spec_fields_from_hf(cfg))
+    ours = Counter({c.name: c.count for c in count_params(spec).components if c.count})
+    for fused, parts in FUSED.items():
+        if fused in hf:
+            ours[fused] = sum(ours.pop(p, 0) for p in parts)
+    return hf, ours
+
+
+@pytest.mark.parametrize("variant", sorted(TINY))
+def test_tiny_family_equals_transformers_by_component(variant):
+    hf, ours = _rows_by_component(TINY[variant])
+    assert ours == hf
+
+
+DENSE_TYPES = {v["model_type"] for v in TINY.values()}
+DENSE_FIXTURES = [f for f in FIXTURES if json.loads((HF_CONFIGS / f).read_text())["model_type"] in DENSE_TYPES]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", DENSE_FIXTURES)
+def test_official_config_equals_transformers_by_component(fixture):
+    """The official configs of the dense families, row by row (Query, Key, ..., Norms, Biases, Unembedding)."""
+    hf, ours = _rows_by_component(json.loads((HF_CONFIGS / fixture).read_text()))
+    assert ours == hf
+
+
+@pytest.mark.parametrize("variant", sorted(TINY))
+def test_tiny_family_attention_kinds_equal_transformers(variant):
+    """The attention each block gets: transformers' config.layer_types (sliding blocks only with a window),
+    else its one sliding_window for every block."""
+    cfg = TINY[variant]
+    config, _ = _hf_model(cfg)
+    spec = ModelSpec.model_validate(spec_fields_from_hf(cfg))
+    ours = [spec.layer_kind(i).value for i in range(spec.n_layers)]
+    window = getattr(config, "sliding_window", None)
+    declared = {f.name for f in dataclasses.fields(config)}  # a layer_types its class does not declare is ignored
+    kinds = (config.layer_types if "layer_types" in declared else None) or ["sliding_attention"] * len(ours)
+    if window is None:
+        kinds = ["full_attention"] * len(ours)
+    assert ours == kinds
+    assert spec.sliding_window == (window if "sliding_attention" in kinds else None)
+
+
+def test_stablelm_qk_layernorm_native_count():
+    cfg = dict(model_type="stablelm", qk_layernorm=True, num_key_value_heads=2, **T)
+    _, model = _hf_model(cfg)
+    spec = ModelSpec.model_validate(spec_fields_from_hf(cfg))
+    assert count_params(spec).total == sum(p.numel() for p in model.parameters())
+
+
 def test_every_mapper_is_held_to_transformers():
     # Adding a family means a fixture config or a variant above, so the oracle tests reach its mapper.
     fixture_types = {json.loads((HF_CONFIGS / f).read_text())["model_type"] for f in FIXTURES}
-    variant_types = {v["model_type"] for v in VARIANTS.values()}
+    variant_types = {v["model_type"] for v in [*VARIANTS.values(), *TINY.values()]}
     assert set(MAPPERS) == fixture_types | variant_types
 
 
@@ -127,7 +305,7 @@ def test_every_mapper_names_a_real_modeling_file(model_type):
     transformers = pytest.importorskip("transformers")
     models = Path(transformers.__file__).parent / "models"
     assert (models / MAPPERS[model_type].follows).is_file()
-    assert MAPPERS[model_type].follows.startswith(model_type + "/")
+    assert MAPPERS[model_type].follows.startswith(model_type.removesuffix("_text") + "/")
 
 
 def test_folder_with_config_json(tmp_path: Path):

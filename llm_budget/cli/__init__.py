@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "presets": "llm_budget.cli.presets",
     "memory": "llm_budget.cli.memory",
     "fit": "llm_budget.cli.fit",
+    "serve": "llm_budget.cli.serve",
     "gpus": "llm_budget.cli.gpus",
     "compute": "llm_budget.cli.compute",
     "scale": "llm_budget.cli.scale",

@@ -15,6 +15,7 @@ from llm_budget.cli.options import (
     HfConfigOpt,
     JsonOpt,
     MlpOpt,
+    ModelOpt,
     NActiveExpertsOpt,
     NExpertsOpt,
     NHeadsOpt,
@@ -130,6 +131,7 @@ def compute(
     ] = None,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -164,6 +166,7 @@ def compute(
         return None if text is None else float(parse_decimal(text, what=what))
 
     model = build_spec(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
@@ -16,12 +16,16 @@ from llm_budget.cli.options import (
     DEmbedOpt,
     DHeadOpt,
     DMlpOpt,
+    DpOpt,
     GpuOpt,
     HfConfigOpt,
+    HostRamOpt,
     JsonOpt,
     KvPrecisionOpt,
     LoraRankOpt,
+    MicroBatchesOpt,
     MlpOpt,
+    ModelOpt,
     ModeOrBoth,
     NActiveExpertsOpt,
     NExpertsOpt,
@@ -31,28 +35,38 @@ from llm_budget.cli.options import (
     NormOpt,
     NPositionsOpt,
     NVocabOpt,
+    OffloadOpt,
     OptimizerImplOpt,
+    OptimizerInBackwardOpt,
     OptimizerOpt,
     ParamsOpt,
     PositionOpt,
+    PpOpt,
     PrecisionOpt,
     PresetOpt,
     QkNormOpt,
     RecipeOpt,
     SeqOpt,
+    SequenceParallelOpt,
+    ShardGroupOpt,
+    ShardingOpt,
     TiedOpt,
+    TpOpt,
     UnitsOpt,
-    build_spec,
+    build_model,
     count,
     emit_json,
+    memory_size,
     user_errors,
 )
-from llm_budget.cli.setups import infer_setup, train_setup
+from llm_budget.cli.setups import infer_setup, layout_given, parallel_setup, train_setup
 from llm_budget.errors import LLMBudgetError
 from llm_budget.units import MemoryUnit, MiB, parse_count, parse_decimal
 
 if TYPE_CHECKING:
-    from llm_budget.hardware import Precision
+    from llm_budget.checkpoint.weights import CheckpointWeights
+    from llm_budget.hardware import GpuSpec, Precision
+    from llm_budget.model.spec import ModelSpec
 
 app = typer.Typer(add_completion=False)
 
@@ -117,9 +131,27 @@ def fit(
             rich_help_panel=_CLUSTER,
         ),
     ] = "0.05",
+    tp: TpOpt = None,
+    pp: PpOpt = None,
+    dp: DpOpt = None,
+    sharding: ShardingOpt = None,
+    shard_group: ShardGroupOpt = None,
+    sequence_parallel: SequenceParallelOpt = False,
+    micro_batches: MicroBatchesOpt = None,
+    offload: OffloadOpt = "none",
+    optimizer_in_backward: OptimizerInBackwardOpt = False,
+    host_ram: HostRamOpt = None,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when it does not fit (for scripts).")] = False,
+    engine: Annotated[
+        Literal["transformers", "vllm", "sglang"],
+        typer.Option(
+            "--engine",
+            help="Serving engine: transformers (weights + KV + workspace), or vLLM's/SGLang's own KV-cache arithmetic (see `llm-budget serve`).",
+        ),
+    ] = "transformers",
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -142,11 +174,13 @@ def fit(
     """Does a model fit on given GPUs, for serving and for training, and what is the cheapest way to make it fit?
 
     Example: `llm-budget fit --preset llama3-70b --gpu a100-80gb --gpus 8 --mode train --seq 4096 --batch 1`.
+    With a layout (--tp, --pp, --sharding, --offload …) the training verdict is for exactly that layout.
     """
     from llm_budget.fit import advise
     from llm_budget.hardware import Precision, load_gpu, parse_precision
 
-    model = build_spec(
+    model, resolved = build_model(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,
@@ -169,8 +203,25 @@ def fit(
     card = load_gpu(gpu)
     if model is not None and params is not None:
         raise LLMBudgetError("give --params or a model, not both")
+    if engine != "transformers":
+        _engine_verdict(
+            model,
+            card,
+            engine,
+            mode=mode,
+            gpus=gpus,
+            context=context,
+            kv_precision=kv_precision,
+            precision=precision,
+            json=json,
+            check=check,
+            checkpoint=resolved.weights if resolved else None,
+        )
+        return
     n_gpus = parse_count(gpus, what="--gpus")
     prec = parse_precision(precision) if precision else Precision.bf16
+    weights = resolved.weights if resolved else None  # a checkpoint serves as stored unless --precision says otherwise
+    served = prec if precision or weights is None else parse_precision(weights.precision)
     train = train_setup(
         precision=_training_precision(prec, lora_rank),
         recipe=recipe,
@@ -183,11 +234,21 @@ def fit(
         lora_rank=lora_rank,
         **({"attention": attention} if attention else {}),
     )
-    infer = infer_setup(precision=prec, kv_precision=kv_precision, batch=batch, context=context)
+    infer = infer_setup(precision=served, kv_precision=kv_precision, batch=batch, context=context, checkpoint=weights)
     if mode == "train" and _quantized(prec) and not lora_rank:
         raise LLMBudgetError(
             f"{prec.value} weights cannot be trained directly; train adapters on a quantized base: --lora-rank 16"
         )
+    layout: dict[str, Any] = dict(
+        tp=tp, pp=pp, dp=dp, sharding=sharding, shard_group=shard_group, sequence_parallel=sequence_parallel,
+        micro_batches=micro_batches, offload=offload, optimizer_in_backward=optimizer_in_backward,
+    )  # fmt: skip
+    n_per_node = parse_count(gpus_per_node, what="--gpus-per-node")
+    parallel = (
+        parallel_setup(model, gpus=n_gpus, gpus_per_node=n_per_node, **layout) if layout_given(**layout) else None
+    )
+    if parallel is None and host_ram is not None:
+        raise LLMBudgetError("--host-ram is checked against what --offload puts in host RAM: give --offload too")
     report = advise(
         model,
         card,
@@ -196,12 +257,14 @@ def fit(
         train=train,
         infer=infer,
         n_params=count(params, "--params"),
-        gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
+        gpus_per_node=n_per_node,
         max_gpus=parse_count(max_gpus, what="--max-gpus"),
         cuda_context=int(parse_decimal(cuda_context, what="--cuda-context") * MiB)
         if cuda_context not in ("0", "0.0")
         else 0,
         fragmentation=_share(fragmentation, "--fragmentation"),
+        layout=parallel,
+        host_ram=memory_size(host_ram, "--host-ram"),
     )
     if json:
         from llm_budget.render.fit import fit_json
@@ -213,6 +276,54 @@ def fit(
 
         console().print(fit_view(report, unit=units))
     if check and not report.fits:
+        raise typer.Exit(code=1)
+
+
+def _engine_verdict(
+    model: Optional[ModelSpec],
+    card: GpuSpec,
+    engine: Literal["vllm", "sglang"],
+    *,
+    mode: str,
+    gpus: str,
+    context: Optional[str],
+    kv_precision: Optional[str],
+    precision: Optional[str],
+    json: bool,
+    check: bool,
+    checkpoint: Optional[CheckpointWeights] = None,
+) -> None:
+    """--engine vllm|sglang: the engine's start-up verdict (serving only), its changes one at a time."""
+    from llm_budget.hardware import parse_precision
+    from llm_budget.serving import ServeSetup, is_large_gpu, loaded_weight_bytes, serve_view
+
+    if mode != "infer":
+        raise LLMBudgetError("--engine vllm|sglang answers for serving: use it with --mode infer")
+    if model is None:
+        raise LLMBudgetError("--engine needs a model (--preset, --hf-config or sizes), not --params")
+    kv = {None: "auto", "fp8-e4m3": "fp8_e4m3", "fp8-e5m2": "fp8_e5m2", "bf16": "bfloat16", "fp16": "float16"}
+    if kv_precision not in kv:
+        raise LLMBudgetError(f"--kv-precision {kv_precision}: the engines cache in bf16, fp16 or fp8")
+    weights = loaded_weight_bytes(
+        model, precision=parse_precision(precision) if precision else None, checkpoint=checkpoint
+    )
+    setup = ServeSetup(
+        engine=engine,
+        max_model_len=count(context, "--context"),
+        kv_cache_dtype=kv[kv_precision],
+        tensor_parallel_size=parse_count(gpus, what="--gpus"),
+        weights_bytes=weights,
+        large_gpu=is_large_gpu(card),
+    )
+    view = serve_view(model, card, setup)
+    if json:
+        emit_json(view.model_dump_json(indent=2))
+    else:
+        from llm_budget.render import console
+        from llm_budget.render.serve import serve_render
+
+        console().print(serve_render(view))
+    if check and not view.capacity.starts:
         raise typer.Exit(code=1)
 
 

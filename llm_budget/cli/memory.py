@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
@@ -18,14 +18,18 @@ from llm_budget.cli.options import (
     Device,
     DHeadOpt,
     DMlpOpt,
+    DpOpt,
     ExplainOpt,
     HfConfigOpt,
+    HostRamOpt,
     JsonOpt,
     KvPrecisionOpt,
     LoraRankOpt,
     LoraTargetsOpt,
+    MicroBatchesOpt,
     MlpOpt,
     Mode,
+    ModelOpt,
     NActiveExpertsOpt,
     NExpertsOpt,
     NHeadsOpt,
@@ -34,23 +38,31 @@ from llm_budget.cli.options import (
     NormOpt,
     NPositionsOpt,
     NVocabOpt,
+    OffloadOpt,
     OptimizerImplOpt,
+    OptimizerInBackwardOpt,
     OptimizerOpt,
     ParamsOpt,
     PositionOpt,
+    PpOpt,
     PrecisionOpt,
     PresetOpt,
     QkNormOpt,
     RecipeOpt,
     SeqOpt,
+    SequenceParallelOpt,
+    ShardGroupOpt,
+    ShardingOpt,
     TiedOpt,
+    TpOpt,
     UnitsOpt,
-    build_spec,
+    build_model,
     emit_json,
+    memory_size,
     refuse_unused,
     user_errors,
 )
-from llm_budget.cli.setups import infer_setup, train_setup
+from llm_budget.cli.setups import infer_setup, layout_given, parallel_setup, train_setup
 from llm_budget.errors import LLMBudgetError
 from llm_budget.units import MemoryUnit, parse_count
 
@@ -99,9 +111,38 @@ def memory(
             "--device", help="cuda (allocator rounding, FP32 norm statistics) or cpu (the probe's fake path)."
         ),
     ] = "cuda",
+    gpus: Annotated[
+        str,
+        typer.Option(
+            "--gpus",
+            help="Training: GPUs the step runs on (dp × tp × pp).",
+            metavar="N",
+            rich_help_panel="Parallel layout",
+        ),
+    ] = "1",
+    gpus_per_node: Annotated[
+        str,
+        typer.Option(
+            "--gpus-per-node",
+            help="Ranks sharing one host's RAM (offload), and HSDP's default shard group.",
+            metavar="N",
+            rich_help_panel="Parallel layout",
+        ),
+    ] = "8",
+    tp: TpOpt = None,
+    pp: PpOpt = None,
+    dp: DpOpt = None,
+    sharding: ShardingOpt = None,
+    shard_group: ShardGroupOpt = None,
+    sequence_parallel: SequenceParallelOpt = False,
+    micro_batches: MicroBatchesOpt = None,
+    offload: OffloadOpt = "none",
+    optimizer_in_backward: OptimizerInBackwardOpt = False,
+    host_ram: HostRamOpt = None,
     units: UnitsOpt = MemoryUnit.gb,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -128,9 +169,11 @@ def memory(
     Precision defaults to fp32 with --params, else bf16.
     """
     from llm_budget.hardware import Precision, parse_precision
-    from llm_budget.memory import inference_memory, rule_of_thumb, training_memory
+    from llm_budget.memory import inference_memory, rule_of_thumb
+    from llm_budget.memory.card import training_report, with_card
 
-    model = build_spec(
+    model, resolved = build_model(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,
@@ -165,7 +208,17 @@ def memory(
     elif params is not None:
         raise LLMBudgetError("give --params or a model, not both (a model's parameters are counted exactly)")
     elif mode == "train":
-        report = training_memory(
+        layout: dict[str, Any] = dict(
+            tp=tp, pp=pp, dp=dp, sharding=sharding, shard_group=shard_group, sequence_parallel=sequence_parallel,
+            micro_batches=micro_batches, offload=offload, optimizer_in_backward=optimizer_in_backward,
+        )  # fmt: skip
+        parallel = parallel_setup(
+            model,
+            gpus=parse_count(gpus, what="--gpus"),
+            gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
+            **layout,
+        )
+        report = training_report(
             model,
             train_setup(
                 precision=prec or Precision.bf16,
@@ -181,19 +234,33 @@ def memory(
                 lora_rank=lora_rank,
                 lora_targets=lora_targets,
                 implementation=implementation,
+                parallel=parallel,
             ),
+            gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
+            host_ram=memory_size(host_ram, "--host-ram"),
         )
     else:
-        report = inference_memory(
-            model,
-            infer_setup(
-                precision=prec or Precision.bf16,
-                kv_precision=kv_precision,
-                batch=batch,
-                context=context,
-                prompt=prompt,
-                device=device,
-            ),
+        refuse_unused(
+            {"--gpus": (gpus, "1"), "--host-ram": (host_ram, None),
+             "layout options (--tp, --pp, --dp, --sharding, --offload …)": (layout_given(
+                 tp=tp, pp=pp, dp=dp, sharding=sharding, shard_group=shard_group, sequence_parallel=sequence_parallel,
+                 micro_batches=micro_batches, offload=offload, optimizer_in_backward=optimizer_in_backward), False)},
+            why="apply to training (--mode train); serving's tensor parallelism is `llm-budget fit --mode infer`",
+        )  # fmt: skip
+        weights = resolved.weights if resolved else None  # a checkpoint serves as stored unless --precision is given
+        report = with_card(
+            inference_memory(
+                model,
+                infer_setup(
+                    precision=prec or (parse_precision(weights.precision) if weights else Precision.bf16),
+                    checkpoint=weights,
+                    kv_precision=kv_precision,
+                    batch=batch,
+                    context=context,
+                    prompt=prompt,
+                    device=device,
+                ),
+            )
         )
     render(report, json=json, units=units, explain=explain)
 

@@ -21,6 +21,7 @@ from llm_budget.cli.options import (
     JsonOpt,
     MlpOpt,
     Mode,
+    ModelOpt,
     NActiveExpertsOpt,
     NExpertsOpt,
     NHeadsOpt,
@@ -67,6 +68,7 @@ def oom(
     checkpointing: CheckpointingOpt = Checkpointing.none,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -99,6 +101,7 @@ def oom(
     from llm_budget.oom import explain_oom, with_model_advice
 
     model = build_spec(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,

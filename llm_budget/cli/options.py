@@ -10,9 +10,10 @@ calculator package: every command imports this module before it runs (tests/test
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 from pydantic import ValidationError
@@ -21,6 +22,9 @@ from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer
 from llm_budget.errors import LLMBudgetError, SpecError
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 from llm_budget.units import MemoryUnit, parse_count
+
+if TYPE_CHECKING:
+    from llm_budget.checkpoint.resolve import ResolvedModel
 
 # -- output ---------------------------------------------------------------------------------------------------
 
@@ -99,6 +103,18 @@ def _size(name: str, help: str) -> Any:
     return typer.Option(name, help=help, metavar="N", rich_help_panel=_M, show_default=False)
 
 
+ModelOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model",
+        help="A model as you name it: a preset (llama3-8b), a Hub ID (Qwen/Qwen3-8B, org/name@rev: read from the "
+        "local Hugging Face cache, else its config and safetensors headers from the Hub, never the weights), "
+        "or a checkpoint folder (config.json + *.safetensors). See docs/models.md.",
+        metavar="NAME",
+        rich_help_panel=_M,
+        show_default=False,
+    ),
+]
 PresetOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -181,41 +197,84 @@ def build_spec(
     tied: Optional[bool],
     bias: Optional[bool],
     required: bool = True,
+    model: Optional[str] = None,
 ) -> Optional[ModelSpec]:
-    """The ModelSpec the user asked for: a preset, a user file or an HF config, with the options on top.
+    """The ModelSpec the user asked for: a --model name, a preset, a user file or an HF config, with the options
+    on top (build_model, without the checkpoint)."""
+    spec, _ = build_model(
+        model=model,
+        preset=preset,
+        hf_config=hf_config,
+        sizes=sizes,
+        kinds=kinds,
+        tied=tied,
+        bias=bias,
+        required=required,
+    )
+    return spec
+
+
+def _overrides(
+    sizes: dict[str, Optional[str]], kinds: dict[str, Any], tied: Optional[bool], bias: Optional[bool]
+) -> dict[str, Any]:
+    """The spec fields the size and kind options set (numbers parsed, each error naming its option)."""
+    out: dict[str, Any] = {
+        name: count(value, f"--{name.replace('_', '-')}") for name, value in sizes.items() if value is not None
+    }
+    out.update({name: kind.value for name, kind in kinds.items() if kind is not None})
+    if tied is not None:
+        out["tied_embeddings"] = tied
+    if bias is not None:
+        out.update(attn_qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias)
+    return out
+
+
+def build_model(
+    *,
+    model: Optional[str],
+    preset: Optional[str],
+    hf_config: Optional[str],
+    sizes: dict[str, Optional[str]],
+    kinds: dict[str, Any],
+    tied: Optional[bool],
+    bias: Optional[bool],
+    required: bool = True,
+) -> tuple[Optional[ModelSpec], Optional[ResolvedModel]]:
+    """The ModelSpec the user asked for, and the checkpoint --model resolved to (checkpoint.resolve_model).
 
     `sizes` are the size options as typed (by field name), `kinds` the enum options (mlp, norm, position, qk_norm).
-    Options override preset fields and the result is validated again (never model_copy).
-    Returns None when no model was given and `required` is false.
+    Options override preset fields and the result is validated again (never model_copy); a checkpoint's tensor
+    table no longer describes a model changed by options, so it is then dropped.
+    Returns (None, None) when no model was given and `required` is false.
     """
     from llm_budget.model.presets import describe_validation_error, load_hf_config, resolve
 
-    if preset and hf_config:
-        raise LLMBudgetError("give --preset or --hf-config, not both")
-    overrides: dict[str, Any] = {
-        name: count(value, f"--{name.replace('_', '-')}") for name, value in sizes.items() if value is not None
-    }
-    overrides.update({name: kind.value for name, kind in kinds.items() if kind is not None})
-    if tied is not None:
-        overrides["tied_embeddings"] = tied
-    if bias is not None:
-        overrides.update(attn_qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias)
+    given = [flag for flag, value in (("--model", model), ("--preset", preset), ("--hf-config", hf_config)) if value]
+    if len(given) > 1:
+        raise LLMBudgetError(f"give {' or '.join(given)}, not both: each names the whole model")
+    overrides = _overrides(sizes, kinds, tied, bias)
+    resolved = None
+    if model:
+        from llm_budget.checkpoint.resolve import resolve_model
 
-    base = resolve(preset) if preset else load_hf_config(hf_config) if hf_config else None
+        resolved = resolve_model(model)
+    base = (
+        resolved.spec if resolved else resolve(preset) if preset else load_hf_config(hf_config) if hf_config else None
+    )
     if base is None:
         if not overrides and not required:
-            return None
+            return None, None
         missing = [f"--{n.replace('_', '-')}" for n in REQUIRED if n not in overrides]
         if missing:
             raise LLMBudgetError(
-                "no model given: use --preset NAME, --hf-config PATH, or all of "
+                "no model given: use --model NAME, --preset NAME, --hf-config PATH, or all of "
                 f"--d-embed --n-heads --n-layers --n-vocab --d-mlp (missing {' '.join(missing)})"
             )
         data: dict[str, Any] = dict(overrides)
         origin = "options"
     else:
         if not overrides:
-            return base
+            return base, resolved
         data = base.model_dump(exclude_none=True)
         data.update(overrides)
         # The published count no longer describes a modified model.
@@ -225,7 +284,7 @@ def build_spec(
         data["display_name"] = f"{base.label} (with {changed})"
         origin = f"{base.label} with options"
     try:
-        return ModelSpec.model_validate(data)
+        return ModelSpec.model_validate(data), None
     except ValidationError as e:
         raise SpecError(describe_validation_error(e, origin)) from None
 
@@ -326,3 +385,78 @@ GpuOpt = Annotated[
         "--gpu", help="GPU from the catalog (`llm-budget gpus`): a100-80gb, v100-32gb, h100-sxm …", metavar="NAME"
     ),
 ]
+
+# -- a layout the user chooses (memory and fit) ---------------------------------------------------------------
+
+_L = "Parallel layout"
+Sharding = Literal["ddp", "zero-1", "zero-2", "zero-3", "fsdp", "hsdp"]
+Offload = Literal["none", "optimizer", "params", "all"]
+
+
+def _layout(name: str, help: str, metavar: str = "N") -> Any:
+    return typer.Option(name, help=help, metavar=metavar, rich_help_panel=_L, show_default=False)
+
+
+TpOpt = Annotated[Optional[str], _layout("--tp", "Tensor-parallel GPUs (split heads and MLP; Megatron-LM).")]
+PpOpt = Annotated[Optional[str], _layout("--pp", "Pipeline stages (1F1B).")]
+DpOpt = Annotated[Optional[str], _layout("--dp", "Data-parallel GPUs (default: --gpus / (tp × pp)).")]
+MicroBatchesOpt = Annotated[Optional[str], _layout("--micro-batches", "Pipeline micro-batches per step (default: pp).")]
+ShardGroupOpt = Annotated[
+    Optional[str], _layout("--shard-group", "Hybrid sharding: GPUs per shard group (default: --gpus-per-node).")
+]
+ShardingOpt = Annotated[
+    Optional[Sharding],
+    typer.Option(
+        "--sharding",
+        help="Data parallelism: ddp (replicated), zero-1/2/3 (DeepSpeed), fsdp (full shard = ZeRO-3), hsdp (hybrid "
+        "shard: ZeRO-3 within --shard-group, replicated across). Default: ddp.",
+        rich_help_panel=_L,
+        show_default=False,
+    ),
+]
+SequenceParallelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sequence-parallel", help="Split norms and dropouts along the sequence (with --tp).", rich_help_panel=_L
+    ),
+]
+OffloadOpt = Annotated[
+    Offload,
+    typer.Option(
+        "--offload",
+        help="To host RAM: optimizer (states, master weights, gradients: ZeRO-Offload), params (the weight shard, "
+        "ZeRO-3/FSDP), all (both: FSDP CPUOffload).",
+        rich_help_panel=_L,
+    ),
+]
+OptimizerInBackwardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--optimizer-in-backward",
+        help="Step each parameter as backward makes its gradient, then free it (torchtune's optimizer_in_bwd).",
+        rich_help_panel=_L,
+    ),
+]
+HostRamOpt = Annotated[
+    Optional[str],
+    _layout(
+        "--host-ram", "Host RAM per node, with its unit (512GB, 1TiB): checked against what offload needs.", "SIZE"
+    ),
+]
+
+_SIZE = re.compile(r"^\s*([0-9][0-9_.,eE+-]*)\s*([kKmMgGtT])(i?)[bB]\s*$")
+
+
+def memory_size(text: Optional[str], option: str) -> Optional[int]:
+    """Bytes of a size typed with its unit: 512GB (10^9), 512GiB (2^30), 1.5TB, 64 MiB; None when not given."""
+    if text is None:
+        return None
+    m = _SIZE.match(text)
+    if not m:
+        raise LLMBudgetError(f"{option}: give a size with its unit, e.g. 512GB or 480GiB (got {text!r})")
+    number, prefix, binary = m.groups()
+    power = "kmgt".index(prefix.lower()) + 1
+    unit = (1024 if binary else 1000) ** power
+    from llm_budget.units import parse_decimal
+
+    return int(parse_decimal(number, what=option) * unit)

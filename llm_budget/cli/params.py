@@ -13,6 +13,7 @@ from llm_budget.cli.options import (
     HfConfigOpt,
     JsonOpt,
     MlpOpt,
+    ModelOpt,
     NActiveExpertsOpt,
     NExpertsOpt,
     NHeadsOpt,
@@ -25,7 +26,7 @@ from llm_budget.cli.options import (
     PresetOpt,
     QkNormOpt,
     TiedOpt,
-    build_spec,
+    build_model,
     emit_json,
     user_errors,
 )
@@ -38,6 +39,7 @@ app = typer.Typer(add_completion=False)
 def params(
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -59,12 +61,14 @@ def params(
 ) -> None:
     """Count a model's parameters, component by component, with the formula behind each row.
 
-    Examples: `llm-budget params --preset gpt3-175b`; `llm-budget params --hf-config ./config.json`;
+    Examples: `llm-budget params --preset gpt3-175b`; `llm-budget params --model Qwen/Qwen3-8B` (a Hub ID or a
+    checkpoint folder: adds the checkpoint's tensor table); `llm-budget params --hf-config ./config.json`;
     `llm-budget params --d-embed 4096 --n-heads 32 --n-layers 32 --n-vocab 32000 --d-mlp 11008 --mlp gated`.
     """
     from llm_budget.model.counter import count_params
 
-    model = build_spec(
+    model, resolved = build_model(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,
@@ -85,12 +89,31 @@ def params(
     )
     assert model is not None
     count = count_params(model)
+    table = resolved.table if resolved else None
+    check = None
+    if table is not None:
+        from llm_budget.checkpoint.crosscheck import cross_check
+
+        check = cross_check(table, count, model)
     if json:
         from llm_budget.render.as_json import params_json
 
-        emit_json(params_json(model, count))
+        text = params_json(model, count)
+        if resolved is not None and resolved.config is not None:  # a checkpoint (with or without headers)
+            import json as json_module
+
+            from llm_budget.render.params import checkpoint_json
+
+            data = json_module.loads(text)
+            data["checkpoint"] = checkpoint_json(table, check) if table is not None else None
+            text = json_module.dumps(data, indent=2, ensure_ascii=False)
+        emit_json(text)
     else:
         from llm_budget.render import console
-        from llm_budget.render.params import params_table
+        from llm_budget.render.params import checkpoint_view, no_table_line, params_table
 
         console().print(params_table(model, count, explain=explain))
+        if table is not None:
+            console().print(checkpoint_view(table, check))
+        elif resolved is not None and resolved.config is not None:
+            console().print(no_table_line(resolved.origin))

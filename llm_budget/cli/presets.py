@@ -14,7 +14,7 @@ app = typer.Typer(name="presets", help="List the shipped model presets, or show 
 @app.callback(invoke_without_command=True)
 @user_errors
 def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """List every preset with its exact parameter count, and the lecture's closed models (unpublished)."""
+    """List every preset by family with its exact total and active parameters, and the lecture's closed models."""
     if ctx.invoked_subcommand is not None:
         return
     from llm_budget.model.counter import count_params
@@ -23,12 +23,12 @@ def list_presets(ctx: typer.Context, json: JsonOpt = False) -> None:
     rows = [(s, count_params(s)) for s in all_presets()]
     closed = list(closed_models().values())
     if json:
-        from llm_budget.render.as_json import presets_json
+        from llm_budget.render.presets import presets_json
 
         emit_json(presets_json(rows, closed))
     else:
         from llm_budget.render import console
-        from llm_budget.render.params import presets_table
+        from llm_budget.render.presets import presets_table
 
         console().print(presets_table(rows, closed))
 

@@ -22,6 +22,7 @@ from llm_budget.cli.options import (
     HfConfigOpt,
     JsonOpt,
     MlpOpt,
+    ModelOpt,
     ModeOrBoth,
     NActiveExpertsOpt,
     NExpertsOpt,
@@ -129,6 +130,7 @@ def probe(
         ),
     ] = None,
     json: JsonOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -168,6 +170,7 @@ def probe(
     from llm_budget.probe.run import DEFAULT_TOLERANCE, choose_path, probe_model
 
     model = build_spec(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,

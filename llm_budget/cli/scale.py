@@ -16,6 +16,7 @@ from llm_budget.cli.options import (
     HfConfigOpt,
     JsonOpt,
     MlpOpt,
+    ModelOpt,
     NActiveExpertsOpt,
     NExpertsOpt,
     NHeadsOpt,
@@ -84,6 +85,7 @@ def scale(
     ] = Fit.approach1,
     json: JsonOpt = False,
     explain: ExplainOpt = False,
+    model_name: ModelOpt = None,
     preset: PresetOpt = None,
     hf_config: HfConfigOpt = None,
     d_embed: DEmbedOpt = None,
@@ -117,6 +119,7 @@ def scale(
         return None if text is None else float(parse_decimal(text, what=what))
 
     model = build_spec(
+        model=model_name,
         preset=preset,
         hf_config=hf_config,
         tied=tied,

@@ -17,12 +17,23 @@ from llm_budget.errors import LLMBudgetError
 from llm_budget.fit.changes import apply_settings
 from llm_budget.fit.changes import changes as ranked_changes
 from llm_budget.fit.hardware_warnings import hardware_warnings
-from llm_budget.fit.layouts import best_layout_on, search_plans
+from llm_budget.fit.layouts import Given, best_layout_on, given_on, layout_extras, search_plans
 from llm_budget.fit.limits import limits, serving_tp
 from llm_budget.fit.results import FitReport, Plan, Setting, Verdict, layout_label
 from llm_budget.fit.usable import DEFAULT_CUDA_CONTEXT, DEFAULT_FRAGMENTATION, Usable, usable_memory
 from llm_budget.hardware import GpuSpec
-from llm_budget.memory import InferSetup, Parallel, TrainSetup, inference_memory, serving_need, training_memory
+from llm_budget.memory import (
+    InferSetup,
+    Parallel,
+    TrainSetup,
+    inference_memory,
+    serving_need,
+    training_memory,
+    training_step_peak,
+)
+from llm_budget.memory.card import host_memory
+from llm_budget.memory.report import HostMemory
+from llm_budget.memory.setup import check_layout
 from llm_budget.model.counter import count_params
 from llm_budget.model.spec import ModelSpec
 from llm_budget.units import MiB
@@ -81,21 +92,39 @@ def _serving_verdict(
 
 
 def _training_verdict(
-    spec: Optional[ModelSpec], train: TrainSetup, n: int, gpus: int, gpus_per_node: int, usable: int
+    spec: Optional[ModelSpec],
+    train: TrainSetup,
+    n: int,
+    gpus: int,
+    gpus_per_node: int,
+    usable: int,
+    given: Optional[Given] = None,
 ) -> Verdict:
-    """Training on exactly `gpus` GPUs, on the layout with the smallest per-GPU need."""
-    need, par = best_layout_on(spec, train, gpus, gpus_per_node, n)
+    """Training on exactly `gpus` GPUs: on the layout the user gave (rescaled in dp when a change asks for
+    another GPU count), else on the layout with the smallest per-GPU need."""
+    par = given_on(given.layout, gpus) if given is not None and spec is not None else None
+    if par is None:
+        need, par = best_layout_on(spec, train, gpus, gpus_per_node, n)
     ckpt = train.checkpointing.value
+    host: Optional[HostMemory] = None
     if spec is not None:
-        report = training_memory(spec, train.model_copy(update={"parallel": par}))
-        comps, phase = [(c.name, c.bytes) for c in report.components], report.peak_phase
+        setup = train.model_copy(update={"parallel": par})
+        report = training_memory(spec, setup)
+        need, comps, phase = report.total_bytes, [(c.name, c.bytes) for c in report.components], report.peak_phase
+        if par.offload != "none":
+            host_ram = given.host_ram if given is not None else None
+            host = host_memory(training_step_peak(spec, setup).host_bytes, par, gpus_per_node, host_ram)
     else:
         comps, phase = [("Weights, gradients, Adam, activations (rule of thumb)", need)], ""
-    if par.is_parallel:
-        layout = layout_label(par.dp, par.tp, par.pp, par.zero, ckpt)
+    if par.is_parallel or par.offload != "none" or par.optimizer_in_backward:
+        layout = layout_label(par.dp, par.tp, par.pp, par.zero, ckpt) + layout_extras(par)
     else:
         layout = "one GPU" + (f", checkpointing {ckpt}" if ckpt != "none" else "")
-    return _verdict("train", gpus, need, usable, comps, par=par, checkpointing=ckpt, layout=layout, phase=phase)
+    verdict = _verdict("train", gpus, need, usable, comps, par=par, checkpointing=ckpt, layout=layout, phase=phase)
+    if given is None:
+        return verdict
+    fits = verdict.fits and (host is None or bool(host.fits))
+    return Verdict.model_validate({**dict(verdict), "fits": fits, "layout_given": True, "host": host})
 
 
 def _fewest_serving_gpus(need_one: int, usable: int, max_gpus: int, gpus_per_node: int) -> Optional[int]:
@@ -121,6 +150,26 @@ def _check(spec: Optional[ModelSpec], gpus: int, n_params: Optional[int]) -> Non
         raise LLMBudgetError("give a model (--preset, --hf-config or sizes) or --params")
 
 
+def _given(
+    spec: Optional[ModelSpec], mode: Mode, gpus: int, layout: Optional[Parallel], host_ram: Optional[int]
+) -> Optional[Given]:
+    """The user's layout, checked: it must make --gpus and suit the model; offload needs the host RAM figure."""
+    if layout is None:
+        return None
+    if mode == "infer":
+        raise LLMBudgetError("a training layout (--tp, --pp, --sharding, --offload …) needs --mode train or both")
+    if spec is None:
+        raise LLMBudgetError("a training layout needs a model (--preset, --hf-config or sizes), not --params alone")
+    if layout.gpus != gpus:
+        raise LLMBudgetError(f"the layout's dp × tp × pp = {layout.gpus} GPUs, but --gpus is {gpus}")
+    check_layout(layout, spec)
+    if layout.offload != "none" and host_ram is None:
+        raise LLMBudgetError(
+            f"--offload {layout.offload} puts model states in host RAM: give --host-ram (per node, e.g. 512GB) for a verdict"
+        )
+    return Given(layout=layout, host_ram=host_ram)
+
+
 def _required(verdicts: list[Verdict]) -> int:
     """The report's per-GPU need: training's when it was asked for, else serving's."""
     return next((v.required_bytes_per_gpu for v in verdicts if v.mode == "train"), verdicts[0].required_bytes_per_gpu)
@@ -137,6 +186,7 @@ def _verdicts(
     gpus_per_node: int,
     cuda_context: int,
     fragmentation: float,
+    given: Optional[Given] = None,
 ) -> tuple[list[Verdict], TrainSetup, int]:
     """Serving and/or training on `gpus` GPUs of `gpu`; the training setup as used on this card (eager
     attention where the card has no flash attention and none was asked for); the whole serving need."""
@@ -154,7 +204,7 @@ def _verdicts(
         serving, need_one = _serving_verdict(spec, infer, n, gpus, gpus_per_node, usable)
         out.append(serving)
     if mode in ("train", "both"):
-        out.append(_training_verdict(spec, train, n, gpus, gpus_per_node, usable))
+        out.append(_training_verdict(spec, train, n, gpus, gpus_per_node, usable, given))
     return out, train, need_one
 
 
@@ -171,16 +221,22 @@ def advise(
     max_gpus: int = 1024,
     cuda_context: int = DEFAULT_CUDA_CONTEXT,
     fragmentation: float = DEFAULT_FRAGMENTATION,
+    layout: Optional[Parallel] = None,
+    host_ram: Optional[int] = None,
 ) -> FitReport:
-    """Verdicts for serving and training on `gpus` GPUs of `gpu`, the best layouts, limits, and changes."""
+    """Verdicts for serving and training on `gpus` GPUs of `gpu`, the best layouts, limits, and changes.
+
+    `layout`: the training layout the user chose; its verdict is for exactly that layout (and, with offload,
+    the host RAM per node against `host_ram`); the search still lists the layouts that fit."""
     _check(spec, gpus, n_params)
+    given = _given(spec, mode, gpus, layout, host_ram)
     t0 = time.perf_counter()
     n = count_params(spec).total if spec is not None else int(n_params or 0)
     u = usable_memory(gpu, cuda_context=cuda_context, fragmentation=fragmentation)
     warnings = hardware_warnings(gpu, train.precision if mode != "infer" else infer.precision, mode)
 
     def verdicts_of(card: GpuSpec, k: int, t: TrainSetup, i: InferSetup) -> tuple[list[Verdict], TrainSetup, int]:
-        return _verdicts(spec, card, mode, k, t, i, n, gpus_per_node, cuda_context, fragmentation)
+        return _verdicts(spec, card, mode, k, t, i, n, gpus_per_node, cuda_context, fragmentation, given)
 
     requested_train = train
 
@@ -201,7 +257,9 @@ def advise(
         needed = _fewest_serving_gpus(need_one, u.usable_bytes, max_gpus, gpus_per_node)
     fits = all(v.fits for v in verdicts)
     required = _required(verdicts)
-    report_limits = limits(spec, mode, train, infer, u.usable_bytes, gpus, gpus_per_node) if spec is not None else {}
+    report_limits = (
+        limits(spec, mode, train, infer, u.usable_bytes, gpus, gpus_per_node, layout=layout) if spec is not None else {}
+    )
     changes = (
         []
         if fits

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from llm_budget.compute import ModelSize, model_size
 from llm_budget.defaults import sequence_length
@@ -65,6 +65,42 @@ def layouts_on(spec: Optional[ModelSpec], gpus: int, gpus_per_node: int) -> Iter
             dp = gpus // (tp * pp)
             for zero in (0, 1, 2, 3) if dp > 1 else (0,):
                 yield Parallel(dp=dp, tp=tp, pp=pp, zero=zero)
+
+
+class Given(NamedTuple):
+    """The training layout the user chose, and the host RAM per node it may use (for offload)."""
+
+    layout: Parallel
+    host_ram: Optional[int]
+
+
+def given_on(layout: Parallel, gpus: int) -> Optional[Parallel]:
+    """The user's layout on `gpus` GPUs: itself, or rescaled in data parallelism when a change asks for
+    another GPU count (None when tp × pp does not divide it, or the shard group no longer divides dp)."""
+    if layout.gpus == gpus:
+        return layout
+    mp = layout.tp * layout.pp
+    if gpus % mp:
+        return None
+    dp = gpus // mp
+    group = layout.shard_group
+    if group is not None and dp % group:
+        return None
+    return layout.model_copy(update={"dp": dp})
+
+
+def layout_extras(par: Parallel) -> str:
+    """What a layout label adds beyond dp/tp/pp/ZeRO: hybrid shard groups, sequence parallelism, offload."""
+    out = ""
+    if par.shard_group and par.shard_group < par.dp:
+        out += f" · hybrid shard groups of {par.shard_group}"
+    if par.sp:
+        out += " · sequence parallel"
+    if par.offload != "none":
+        out += f" · offload {par.offload}"
+    if par.optimizer_in_backward:
+        out += " · optimizer in backward"
+    return out
 
 
 def train_need(spec: Optional[ModelSpec], setup: TrainSetup, par: Parallel, checkpointing: str, n_params: int) -> int:

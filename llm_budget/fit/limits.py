@@ -8,7 +8,7 @@ from typing import Optional
 
 from llm_budget.defaults import sequence_length
 from llm_budget.fit.layouts import best_layout_on
-from llm_budget.memory import InferSetup, TrainSetup, inference_memory, training_peak
+from llm_budget.memory import InferSetup, Parallel, TrainSetup, inference_memory, training_peak
 from llm_budget.model.spec import ModelSpec
 
 
@@ -34,10 +34,10 @@ def largest(lo: int, hi: int, fits: Callable[[int], bool]) -> Optional[int]:
 
 
 def training_limits(
-    spec: ModelSpec, train: TrainSetup, usable: int, gpus: int, gpus_per_node: int
+    spec: ModelSpec, train: TrainSetup, usable: int, gpus: int, gpus_per_node: int, layout: Optional[Parallel] = None
 ) -> dict[str, Optional[int]]:
-    """max_batch and max_seq on the layout of `gpus` GPUs with the smallest per-GPU need."""
-    _, par = best_layout_on(spec, train, gpus, gpus_per_node, 0)
+    """max_batch and max_seq on the user's layout, else the layout of `gpus` GPUs with the smallest per-GPU need."""
+    par = layout if layout is not None else best_layout_on(spec, train, gpus, gpus_per_node, 0)[1]
     seq = sequence_length(train.seq, spec.context_window)
 
     def fits_batch(b: int) -> bool:
@@ -68,11 +68,19 @@ def serving_limits(
 
 
 def limits(
-    spec: ModelSpec, mode: str, train: TrainSetup, infer: InferSetup, usable: int, gpus: int, gpus_per_node: int
+    spec: ModelSpec,
+    mode: str,
+    train: TrainSetup,
+    infer: InferSetup,
+    usable: int,
+    gpus: int,
+    gpus_per_node: int,
+    *,
+    layout: Optional[Parallel] = None,
 ) -> dict[str, Optional[int]]:
     out: dict[str, Optional[int]] = {}
     if mode in ("train", "both"):
-        out.update(training_limits(spec, train, usable, gpus, gpus_per_node))
+        out.update(training_limits(spec, train, usable, gpus, gpus_per_node, layout))
     if mode in ("infer", "both"):
         out.update(serving_limits(spec, infer, usable, gpus, gpus_per_node))
     return out

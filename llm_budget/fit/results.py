@@ -7,6 +7,7 @@ from typing import Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_budget.fit.usable import Usable
+from llm_budget.memory.report import HostMemory
 
 Setting = Union[bool, int, float, str]
 """One option's value in a change: {"precision": "nf4", "lora_rank": 16}, keyed by the option's snake_case name."""
@@ -60,6 +61,8 @@ class Verdict(BaseModel):
     pp: int = 1
     zero: int = 0
     checkpointing: str = "none"
+    layout_given: bool = False  # the user's layout (--tp, --pp, --sharding …), evaluated as given
+    host: Optional[HostMemory] = None  # with offload: host RAM per node against --host-ram (part of `fits`)
 
 
 class Change(BaseModel):

@@ -42,6 +42,7 @@ from llm_budget.memory.activations import (
     layer_saved,
 )
 from llm_budget.memory.allocator import CUDA_ROUND
+from llm_budget.memory.card import host_memory, training_report, with_card
 from llm_budget.memory.inference import inference_memory, serving_need
 from llm_budget.memory.kv import kv_bytes, kv_cache_bytes, tokens_held
 from llm_budget.memory.optimizers import OPTIMIZERS, OptimizerSpec
@@ -49,7 +50,10 @@ from llm_budget.memory.prefill import prefill_workspace
 from llm_budget.memory.quantization import quantized_weight_bytes
 from llm_budget.memory.recipes import RECIPES, RecipeBytes, recipe_bytes
 from llm_budget.memory.report import (
+    CardMemory,
+    HostMemory,
     InferSettings,
+    LayoutSummary,
     MemoryLine,
     MemoryReport,
     NoSettings,
@@ -57,7 +61,7 @@ from llm_budget.memory.report import (
     TrainSettings,
 )
 from llm_budget.memory.rule_of_thumb import LECTURE_BYTES, rule_of_thumb
-from llm_budget.memory.setup import InferSetup, Parallel, TrainSetup
+from llm_budget.memory.setup import InferSetup, Parallel, TrainSetup, check_layout
 from llm_budget.memory.sharding import (
     GRADIENTS,
     OPTIMIZER_STATES,
@@ -74,6 +78,13 @@ from llm_budget.memory.training import (
 from llm_budget.memory.usable import DEFAULT_CUDA_CONTEXT, DEFAULT_FRAGMENTATION, Usable, usable_memory
 
 __all__ = [
+    "CardMemory",
+    "HostMemory",
+    "LayoutSummary",
+    "check_layout",
+    "host_memory",
+    "training_report",
+    "with_card",
     "CUDA_ROUND",
     "DEFAULT_CUDA_CONTEXT",
     "DEFAULT_FRAGMENTATION",

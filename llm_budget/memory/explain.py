@@ -27,6 +27,10 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
             f"N × {storage.gradient + storage.extra_gradient} (made as backward reaches each parameter)",
             "rajbhandari2020: §3.1",
         ),
+        Component.buckets: (
+            "Σ gradients once more: DistributedDataParallel's all-reduce buckets (gradient_as_bucket_view=False, its default)",
+            "pytorch-ddp",
+        ),
         Component.optimizer: (optimizer.formula.format(w=storage.state), optimizer.source),
         Component.activations: (
             "Σ saved tensors per block (activations.py inventory) × blocks still held at the peak, + embedding/head",
@@ -91,8 +95,10 @@ def train_assumptions(step: UnshardedStep, parallel: Parallel) -> list[str]:
         in_flight = min(parallel.pp, parallel.micro_batches or parallel.pp)
         out.append(
             f"One GPU of {parallel.gpus}: tensor parallel {parallel.tp}{' with sequence parallelism' if parallel.sp else ''}, pipeline {parallel.pp}"
-            f" ({blocks} blocks per stage, {in_flight} micro-batch(es) in flight on the first), data parallel {parallel.dp} with ZeRO stage {parallel.zero}."
+            f" ({blocks} blocks per stage, {in_flight} micro-batch(es) in flight on the first), data parallel {parallel.dp} with ZeRO stage {parallel.zero}"
+            f" ({parallel.sharding_label}); the rows are the rank that peaks."
         )
+    out += _layout_assumptions(parallel)
     if setup.checkpointing is Checkpointing.full:
         out.append(
             "Full activation checkpointing: each block keeps its input; backward recomputes one block at a time."
@@ -106,6 +112,35 @@ def train_assumptions(step: UnshardedStep, parallel: Parallel) -> list[str]:
             "torch.autocast: FP32 weights and gradients; each matmul weight is cast to 16 bits once per step and the copy lives until its backward."
         )
     return out + _step_assumptions(step)
+
+
+def _layout_assumptions(parallel: Parallel) -> list[str]:
+    out = []
+    if parallel.dp > 1 and parallel.zero == 0:
+        out.append(
+            "DDP (DistributedDataParallel, gradient_as_bucket_view=False: its default): the all-reduce buckets hold a "
+            "second copy of every gradient, allocated in the first backward and kept."
+        )
+    if parallel.shard_group and parallel.shard_group < parallel.dp:
+        out.append(
+            f"Hybrid sharding (FSDP HYBRID_SHARD / HSDP): states sharded over groups of {parallel.shard_group} GPUs,"
+            f" replicated over the {parallel.dp // parallel.shard_group} groups."
+        )
+    if parallel.offloads_optimizer:
+        out.append(
+            "Optimizer offloaded (ZeRO-Offload, Ren et al. 2021 §4.1; FSDP CPUOffload): optimizer states, FP32 master "
+            "weights and gradients live in host RAM, the step runs on the CPU; each gradient leaves the GPU once made."
+        )
+    if parallel.offloads_params:
+        out.append(
+            "Parameters offloaded: the weight shard lives in host RAM; only the blocks gathered for compute are on the GPU."
+        )
+    if parallel.optimizer_in_backward:
+        out.append(
+            "Optimizer in backward (register_post_accumulate_grad_hook; torchtune's optimizer_in_bwd): each parameter is "
+            "stepped and its gradient freed as backward makes it, so gradients never all exist (no gradient accumulation)."
+        )
+    return out
 
 
 def _step_assumptions(step: UnshardedStep) -> list[str]:

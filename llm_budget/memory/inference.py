@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from llm_budget.defaults import sequence_length
-from llm_budget.hardware import Precision, bytes_for
+from llm_budget.hardware import Precision, bytes_for, parse_precision
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.kv import kv_cache_bytes
 from llm_budget.memory.prefill import prefill_workspace
@@ -14,6 +14,7 @@ from llm_budget.memory.quantization import (
     QUANTIZED_WEIGHTS,
     is_quantized_matrix,
     quantized_weight_bytes,
+    scheme_weight_bytes,
 )
 from llm_budget.memory.report import InferSettings, MemoryLine, MemoryReport, Phase
 from llm_budget.memory.setup import InferSetup
@@ -47,6 +48,31 @@ def _weight_bytes(tensors: list[ParamTensor], setup: InferSetup, c: int) -> int:
     )
 
 
+def _weights_line(tensors: list[ParamTensor], setup: InferSetup, c: int, n_params: int) -> MemoryLine:
+    """The weights: a checkpoint's own bytes when the setup serves it as stored, else the precision's estimate."""
+    ck, p = setup.checkpoint if setup.uses_checkpoint else None, setup.precision
+    if ck is not None and ck.loaded_bytes is not None:
+        weights = ck.loaded_bytes
+        name, formula = (
+            f"Weights (checkpoint, {ck.label}: its tensor table)",
+            "Σ tensors of the safetensors headers: quantized modules as stored (dtype × shape), other floating-point tensors in the compute dtype",
+        )
+        source = cite("hf-transformers: the checkpoint's safetensors headers")
+    elif ck is not None and ck.scheme is not None:
+        weights = scheme_weight_bytes(tensors, ck.scheme, c)
+        name, formula = f"Weights (checkpoint, {ck.label}: by its scheme)", ck.scheme.formula
+        source = cite(f"hf-transformers: {ck.scheme.source}")
+    else:
+        quantized = p in QUANTIZED_WEIGHTS
+        weights = _weight_bytes(tensors, setup, c)
+        name = "Weights" + (f" ({p.value}, scales included)" if quantized else f" ({p.value})")
+        formula = "N × bytes per value; quantized matrices add their scales (see quantized_weight_bytes)"
+        source = cite("dettmers2023: §3") if quantized else cite("rajbhandari2020: §3.1")
+    return MemoryLine(
+        name=name, bytes=weights, bytes_per_param=round(weights / n_params, 3), formula=formula, source=source
+    )
+
+
 DEFAULT_INFER_SETUP = InferSetup()
 
 
@@ -59,23 +85,22 @@ def inference_memory(spec: ModelSpec, setup: InferSetup = DEFAULT_INFER_SETUP) -
     """
     tensors = parameter_tensors(spec)
     n_params = sum(t.total for t in tensors)
-    p, compute = setup.precision, _compute_precision(setup.precision)
+    p = setup.precision
+    compute = (
+        parse_precision(setup.checkpoint.compute)
+        if setup.uses_checkpoint and setup.checkpoint
+        else _compute_precision(p)
+    )
     kv_p = setup.kv_precision or compute
     c = compute.bits // 8
-    quantized = p in QUANTIZED_WEIGHTS
-    weights = _weight_bytes(tensors, setup, c)
+    weights_line = _weights_line(tensors, setup, c, n_params)
+    weights = weights_line.bytes
     context = sequence_length(setup.context, spec.context_window)
     prompt = setup.prompt or context
     kv = kv_cache_bytes(spec, batch=setup.batch, tokens=context, precision=kv_p)
     workspace = prefill_workspace(spec, batch=setup.batch, prompt=prompt, c=c)
     lines = [
-        MemoryLine(
-            name="Weights" + (f" ({p.value}, scales included)" if quantized else f" ({p.value})"),
-            bytes=weights,
-            bytes_per_param=round(weights / n_params, 3),
-            formula="N × bytes per value; quantized matrices add their scales (see quantized_weight_bytes)",
-            source=cite("dettmers2023: §3") if quantized else cite("rajbhandari2020: §3.1"),
-        ),
+        weights_line,
         MemoryLine(
             name=f"KV cache ({kv_p.value})",
             bytes=kv,
@@ -120,7 +145,20 @@ def _infer_assumptions(
         f"Compute in {compute.value}; KV cache in {kv_p.value}.",
         "Workspace: a prefill of the whole prompt at once, attention through SDPA (no s² matrix), logits kept for the last position only.",
     ]
-    if setup.precision in QUANTIZED_WEIGHTS:
+    ck = setup.checkpoint
+    if ck is not None and setup.uses_checkpoint:
+        how = "summed from its safetensors headers" if ck.from_table else "computed from its quantization_config"
+        out.append(f"Weights as the checkpoint stores them ({ck.source}; {ck.label}), {how}.")
+        if ck.stored_bytes is not None and ck.loaded_bytes is not None and ck.stored_bytes != ck.loaded_bytes:
+            out.append(
+                f"The files hold {ck.stored_bytes:,} bytes; unquantized floating-point tensors load in {ck.compute} "
+                f"(transformers' dtype='auto': config.json's dtype), {ck.loaded_bytes:,} bytes."
+            )
+    elif ck is not None:
+        out.append(
+            f"--precision {setup.precision.value} overrides the checkpoint's own weights ({ck.label}, {ck.source})."
+        )
+    if setup.precision in QUANTIZED_WEIGHTS and not setup.uses_checkpoint:
         out.append(
             f"{setup.precision.value} applies to the blocks' linear layers; embeddings, norms and the unembedding stay {compute.value} (bitsandbytes' and GPTQ's default)."
         )

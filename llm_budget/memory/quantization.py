@@ -1,7 +1,12 @@
-"""Weights stored in fewer bits than they compute in: bytes of the values plus their scales."""
+"""Weights stored in fewer bits than they compute in: bytes of the values plus their scales.
+
+quantized_weight_bytes is the accountant's own estimate for `--precision int8|int4|nf4|fp8`; scheme_weight_bytes
+applies a real checkpoint's scheme (llm_budget/checkpoint/quantization.py) when only its config.json is known.
+"""
 
 from __future__ import annotations
 
+from llm_budget.checkpoint.quantization import QuantScheme, skips, stored_linear_bytes
 from llm_budget.hardware import Precision, bytes_for
 from llm_budget.model.inventory import ParamTensor
 
@@ -38,3 +43,51 @@ def is_quantized_matrix(t: ParamTensor) -> bool:
     """The tensors quantization applies to: the blocks' linear weights (bitsandbytes' and GPTQ's default);
     embeddings, norms and the unembedding stay in the compute dtype."""
     return t.kind == "linear" and bool(t.layer)
+
+
+_HF_MODULES = {
+    "q": "self_attn.q_proj",
+    "k": "self_attn.k_proj",
+    "v": "self_attn.v_proj",
+    "o": "self_attn.o_proj",
+    "gate": "mlp.gate_proj",
+    "up": "mlp.up_proj",
+    "down": "mlp.down_proj",
+    "router": "mlp.gate",
+    "embedding": "model.embed_tokens",
+    "unembedding": "lm_head",
+}
+"""The inventory's tensor names as transformers' Llama-style modules name them, for a scheme's skip list."""
+
+
+def hf_module_name(t: ParamTensor) -> str:
+    """A representative transformers module path of an inventory tensor (layer 0, expert 0)."""
+    name = _HF_MODULES.get(t.name, t.name)
+    if t.expert:
+        name = name.replace("mlp.", "mlp.experts.0.")
+    return f"model.layers.0.{name}" if t.layer else name
+
+
+def scheme_quantizes(t: ParamTensor, scheme: QuantScheme) -> bool:
+    """Whether a checkpoint in `scheme` stores this tensor quantized: the blocks' linear weights, less routers
+    (transformers' MoE gates are left in the compute dtype), less the scheme's skipped modules; MXFP4 (gpt-oss)
+    quantizes only the experts (transformers quantizers/quantizer_mxfp4.py, modules_to_not_convert)."""
+    if not (is_quantized_matrix(t) and t.component != "Router"):
+        return False
+    if scheme.experts_only and not t.expert:
+        return False
+    return not skips(scheme, hf_module_name(t))
+
+
+def scheme_weight_bytes(tensors: list[ParamTensor], scheme: QuantScheme, compute_bytes: int) -> int:
+    """Stored weights of a checkpoint known only by its config.json: quantized matrices by the scheme's formula
+    (checkpoint/quantization.py, stored_linear_bytes), everything else N × the compute dtype's bytes."""
+    return sum(
+        (
+            stored_linear_bytes(scheme, t.shape[0], t.shape[1])
+            if scheme_quantizes(t, scheme)
+            else t.numel * compute_bytes
+        )
+        * t.copies
+        for t in tensors
+    )

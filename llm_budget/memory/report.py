@@ -70,6 +70,52 @@ class NoSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class LayoutSummary(BaseModel):
+    """The parallel layout a training report is for, every choice spelled out (settings.parallel is its core)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gpus: int
+    dp: int
+    tp: int
+    pp: int
+    zero: int
+    sharding: str  # DDP, ZeRO-1/2/3 / FSDP full shard, or hybrid shard
+    shard_group: int  # the data-parallel ranks a state is sharded over (dp, or the hybrid shard group)
+    sequence_parallel: bool
+    micro_batches: int  # pipeline micro-batches in flight on the first stage
+    offload: str  # none | optimizer | params | all
+    optimizer_in_backward: bool
+    peak_rank: str  # which rank the rows are: "every rank alike", or the pipeline stage that peaks
+
+
+class HostMemory(BaseModel):
+    """Host RAM an offloaded layout needs: this rank's share, and a node's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    per_gpu_bytes: int
+    ranks_per_node: int
+    per_node_bytes: int  # per_gpu_bytes × ranks_per_node (every rank as the peak rank)
+    available_bytes: int | None = None  # --host-ram, per node
+    fits: bool | None = None
+    formula: str = ""
+
+
+class CardMemory(BaseModel):
+    """What the user sees on the card beside the allocated peak: the allocator's reserved memory and what
+    nvidia-smi shows, each an estimate with its assumption."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allocated_bytes: int  # torch.cuda.max_memory_allocated at the peak (the report's total)
+    reserved_bytes: int  # torch.cuda.max_memory_reserved, estimated
+    reserved_assumption: str
+    cuda_context_bytes: int
+    nvidia_smi_bytes: int  # reserved + the CUDA context
+    nvidia_smi_assumption: str
+
+
 class MemoryReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -86,6 +132,9 @@ class MemoryReport(BaseModel):
     phases: list[Phase] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
     settings: TrainSettings | InferSettings | NoSettings = Field(default_factory=NoSettings)
+    layout: LayoutSummary | None = None  # training: the parallel layout, every choice spelled out
+    host: HostMemory | None = None  # training with offload: the host RAM it needs
+    card: CardMemory | None = None  # CUDA: reserved memory and what nvidia-smi shows
 
 
 class Component:
@@ -96,6 +145,7 @@ class Component:
     adapters = "Adapters (FP32)"
     copies = "16-bit weight copies (autocast)"
     gradients = "Gradients"
+    buckets = "DDP gradient buckets"
     optimizer = "Optimizer states"
     activations = "Activations (saved for backward)"
     loss = "Logits and loss"
@@ -109,6 +159,7 @@ TRAIN_COMPONENTS = (
     Component.adapters,
     Component.copies,
     Component.gradients,
+    Component.buckets,
     Component.optimizer,
     Component.activations,
     Component.loss,

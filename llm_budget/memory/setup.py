@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from llm_budget.checkpoint.weights import CheckpointWeights
 from llm_budget.choices import (
     Checkpointing,
     Convention,
@@ -14,15 +15,23 @@ from llm_budget.choices import (
     OptimizerImpl,
     Recipe,
 )
+from llm_budget.errors import LLMBudgetError
 from llm_budget.hardware import Precision
+from llm_budget.model.spec import ModelSpec
 
 QUANTIZED_BASES = (Precision.int8, Precision.int4, Precision.nf4)
 """Integer and 4-bit formats: weights that cannot be trained, only frozen under adapters (QLoRA)."""
 
 
+Offload = Literal["none", "optimizer", "params", "all"]
+"""What lives in host RAM instead of on the GPU: optimizer = optimizer states, FP32 master weights and the
+gradients once made (ZeRO-Offload, Ren et al. 2021 §4.1, Fig. 2); params = the sharded weights too (ZeRO-3's
+offload_param, ZeRO-Infinity); all = both (FSDP's CPUOffload(offload_params=True), which also runs the step on the CPU)."""
+
+
 class Parallel(BaseModel):
-    """How one step is spread over GPUs: data parallel dp (ZeRO stage 0-3), tensor parallel tp
-    (optionally with sequence parallelism), pipeline parallel pp."""
+    """How one step is spread over GPUs: data parallel dp (ZeRO stage 0-3; 0 is DDP), tensor parallel tp
+    (optionally with sequence parallelism), pipeline parallel pp; hybrid sharding, offload, optimizer in backward."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -32,6 +41,29 @@ class Parallel(BaseModel):
     zero: int = Field(default=0, ge=0, le=3)
     sp: bool = False
     micro_batches: PositiveInt | None = None  # pipeline micro-batches per step (default: pp)
+    # Not in settings.parallel's JSON (its keys are pinned); MemoryReport.layout shows them.
+    shard_group: PositiveInt | None = Field(default=None, exclude=True)  # hybrid sharding: ZeRO over groups of dp ranks
+    offload: Offload = Field(default="none", exclude=True)
+    optimizer_in_backward: bool = Field(
+        default=False, exclude=True
+    )  # each parameter stepped as backward makes its gradient
+
+    @model_validator(mode="after")
+    def _check(self) -> Parallel:
+        if self.shard_group is not None:
+            if self.zero == 0:
+                raise ValueError("--shard-group applies to sharded data parallelism (ZeRO-1/2/3, FSDP, HSDP)")
+            if self.dp % self.shard_group:
+                raise ValueError(f"--shard-group {self.shard_group} does not divide the {self.dp} data-parallel ranks")
+        if self.offload in ("params", "all") and self.zero < 3:
+            raise ValueError("offloading parameters needs sharded weights: ZeRO-3 or FSDP (--sharding zero-3/fsdp)")
+        if self.optimizer_in_backward and self.offload != "none":
+            raise ValueError(
+                "--optimizer-in-backward steps each parameter on the GPU as its gradient is made: no --offload"
+            )
+        if self.offloads_optimizer and self.dp > 1 and self.zero == 0:
+            raise ValueError("offloading the optimizer shards it over data parallelism: ZeRO-1/2/3 or FSDP, not DDP")
+        return self
 
     @property
     def gpus(self) -> int:
@@ -40,6 +72,30 @@ class Parallel(BaseModel):
     @property
     def is_parallel(self) -> bool:
         return self.gpus > 1
+
+    @property
+    def shards(self) -> int:
+        """The data-parallel ranks ZeRO splits a state over: dp, or the shard group under hybrid sharding."""
+        return self.shard_group or self.dp
+
+    @property
+    def offloads_optimizer(self) -> bool:
+        return self.offload in ("optimizer", "all")
+
+    @property
+    def offloads_params(self) -> bool:
+        return self.offload in ("params", "all")
+
+    @property
+    def sharding_label(self) -> str:
+        """DDP, ZeRO-1/2/3 (FSDP full shard) or hybrid shard."""
+        if self.dp == 1:
+            return "no data parallelism"
+        if self.zero == 0:
+            return "DDP"
+        if self.shard_group and self.shard_group < self.dp:
+            return f"ZeRO-{self.zero}, hybrid: shard groups of {self.shard_group}"
+        return "ZeRO-3 / FSDP full shard" if self.zero == 3 else f"ZeRO-{self.zero}"
 
 
 class TrainSetup(BaseModel):
@@ -112,6 +168,13 @@ class InferSetup(BaseModel):
     prompt: PositiveInt | None = None  # prefill length (default: the whole context)
     double_quant: bool = False  # QLoRA's double quantization of nf4 scales
     device: Literal["cuda", "cpu"] = "cuda"
+    # A real checkpoint's stored weights (its tensor table, or its quantization scheme): used when `precision`
+    # is the checkpoint's own (CheckpointWeights.precision); another --precision overrides it, with a note.
+    checkpoint: CheckpointWeights | None = None
+
+    @property
+    def uses_checkpoint(self) -> bool:
+        return self.checkpoint is not None and self.checkpoint.precision == self.precision.value
 
     @model_validator(mode="after")
     def _check(self) -> InferSetup:
@@ -120,3 +183,17 @@ class InferSetup(BaseModel):
         if self.prompt is not None and self.context is not None and self.prompt > self.context:
             raise ValueError(f"--prompt {self.prompt} is longer than --context {self.context}")
         return self
+
+
+def check_layout(parallel: Parallel, spec: ModelSpec) -> None:
+    """A layout the model can run: tensor parallelism splits whole heads (Megatron-LM splits query heads, and
+    KV heads or replicates them when tp is a multiple of their count), every pipeline stage holds a block."""
+    tp, pp = parallel.tp, parallel.pp
+    if spec.n_heads % tp:
+        raise LLMBudgetError(f"--tp {tp} does not divide the {spec.n_heads} attention heads")
+    if spec.kv_heads % tp and tp % spec.kv_heads:
+        raise LLMBudgetError(
+            f"--tp {tp} neither divides the {spec.kv_heads} KV heads nor is a multiple of them (to replicate each)"
+        )
+    if pp > spec.n_layers:
+        raise LLMBudgetError(f"--pp {pp} pipeline stages for {spec.n_layers} layers: every stage needs a layer")

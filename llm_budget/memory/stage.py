@@ -45,26 +45,30 @@ def stages(n_layers: int, parallel: Parallel) -> list[Stage]:
 
 
 class RankStates(NamedTuple):
-    """Model states on one GPU of one stage."""
+    """Model states on one GPU of one stage (and what it keeps in host RAM under offload)."""
 
-    weights: int  # resident shard, plus the blocks gathered for compute under ZeRO-3
+    weights: int  # resident shard (none when offloaded), plus the blocks gathered for compute under ZeRO-3
     gathered: int  # of which gathered (ZeRO-3 / FSDP with dp > 1)
     reduce_scatter: int  # ZeRO-3: one block's full-size FP32 gradient buffer, reduce-scattered
     gradients_per_block: int
     gradients_embedding: int
     gradients_head: int
-    gradients: int  # all of the stage's gradients
-    optimizer: int  # with the step counters
-    masters: int
+    gradients: int  # all of the stage's gradients, as made (sharded from ZeRO-2)
+    gradients_resident: bool  # false: each leaves the GPU once made (offloaded optimizer, or stepped in backward)
+    buckets: int  # DDP: the reducer's flat copy of every gradient, kept from the first backward on
+    optimizer: int  # with the step counters (0 when offloaded)
+    masters: int  # 0 when offloaded
     adapters: int
+    host: int  # bytes this rank keeps in host RAM: offloaded optimizer states, masters, gradients, weight shard
 
 
 def rank_states(step: UnshardedStep, parallel: Parallel, stage: Stage) -> RankStates:
-    """Model states of one GPU: tensor parallel splits each state, ZeRO shards it over dp from its level."""
+    """Model states of one GPU: tensor parallel splits each state, ZeRO shards it over the shard group from its
+    level; offload moves the optimizer's side (ZeRO-Offload, Ren et al. 2021 §4.1) or the weight shard to the host."""
     tp, states = parallel.tp, step.states
 
     def shard(n: int, level: int) -> int:
-        return sharded_bytes(n, level=level, zero=parallel.zero, dp=parallel.dp, model_parallel=tp)
+        return sharded_bytes(n, level=level, zero=parallel.zero, dp=parallel.shards, model_parallel=tp)
 
     def on_stage(parts: Parts, level: int) -> tuple[Parts, int]:
         sharded = Parts(shard(parts.block, level), shard(parts.embedding, level), shard(parts.head, level))
@@ -74,7 +78,7 @@ def rank_states(step: UnshardedStep, parallel: Parallel, stage: Stage) -> RankSt
         states.weights.on_stage(stage.blocks, has_embedding=stage.has_embedding, has_head=stage.has_head), WEIGHTS
     )
     gathered = reduce_scatter = 0
-    if parallel.zero >= 3 and parallel.dp > 1:
+    if parallel.zero >= 3 and parallel.shards > 1:
         # two blocks gathered in the compute dtype (prefetch) and the root unit; a full FP32 gradient buffer per block
         stored, compute = step.storage.weight, step.storage.compute
         ends = (states.weights.embedding if stage.has_embedding else 0) + (states.weights.head if stage.has_head else 0)
@@ -83,6 +87,14 @@ def rank_states(step: UnshardedStep, parallel: Parallel, stage: Stage) -> RankSt
     gradient_parts, gradients = on_stage(states.gradients, GRADIENTS)
     _, optimizer = on_stage(states.optimizer, OPTIMIZER_STATES)
     _, masters = on_stage(states.masters, OPTIMIZER_STATES)
+    optimizer += states.step_counters // max(tp * parallel.pp, 1)
+    host = 0
+    if parallel.offloads_optimizer:
+        host += optimizer + masters + gradients
+        optimizer = masters = 0
+    if parallel.offloads_params:
+        host += weights
+        weights = 0
     return RankStates(
         weights=weights + gathered,
         gathered=gathered,
@@ -91,9 +103,15 @@ def rank_states(step: UnshardedStep, parallel: Parallel, stage: Stage) -> RankSt
         gradients_embedding=gradient_parts.embedding,
         gradients_head=gradient_parts.head,
         gradients=gradients,
-        optimizer=optimizer + states.step_counters // max(tp * parallel.pp, 1),
+        gradients_resident=not (parallel.offloads_optimizer or parallel.optimizer_in_backward),
+        # torch.nn.parallel.DistributedDataParallel with gradient_as_bucket_view=False (its default) all-reduces
+        # through buckets that hold a copy of every gradient, allocated once and kept (its docs: the memory
+        # bucket views save "will be equal to the total gradients size")
+        buckets=gradients if parallel.dp > 1 and parallel.zero == 0 else 0,
+        optimizer=optimizer,
         masters=masters,
         adapters=shard(states.adapters_per_block * stage.blocks, OPTIMIZER_STATES) if states.adapters_per_block else 0,
+        host=host,
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from llm_budget.choices import Checkpointing, OptimizerImpl
 from llm_budget.memory.allocator import rounded
 from llm_budget.memory.backward import norm_backward_bytes
+from llm_budget.memory.optimizers import step_temporaries
 from llm_budget.memory.report import Component, Phase
 from llm_budget.memory.setup import Parallel
 from llm_budget.memory.sharding import OPTIMIZER_STATES, sharded_bytes
@@ -69,6 +70,7 @@ class StepPeak:
     optimizer_state_bytes: int
     gradient_bytes: int
     forward_end_bytes: int  # saved activations, autocast copies and loss buffers when forward ends
+    host_bytes: int = 0  # this rank's share of host RAM under offload (optimizer side and/or weight shard)
 
     @property
     def phases(self) -> list[Phase]:
@@ -133,6 +135,7 @@ def _stage_peak(step: UnshardedStep, parallel: Parallel, stage: Stage) -> StepPe
         optimizer_state_bytes=run.states.optimizer,
         gradient_bytes=run.states.gradients,
         forward_end_bytes=_forward_end_bytes(run),
+        host_bytes=run.states.host,
     )
 
 
@@ -163,6 +166,8 @@ def _forward_end(run: _StageRun) -> None:
         tl.set(Component.masters, states.masters)
     if states.adapters:
         tl.set(Component.adapters, states.adapters)
+    if states.buckets:
+        tl.set(Component.buckets, states.buckets)
     tl.set(Component.inputs, run.step.loss.inputs)
     tl.set(Component.activations, _saved_activations(run))
     if acts.copies_per_block or acts.copies_head:
@@ -204,7 +209,7 @@ def _unembedding_backward(run: _StageRun) -> None:
             "backward: unembedding",
             {Component.loss: run.logits, Component.temporaries: input_gradient, Component.gradients: head_gradients},
         )
-    tl.set(Component.gradients, head_gradients)
+    tl.set(Component.gradients, head_gradients if run.states.gradients_resident else 0)
 
 
 def _final_norm_backward(run: _StageRun) -> None:
@@ -225,7 +230,7 @@ def _blocks_backward(run: _StageRun) -> None:
     block first recomputes what it did not keep (and, under autocast, its weight copies)."""
     step, tl, acts, par = run.step, run.timeline, run.acts, run.parallel
     full = step.setup.checkpointing is Checkpointing.full
-    regions = step.backward_regions(par.tp, par.sp, par.dp if par.zero >= 2 else 1)
+    regions = step.backward_regions(par.tp, par.sp, par.shards if par.zero >= 2 else 1)
     recomputed = acts.per_block_saved - acts.per_block_held + (acts.copies_per_block if full else 0)
     temporaries = run.residual_gradient + run.states.reduce_scatter
     activations0 = tl.live.get(Component.activations, 0)
@@ -234,7 +239,8 @@ def _blocks_backward(run: _StageRun) -> None:
     blocks = run.stage.blocks
     for done in sorted({0, blocks - 1}):
         tl.set(Component.activations, activations0 - done * acts.per_block_held)
-        tl.set(Component.gradients, gradients0 + done * run.states.gradients_per_block)
+        kept = run.states.gradients_per_block if run.states.gradients_resident else 0
+        tl.set(Component.gradients, gradients0 + done * kept)
         if acts.copies_per_block and not full:
             tl.set(Component.copies, copies0 - done * acts.copies_per_block)
         for region, (freed, region_temporaries, made) in regions.items():
@@ -264,7 +270,10 @@ def _embedding_backward(run: _StageRun) -> None:
         if run.tied_gradient
         else 0
     )
-    remaining = run.states.gradients - tl.live.get(Component.gradients, 0)
+    if run.states.gradients_resident:
+        remaining = run.states.gradients - tl.live.get(Component.gradients, 0)
+    else:  # made here, then moved to the host or stepped and freed
+        remaining = run.states.gradients_embedding
     tl.mark(
         "backward: embedding", {Component.temporaries: run.residual_gradient + tied, Component.gradients: remaining}
     )
@@ -272,13 +281,23 @@ def _embedding_backward(run: _StageRun) -> None:
 
 def _optimizer_step(run: _StageRun) -> None:
     """Every gradient exists; the step adds its temporaries (optimizers.py), sharded like the states when
-    the foreach implementation works on the local shard."""
-    par, tl = run.parallel, run.timeline
+    the foreach implementation works on the local shard. An offloaded optimizer steps on the host (nothing
+    on the GPU); stepped in backward, one parameter at a time (the for-loop's temporaries), its gradient freed."""
+    par, tl, step = run.parallel, run.timeline, run.step
+    if par.offloads_optimizer:
+        return
+    if par.optimizer_in_backward:
+        tl.set(Component.gradients, 0)
+        one_at_a_time = step_temporaries(
+            step.trainable, step.setup.optimizer, OptimizerImpl.loop, step.storage.state, step.setup.device
+        )
+        tl.mark("optimizer step in backward (largest parameter)", {Component.temporaries: one_at_a_time // par.tp})
+        return
     tl.set(Component.gradients, run.states.gradients)
-    temporaries = run.step.states.optimizer_temporaries
-    if run.step.setup.resolved_impl is OptimizerImpl.foreach:
+    temporaries = step.states.optimizer_temporaries
+    if step.setup.resolved_impl is OptimizerImpl.foreach:
         temporaries = (
-            sharded_bytes(temporaries, level=OPTIMIZER_STATES, zero=par.zero, dp=par.dp, model_parallel=par.tp)
+            sharded_bytes(temporaries, level=OPTIMIZER_STATES, zero=par.zero, dp=par.shards, model_parallel=par.tp)
             // par.pp
         )
     tl.mark("optimizer step", {Component.temporaries: temporaries})

@@ -23,6 +23,10 @@ from llm_budget.model.spec import ModelSpec
 
 def training_step_peak(spec: ModelSpec, setup: TrainSetup) -> StepPeak:
     """The step's peak on one GPU of setup.parallel, with what is live then and the step's totals."""
+    if spec.tensors is not None:  # measured from transformers' own class (llm_budget/measured)
+        from llm_budget.measured.training import measured_step
+
+        return measured_step(spec, setup).peak
     return step_peak(unsharded_step(spec, unsharded_setup(setup)), setup.parallel)
 
 
@@ -48,7 +52,12 @@ def training_memory(spec: ModelSpec, setup: TrainSetup = DEFAULT_TRAIN_SETUP) ->
     stage its share of the blocks with as many micro-batches in flight as stages on the first
     (1F1B, Narayanan et al. 2021), ZeRO stages 1/2/3 shard optimizer states, gradients and weights
     over the data-parallel group (Rajbhandari et al. 2020; FSDP: Zhao et al. 2023).
+    A model measured from transformers' own class (spec.tensors) has its report from llm_budget/measured.
     """
+    if spec.tensors is not None:
+        from llm_budget.measured.training import measured_training_memory
+
+        return measured_training_memory(spec, setup)
     step = unsharded_step(spec, unsharded_setup(setup))
     parallel = setup.parallel
     peak = step_peak(step, parallel)

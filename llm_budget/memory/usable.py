@@ -51,3 +51,12 @@ def usable_memory(
     return Usable(
         total_bytes=total, cuda_context_bytes=cuda_context, fragmentation_bytes=frag, usable_bytes=after_ctx - frag
     )
+
+
+CONTEXT_SEEN_BY_NVIDIA_SMI = 426 * MiB
+"""The CUDA context nvidia-smi shows for a PyTorch process beside its reserved memory, with lazy module
+loading (PyTorch's default since 1.13, pytorch/pytorch#86509): 426 MiB measured after torch.cuda.mem_get_info
+with PyTorch 2.10 + CUDA 13.0 (unslothai/unsloth-zoo#1053); "around 400MB if CUDA >= 11.7 is used and lazy
+module loading enabled" (pytorch/pytorch#109888). Seen from 274 MiB (#86509, CUDA 11.7) to 636 MiB (eager
+loading); NCCL's buffers and other libraries come on top. Unlike DEFAULT_CUDA_CONTEXT it excludes the
+memory the driver keeps out of nvidia-smi's total."""

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from llm_budget.model.inventory import ComponentCount, ComponentName, component_counts
+from llm_budget.model.inventory import ComponentCount, ComponentName, component_counts, mtp_tensors
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 from llm_budget.refs import cite
 
@@ -50,6 +50,7 @@ class ParamCount(BaseModel):
     non_embedding: int  # total minus token/position embeddings and unembedding (Kaplan et al.'s N)
     components: list[Component]
     published_params: int | None = None  # the count its authors publish (ModelSpec.published_params)
+    mtp_params: int = 0  # multi-token-prediction blocks the checkpoint ships (DeepSeek-V3): NOT in total
 
     def get(self, name: str) -> int:
         """Count of the named row, 0 if the model has no such row."""
@@ -137,6 +138,7 @@ def count_params(spec: ModelSpec) -> ParamCount:
         non_embedding=total - embedding,
         components=rows,
         published_params=spec.published_params,
+        mtp_params=sum(t.total for t in mtp_tensors(spec)),
     )
 
 
@@ -301,14 +303,16 @@ def _norms(spec: ModelSpec) -> _Formula | None:
         ranks = m.kv_lora_rank + (m.q_lora_rank or 0)
         sym = "(q_lora_rank + kv_lora_rank)" if m.q_lora_rank else "kv_lora_rank"
         terms.append((f"n_layers × {sym}{qk_mult}", f"{_num(L)} × {_num(ranks)}{qk_mult}", L * ranks * width))
+    qk_w = 2 if spec.has_qk_norm_bias else 1
+    qk_mult = f" × {qk_w}" if qk_w == 2 else ""
     if spec.qk_norm is QKNorm.shared:
-        terms.append((f"n_layers × 2 × d_head{qk_mult}", f"{_num(L)} × 2 × {_num(dh)}{qk_mult}", L * 2 * dh * width))
+        terms.append((f"n_layers × 2 × d_head{qk_mult}", f"{_num(L)} × 2 × {_num(dh)}{qk_mult}", L * 2 * dh * qk_w))
     elif spec.qk_norm is QKNorm.per_head:
         terms.append(
             (
                 f"n_layers × (n_heads + n_kv_heads) × d_head{qk_mult}",
                 f"{_num(L)} × ({h} + {kv}) × {_num(dh)}{qk_mult}",
-                L * (h + kv) * dh * width,
+                L * (h + kv) * dh * qk_w,
             )
         )
     return _sum("Norms", terms, src) if terms else None

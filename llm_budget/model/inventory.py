@@ -40,6 +40,8 @@ ComponentName = Literal[
     "Norms",
     "Biases",
     "Unembedding",
+    "QKV (fused)",
+    "Gate+Up (fused)",
     "Other",
 ]
 
@@ -111,13 +113,14 @@ def _attention_tensors(spec: ModelSpec) -> list[ParamTensor]:
     if spec.norm is NormKind.none:
         return out
     norm_w = 2 if spec.has_norm_bias else 1
+    qk_w = 2 if spec.has_qk_norm_bias else 1
     dq = spec.qk_head_dim
     if spec.qk_norm is QKNorm.shared:
-        out.append(ParamTensor("qk_norm", (dq,), 2 * L * norm_w, "vector", component="Norms"))
+        out.append(ParamTensor("qk_norm", (dq,), 2 * L * qk_w, "vector", component="Norms"))
     elif spec.qk_norm is QKNorm.per_head:
         out += [
-            ParamTensor("q_norm", (h, dq), L * norm_w, "vector", component="Norms"),
-            ParamTensor("k_norm", (kv, dq), L * norm_w, "vector", component="Norms"),
+            ParamTensor("q_norm", (h, dq), L * qk_w, "vector", component="Norms"),
+            ParamTensor("k_norm", (kv, dq), L * qk_w, "vector", component="Norms"),
         ]
     if spec.norms_per_layer:
         out.append(ParamTensor("norm", (d,), L * spec.norms_per_layer * norm_w, "vector", component="Norms"))

@@ -157,13 +157,13 @@ def _preset_fields(data: Any, origin: str) -> Any:
 
 def load_spec_file(path: str | Path) -> ModelSpec:
     """A user's own spec: YAML or JSON with ModelSpec fields, or a Hugging Face config.json."""
-    from llm_budget.model.hf import read_hf_config, spec_fields_from_hf
+    from llm_budget.model.hf import read_hf_config
 
     p = Path(path)
     if p.suffix == ".json":
         cfg = read_hf_config(p)
         if "model_type" in cfg:
-            return spec_from_mapping(spec_fields_from_hf(cfg), str(p))
+            return _spec_from_hf_config(cfg, str(p))
         return spec_from_mapping(cfg, str(p))
     return spec_from_mapping(_preset_fields(_load_yaml(p), str(p)), str(p))
 
@@ -176,9 +176,25 @@ def resolve(ref: str) -> ModelSpec:
 
 
 def load_hf_config(path: str | Path) -> ModelSpec:
-    from llm_budget.model.hf import read_hf_config, spec_fields_from_hf
+    from llm_budget.model.hf import read_hf_config
 
-    return spec_from_mapping(spec_fields_from_hf(read_hf_config(path)), str(path))
+    return _spec_from_hf_config(read_hf_config(path), str(path))
+
+
+def _spec_from_hf_config(cfg: dict[str, Any], origin: str) -> ModelSpec:
+    """A config.json's spec: its family's native mapper, else transformers' own class measured on the meta
+    device (llm_budget/measured; needs torch and transformers, else a one-line error naming the install)."""
+    from llm_budget.model.hf import UnsupportedModelType, spec_fields_from_hf
+
+    try:
+        fields = spec_fields_from_hf(cfg)
+    except UnsupportedModelType as e:
+        if not isinstance(e.model_type, str) or not e.model_type:
+            raise  # no model_type, or not a name: nothing for transformers to look up
+        from llm_budget.measured import spec_from_transformers
+
+        return spec_from_transformers(cfg, origin)
+    return spec_from_mapping(fields, origin)
 
 
 def all_presets() -> list[ModelSpec]:

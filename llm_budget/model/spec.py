@@ -147,6 +147,9 @@ class ModelSpec(StrictModel):
     attn_qkv_bias: bool = Field(False, description="Biases on the query, key and value projections")
     attn_out_bias: bool = Field(False, description="Bias on the attention output projection")
     qk_norm: QKNorm = QKNorm.none
+    qk_norm_bias: Optional[bool] = Field(
+        None, description="Shift on the QK-norms; default norm_bias (StableLM 2: none, next to shifted LayerNorms)"
+    )
     sliding_window: Optional[Size] = Field(
         None, description="Attention window in tokens (caps the KV cache); every layer's unless layer_pattern says"
     )
@@ -236,7 +239,7 @@ class ModelSpec(StrictModel):
             raise ValueError(f"n_active_experts={self.n_active_experts} is larger than n_experts={self.n_experts}")
         if self.position is PositionKind.learned and self.n_positions is None:
             raise ValueError("position=learned needs n_positions (rows of the position table)")
-        if self.norm is not NormKind.layernorm and self.norm_bias:
+        if self.norm is not NormKind.layernorm and (self.norm_bias or self.qk_norm_bias):
             raise ValueError(f"norm_bias=true needs norm=layernorm (got norm={self.norm.value})")
         if self.norm is NormKind.none and (self.qk_norm is not QKNorm.none or self.embed_norm):
             raise ValueError("norm=none cannot have qk_norm or embed_norm")
@@ -318,7 +321,7 @@ class ModelSpec(StrictModel):
             return 0
         L, k, s = self.n_layers, self.first_dense_layers, self.moe_every
         ruled = max(0, L // s - min(k, L) // s)
-        return ruled - sum(1 for i in set(self.dense_layers) if self.is_moe_layer(i))
+        return ruled - sum(1 for i in set(self.dense_layers) if k <= i < L and (i + 1) % s == 0)
 
     @property
     def n_dense_layers(self) -> int:
@@ -357,6 +360,10 @@ class ModelSpec(StrictModel):
         if self.norm_bias is not None:
             return self.norm_bias
         return self.norm is NormKind.layernorm
+
+    @property
+    def has_qk_norm_bias(self) -> bool:
+        return self.has_norm_bias if self.qk_norm_bias is None else self.qk_norm_bias
 
     @property
     def label(self) -> str:

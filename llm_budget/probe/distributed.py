@@ -14,6 +14,7 @@ import gc
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Optional
 
 import torch
@@ -21,7 +22,7 @@ import torch.distributed as dist
 
 from llm_budget.defaults import sequence_length
 from llm_budget.errors import LLMBudgetError
-from llm_budget.memory import Convention, Parallel, Recipe, TrainSettings, TrainSetup, training_memory
+from llm_budget.memory import Convention, MemoryReport, Parallel, Recipe, TrainSettings, TrainSetup, training_memory
 from llm_budget.model.spec import ModelSpec
 from llm_budget.probe.measure import (
     DTYPES,
@@ -35,20 +36,34 @@ from llm_budget.probe.measure import (
 from llm_budget.probe.run import ProbeReport, ProbeRow, _row
 
 
-def shard_model(model: torch.nn.Module, setup: TrainSetup) -> None:
+def shard_model(model: torch.nn.Module, setup: TrainSetup, *, mesh: object = None) -> None:
+    """fully_shard each block and the root (over `mesh`: the data-parallel dimension of a 2-D mesh)."""
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     mp = None
     if setup.resolved_recipe is Recipe.mixed:
         mp = MixedPrecisionPolicy(param_dtype=DTYPES[setup.precision], reduce_dtype=torch.float32)
-    kw = {"mp_policy": mp} if mp is not None else {}
+    kw: dict[str, object] = {"mp_policy": mp} if mp is not None else {}
+    if mesh is not None:
+        kw["mesh"] = mesh
     for block in model.blocks:  # type: ignore[union-attr]
         fully_shard(block, **kw)  # type: ignore[call-overload]
     fully_shard(model, **kw)  # type: ignore[call-overload]
 
 
 def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
-    """Two steps of the sharded model on this rank; the second is measured (like measure_training_step)."""
+    """Two steps of the FSDP2-sharded model on this rank; the second is measured (like measure_training_step)."""
+    return measure_sharded_step(spec, setup, lambda model: shard_model(model, setup))
+
+
+def measure_sharded_step(
+    spec: ModelSpec,
+    setup: TrainSetup,
+    shard: Callable[[torch.nn.Module], None],
+    loss_context: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+) -> StepMeasurement:
+    """Two steps of the model as `shard` lays it out on this rank (the loss and its backward inside
+    `loss_context`: DTensor's loss_parallel under tensor parallelism); the second is measured."""
     cuda = torch.cuda.is_available() and dist.get_backend() == "nccl"
     path = "cuda" if cuda else "cpu"
     device = f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"
@@ -69,7 +84,9 @@ def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
             device,
             setup.attention,
         )
-        shard_model(model, setup)
+        shard(model)
+        dist.barrier()  # DTensor's distribute_tensor scatters from rank 0: let its send buffers go
+        gc.collect()
         m.weights = meter.now() - before
         opt = make_optimizer(model, setup)
         g = torch.Generator(device=device).manual_seed(dist.get_rank())
@@ -95,7 +112,8 @@ def measure_fsdp_step(spec: ModelSpec, setup: TrainSetup) -> StepMeasurement:
                 if same >= 2:
                     break
 
-        measure_two_steps(m, meter, opt, forward, after_backward=settle, cuda=cuda)
+        with loss_context():
+            measure_two_steps(m, meter, opt, forward, after_backward=settle, cuda=cuda)
         del model, opt
     return m
 
@@ -124,6 +142,21 @@ def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT
             }
         ),
     )
+    settings = {
+        "world_size": world,
+        "rank": dist.get_rank(),
+        "fsdp": "fully_shard per block + root",
+        "estimate": "ZeRO-3",
+        "recipe": est.recipe,
+        "convention": convention.value,
+    }
+    return _report(spec, meas, est, tolerance, settings)
+
+
+def _report(
+    spec: ModelSpec, meas: StepMeasurement, est: MemoryReport, tolerance: float, settings: dict[str, object]
+) -> ProbeReport:
+    """This rank's rows (weights, optimizer states, gradients, peak) against the estimate, each within `tolerance`."""
     s = est.settings
     assert isinstance(s, TrainSettings)
     rows: list[ProbeRow] = [
@@ -139,27 +172,89 @@ def probe_fsdp(spec: ModelSpec, setup: TrainSetup, *, tolerance: float = DEFAULT
         )
         for r in rows
     ]
+    rank, world = settings["rank"], settings["world_size"]
     return ProbeReport(
         device=meas.device,
         path=meas.path,  # type: ignore[arg-type]
         torch_version=torch.__version__,
         model=spec.label,
-        settings={
-            "world_size": world,
-            "rank": dist.get_rank(),
-            "fsdp": "fully_shard per block + root",
-            "estimate": "ZeRO-3",
-            "recipe": est.recipe,
-            "convention": convention.value,
-        },
+        settings=settings,
         layers_probed=spec.n_layers,
         layers_total=spec.n_layers,
         rows=rows,
         passed=all(r.ok for r in rows),
         notes=[
-            f"Rank {dist.get_rank()} of {world}. Sharded rows are compared within ±{100 * tolerance:g}% (FSDP2 pads each tensor's first dimension to the world size)."
+            f"Rank {rank} of {world}. Sharded rows are compared within ±{100 * tolerance:g}% (FSDP2 pads each tensor's first dimension to the world size)."
         ],
     )
+
+
+def tensor_parallel(model: torch.nn.Module, mesh: object) -> None:
+    """Megatron-style tensor parallelism with PyTorch's own DTensor plans (as torchtitan applies them): q, k, v,
+    gate and up column-wise, o and down row-wise, the embedding row-wise (vocab split), the unembedding column-wise
+    with its logits left sharded for loss_parallel; each attention keeps its local heads. Norms are replicated."""
+    from torch.distributed.tensor import Replicate, Shard
+    from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
+
+    tp = mesh.size()  # type: ignore[attr-defined]
+    for block in model.blocks:  # type: ignore[union-attr]
+        attn, mlp = block.attn, block.mlp
+        if attn.h % tp or attn.kv % tp:
+            raise LLMBudgetError(
+                f"the probe's tensor parallelism splits whole heads: {tp} ranks for {attn.h} heads, {attn.kv} KV heads"
+            )
+        plan = {
+            "attn.q": ColwiseParallel(),
+            "attn.k": ColwiseParallel(),
+            "attn.v": ColwiseParallel(),
+            "attn.o": RowwiseParallel(),
+        }
+        plan.update({"mlp.up": ColwiseParallel(), "mlp.down": RowwiseParallel()})
+        if getattr(mlp, "gate", None) is not None:
+            plan["mlp.gate"] = ColwiseParallel()
+        parallelize_module(block, mesh, plan)  # type: ignore[arg-type]
+        attn.h, attn.kv = attn.h // tp, attn.kv // tp
+    parallelize_module(
+        model,
+        mesh,  # type: ignore[arg-type]
+        {
+            "embed": RowwiseParallel(input_layouts=Replicate()),
+            "unembed": ColwiseParallel(output_layouts=Shard(-1), use_local_output=False),
+        },
+    )
+
+
+def probe_tp(spec: ModelSpec, setup: TrainSetup, *, tp: int, tolerance: float = DEFAULT_TOLERANCE) -> ProbeReport:
+    """One rank's measurement under tensor parallelism over `tp` ranks (and FSDP2 over the others: a 2-D mesh,
+    data-parallel outer, tensor-parallel inner), against the accountant's estimate for the same layout."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor.parallel import loss_parallel
+
+    world = dist.get_world_size()
+    if world % tp:
+        raise LLMBudgetError(f"{world} ranks are not a multiple of tensor parallel {tp}")
+    dp = world // tp
+    device_type = "cuda" if torch.cuda.is_available() and dist.get_backend() == "nccl" else "cpu"
+    mesh = init_device_mesh(device_type, (dp, tp), mesh_dim_names=("dp", "tp"))
+
+    mixed = setup.resolved_recipe is Recipe.mixed
+    if mixed and dp == 1:
+        raise LLMBudgetError(
+            "the probe's tensor parallelism alone runs fp32 or pure bf16; mixed precision is FSDP2's policy"
+        )
+
+    def shard(model: torch.nn.Module) -> None:
+        tensor_parallel(model, mesh["tp"])
+        if dp > 1:
+            shard_model(model, setup, mesh=mesh["dp"])
+
+    meas = measure_sharded_step(spec, setup, shard, loss_parallel)
+    parallel = Parallel(dp=dp, tp=tp, zero=3 if dp > 1 else 0)
+    est = training_memory(
+        spec, setup.model_copy(update={"parallel": parallel, "device": meas.path, "implementation": "reference"})
+    )
+    layout = f"tensor parallel {tp}" + (f" × FSDP2 over {dp}" if dp > 1 else "")
+    return _report(spec, meas, est, tolerance, {"world_size": world, "rank": dist.get_rank(), "layout": layout})
 
 
 def start_process_group() -> bool:

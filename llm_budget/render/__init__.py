@@ -45,7 +45,7 @@ def columns_width(text: str) -> int:
 def si(n: float, unit: str = "") -> str:
     """7.24e9 -> '7.24B' (SI, powers of 1000: counts are never binary)."""
     for div, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
+        if abs(float(f"{n:.3g}")) >= div:  # 999,885,952 rounds to 1.00B, not "1e+03M"
             return f"{n / div:.3g}{suffix}{unit}"
     return f"{n:g}{unit}"
 

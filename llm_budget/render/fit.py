@@ -50,6 +50,18 @@ def _verdicts(r: FitReport, unit: MemoryUnit) -> list[Any]:
         )
     out: list[Any] = [t]
     for v in r.verdicts:
+        if v.layout_given:
+            out.append(Text("train: the layout you gave, evaluated as given (the search below is for comparison)"))
+        if v.host is not None and v.host.available_bytes is not None:
+            ok = "fits" if v.host.fits else "does NOT fit"
+            out.append(
+                Text(
+                    f"host RAM: {amount(v.host.per_node_bytes, unit)} per node ({v.host.ranks_per_node} ranks × "
+                    f"{amount(v.host.per_gpu_bytes, unit)}) of {amount(v.host.available_bytes, unit)}: {ok}",
+                    style="bold" if v.host.fits else "bold red",
+                )
+            )
+    for v in r.verdicts:
         parts = [(n, b) for n, b in v.components if b > 0]
         out.append(
             Text(f"{'serve' if v.mode == 'infer' else 'train'}: ", style="bold")

@@ -64,6 +64,8 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
         "train": f"{report.model}: training step peak, {report.precision} {report.recipe}",
         "infer": f"{report.model}: serving at {report.precision}",
     }[report.mode]
+    if report.mode == "infer" and report.components and report.components[0].name.startswith("Weights (checkpoint"):
+        title = f"{report.model}: serving the checkpoint as stored"  # its scheme is in the weights line
     table = fit_table(title=title, title_justify="left", show_footer=True)
     table.add_column("Component", footer="Total" if report.mode != "rule-of-thumb" else "Total to train")
     table.add_column("Bytes/param", justify="right", footer=_bpp(report.total_bytes, report.params), no_wrap=True)
@@ -126,14 +128,59 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
             for p in report.phases:
                 phases.add_row(p.name, amount(p.bytes, unit))
             out.append(phases)
+    out += _layout_lines(report, unit)
     if explain:
         out.append(Text("Sources:", style="bold"))
         for ref in listing([c.source for c in report.components]):
             out.append(Text(f"  {ref}", style="dim"))
     out.append(Text("Assumptions:", style="bold"))
-    for a in report.assumptions:
+    for a in report.assumptions + _card_assumptions(report):
         out.append(Text(f"  • {a}", style="dim"))
     return Group(*out)
+
+
+def _layout_lines(report: MemoryReport, unit: MemoryUnit) -> list[Text]:
+    """The layout, the host RAM an offload needs, and what the card will show."""
+    out = []
+    lay = report.layout
+    if lay is not None and (lay.gpus > 1 or lay.offload != "none" or lay.optimizer_in_backward):
+        extras = [f"offload {lay.offload}"] if lay.offload != "none" else []
+        extras += ["optimizer in backward"] if lay.optimizer_in_backward else []
+        out.append(
+            Text(
+                f"Layout: {lay.gpus} GPU(s) = dp {lay.dp} ({lay.sharding}) × tp {lay.tp}"
+                f"{' + sequence parallel' if lay.sequence_parallel else ''} × pp {lay.pp}"
+                f"{', ' + ', '.join(extras) if extras else ''}; per-GPU rows: {lay.peak_rank}.",
+                style="bold",
+            )
+        )
+    host = report.host
+    if host is not None:
+        verdict = ""
+        if host.available_bytes is not None:
+            verdict = f" of {amount(host.available_bytes, unit)}: " + ("fits" if host.fits else "does NOT fit")
+        out.append(
+            Text(
+                f"Host RAM: {amount(host.per_gpu_bytes, unit)} per GPU, {amount(host.per_node_bytes, unit)} per node "
+                f"({host.ranks_per_node} ranks){verdict}",
+                style="bold",
+            )
+        )
+    card = report.card
+    if card is not None:
+        out.append(
+            Text(
+                f"On the card: {amount(card.allocated_bytes, unit)} allocated (max_memory_allocated), "
+                f"≈{amount(card.reserved_bytes, unit)} reserved (max_memory_reserved), "
+                f"≈{amount(card.nvidia_smi_bytes, unit)} in nvidia-smi (with the CUDA context)",
+                style="bold",
+            )
+        )
+    return out
+
+
+def _card_assumptions(report: MemoryReport) -> list[str]:
+    return [report.card.reserved_assumption, report.card.nvidia_smi_assumption] if report.card else []
 
 
 def _rounds_to_zero(n: int, unit: MemoryUnit) -> bool:

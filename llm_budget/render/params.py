@@ -6,16 +6,20 @@ they look (thousands separators, GB vs GiB, percentages) and nothing else.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from llm_budget.model.counter import ParamCount
-from llm_budget.model.spec import ClosedModel, ModelSpec
+from llm_budget.model.spec import ModelSpec
 from llm_budget.refs import listing, short
 from llm_budget.render import fit_table, si
+
+if TYPE_CHECKING:
+    from llm_budget.checkpoint.crosscheck import CrossCheck
+    from llm_budget.checkpoint.table import TensorTable
 
 
 def spec_summary(spec: ModelSpec) -> str:
@@ -88,48 +92,6 @@ def published_line(spec: ModelSpec, count: ParamCount) -> Text:
     return line
 
 
-def presets_table(rows: list[tuple[ModelSpec, ParamCount]], closed: list[ClosedModel]) -> Table:
-    table = fit_table(
-        title="Presets (llm-budget presets show NAME for one; --explain on params for sources)", title_justify="left"
-    )
-    for col, just in (
-        ("Name", "left"),
-        ("Model", "left"),
-        ("Parameters", "right"),
-        ("Active", "right"),
-        ("Context", "right"),
-        ("Published count", "left"),
-    ):
-        # The name a user types and the numbers are never cut; the prose wraps (or the rows stack).
-        table.add_column(col, justify=just, no_wrap=col == "Name" or just == "right")  # type: ignore[arg-type]
-    for spec, count in sorted(rows, key=lambda r: (r[0].family or "", r[1].total)):
-        diff = count.published_diff
-        if diff is None:
-            check = Text("no exact figure published", style="dim")
-        elif diff == 0:
-            check = Text("matches exactly", style="green")
-        else:
-            check = Text(f"differs by {diff:+,}", style="bold red")
-        table.add_row(
-            spec.name or "",
-            spec.label,
-            f"{count.total:,}",
-            si(count.active) if count.active != count.total else "",
-            f"{spec.context_window:,}" if spec.context_window else "",
-            check,
-        )
-    for m in closed:
-        table.add_row(
-            m.name,
-            f"{m.display_name} ({m.provider})",
-            Text("unpublished", style="yellow"),
-            "",
-            f"{m.context_window:,}",
-            Text(f"lecture price ${m.price_per_million_tokens_usd:g}/M tokens", style="dim"),
-        )
-    return table
-
-
 def preset_detail(spec: ModelSpec) -> Table:
     table = Table(title=spec.label, title_justify="left", show_header=False)
     table.add_column("Field")
@@ -139,3 +101,85 @@ def preset_detail(spec: ModelSpec) -> Table:
             continue
         table.add_row(name, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
     return table
+
+
+# -- a checkpoint's tensor table (llm-budget params --model) ------------------------------------------------------
+
+
+def checkpoint_json(table: TensorTable, check: CrossCheck | None) -> dict[str, Any]:
+    """The table's summary for `params --json` (every key in docs/json.md; per-tensor rows are left out)."""
+    data = table.model_dump(mode="json", exclude={"rows"})
+    data["cross_check"] = check.model_dump(mode="json") if check is not None else None
+    return data
+
+
+def checkpoint_view(table: TensorTable, check: CrossCheck | None) -> Group:
+    """Stored bytes, stored elements and logical parameters by component, the quantized modules, the cross-check."""
+    from llm_budget.units import format_bytes
+
+    files = f"{len(table.files)} file" + ("s" if len(table.files) != 1 else "")
+    t = fit_table(
+        title=f"Checkpoint {table.source}: {format_bytes(table.total_bytes)} stored in {files}",
+        title_justify="left",
+        show_footer=True,
+    )
+    counter = {r.component: r.counter for r in check.rows} if check else {}
+    for col, foot in (
+        ("Component", "Total"),
+        ("Stored as", ""),
+        ("Bytes", f"{table.total_bytes:,}"),
+        ("Elements", f"{table.total_elements:,}"),
+        ("Parameters", f"{table.total_params:,}"),
+        ("Counter", f"{check.counter:,}" if check else ""),
+        ("Quantized", f"{table.quantized_modules} of {table.quantized_modules + table.unquantized_modules}"),
+    ):
+        t.add_column(
+            col,
+            footer=foot,
+            justify="left" if col in ("Component", "Stored as") else "right",
+            no_wrap=col != "Stored as",
+        )
+    for c in table.components:
+        t.add_row(
+            c.component,
+            ", ".join(c.dtypes),
+            f"{c.bytes:,}",
+            f"{c.elements:,}",
+            f"{c.params:,}",
+            f"{counter[c.component]:,}" if c.component in counter else "",
+            f"{c.quantized_modules} of {c.modules}" if c.modules else "",
+        )
+    lines: list[Any] = [t]
+    scheme = table.scheme
+    if scheme is not None:
+        lines.append(
+            Text(f"Quantization: {scheme.label}. Per linear: {scheme.formula} ({scheme.source}).", style="dim")
+        )
+    if table.total_elements != table.total_params:
+        lines.append(
+            Text(
+                "Parameters: packed values unpacked (elements × container bits / value bits); scales, zero points and "
+                "indexes are stored but are not parameters.",
+                style="dim",
+            )
+        )
+    lines += [Text(n, style="yellow") for n in table.notes]
+    if check is not None:
+        lines.append(_cross_check_line(check, table))
+    return Group(*lines)
+
+
+def no_table_line(origin: str) -> Text:
+    return Text(f"{origin}: no safetensors files, so no tensor table: counted from config.json alone.", style="dim")
+
+
+def _cross_check_line(check: CrossCheck, table: TensorTable) -> Text:
+    if check.difference == 0 and not check.differing:
+        return Text(f"Matches the counter exactly: {check.counter:,} parameters.", style="green")
+    rows = ", ".join(f"{r.component} {r.difference:+,}" for r in check.differing)
+    line = Text(f"Differs from the counter by {check.difference:+,} ({rows}).", style="bold yellow")
+    other = [r.name for r in table.rows if r.component == "Other"]
+    if other:
+        more = f" and {len(other) - 3} more" if len(other) > 3 else ""
+        line.append(f" Tensors no counter row names: {', '.join(other[:3])}{more}.", style="dim")
+    return line

@@ -6,7 +6,10 @@ from llm_budget.model.hf.keys import Config, Fields, Mapper, optional, required,
 
 
 def dbrx(cfg: Config) -> Fields:
-    """modeling_dbrx.py: fused Wqkv without bias, bias-free LayerNorms, a router and SwiGLU experts (DbrxFFN)."""
+    """modeling_dbrx.py: fused Wqkv without bias, bias-free LayerNorms, a router and SwiGLU experts (DbrxFFN).
+
+    Sub-config defaults (configuration_dbrx.py): kv_n_heads 1; ffn_hidden_size 3584, moe_num_experts 4, moe_top_k 1.
+    """
     attn = section(cfg, "attn_config")
     ffn = section(cfg, "ffn_config")
     n_heads = required(cfg, "n_heads")
@@ -15,15 +18,15 @@ def dbrx(cfg: Config) -> Fields:
         n_heads=n_heads,
         n_layers=required(cfg, "n_layers"),
         n_vocab=required(cfg, "vocab_size"),
-        d_mlp=required(ffn, "ffn_hidden_size"),
-        n_kv_heads=optional(attn, "kv_n_heads", n_heads),
+        d_mlp=optional(ffn, "ffn_hidden_size", 3584),
+        n_kv_heads=optional(attn, "kv_n_heads", 1),
         mlp="gated",
         activation="silu",
         norm="layernorm",
         norm_bias=False,
         position="rotary",
-        n_experts=required(ffn, "moe_num_experts"),
-        n_active_experts=required(ffn, "moe_top_k"),
+        n_experts=optional(ffn, "moe_num_experts", 4),
+        n_active_experts=optional(ffn, "moe_top_k", 1),
         context_window=cfg.get("max_seq_len"),
         tied_embeddings=tied(cfg, False),
     )
