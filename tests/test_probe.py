@@ -331,3 +331,23 @@ def assert_family_gate(report, cfg):  # type: ignore[no-untyped-def]
         assert row.measured_bytes is not None
         missing = buffer if part == "weights" else 0
         assert abs(row.estimate_bytes + missing - row.measured_bytes) < 0.001 * row.measured_bytes, row
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_family_mapper_reads_the_config_as_the_spec_written_from_its_sizes(name):
+    """Where config.json's mapper is native, it reads each family config as the spec written here from the
+    same sizes (metadata, the default activation and DeepSeek's apart-counted MTP block aside)."""
+    pytest.importorskip("transformers")
+    from llm_budget.model.hf import MAPPERS
+    from llm_budget.probe.hf import FAMILY_CONFIGS, SPEC_FIELDS, spec_of
+
+    cfg = FAMILY_CONFIGS[name]
+    if cfg["model_type"] not in MAPPERS:
+        pytest.skip(f"no native mapper for {cfg['model_type']} yet")
+    skip = {"name", "display_name", "family", "source", "notes", "activation", "n_mtp_layers"}
+    mapped, written = spec_of(cfg), ModelSpec(**SPEC_FIELDS[name])
+    assert mapped.act == written.act and mapped.head_dim == written.head_dim
+    assert mapped.kv_heads == written.kv_heads
+    ignore = skip | {"d_head", "n_kv_heads", "context_window"}
+    a, b = mapped.model_dump(exclude=ignore), written.model_dump(exclude=ignore)
+    assert a == b

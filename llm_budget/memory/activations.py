@@ -37,6 +37,7 @@ from llm_budget.memory.saved import (
     _matmul_inputs,
     _mlp,
     _norm,
+    family,
 )
 from llm_budget.memory.saved import AttentionKind as AttentionKind  # the step's conditions: re-exported here
 from llm_budget.memory.saved import Device as Device
@@ -163,9 +164,9 @@ def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool 
     if not input_counted:
         # transformers' GPT-2 computes q, k, v with one fused matmul (c_attn): one cast under autocast
         out += _matmul_inputs(
-            st, "attention input", t * spec.d_embed, in_bytes, 1 if st.impl == "hf" and spec.family in FUSED_QKV else 3
+            st, "attention input", t * spec.d_embed, in_bytes, 1 if st.impl == "hf" and family(spec) in FUSED_QKV else 3
         )
-    if st.impl == "hf" and spec.family in POST_NORM:
+    if st.impl == "hf" and family(spec) in POST_NORM:
         out += _norm(spec, st, h * dh, t, "q-norm", c) + _norm(spec, st, kv * dh, t, "k-norm", c)
     elif spec.qk_norm is not QKNorm.none and spec.norm is not NormKind.none:
         per_head = spec.qk_norm is QKNorm.per_head
@@ -223,7 +224,7 @@ def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
 
 def _l2_norms(spec: ModelSpec, st: Step) -> list[Saved]:
     """Llama 4's QK L2 norms, in its chunked (rotary) layers only: their share of the mean block."""
-    if st.impl != "hf" or spec.family not in EVERY_EXPERT:
+    if st.impl != "hf" or family(spec) not in EVERY_EXPERT:
         return []
     n, L = spec.count_layers(LayerKind.chunked), spec.n_layers
     return [x._replace(bytes=-(-x.bytes * n // L), group="attn") for x in l2_qk_norm(spec, st)] if n else []
@@ -249,7 +250,7 @@ def _block_saved(spec: ModelSpec, st: Step, *, moe: bool) -> list[Saved]:
     def tag(items: list[Saved], group: str) -> list[Saved]:
         return [x._replace(group=group) for x in items]
 
-    post = st.impl == "hf" and spec.family in POST_NORM
+    post = st.impl == "hf" and family(spec) in POST_NORM
     out = [] if post else tag(_norm(spec, st, d, t, "attention norm", r), "attn_norm")
     attn = _attention(spec, st, r)
     if spec.norms_per_layer == 4 or post:
@@ -294,7 +295,7 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
                 2
                 * st.s
                 * rotary_dims(spec)
-                * (4 if st.impl == "hf" and spec.family in POST_NORM else r)
+                * (4 if st.impl == "hf" and family(spec) in POST_NORM else r)
                 * _rope_tables(spec, st),
                 "the rotations save cos and sin, shared by all layers",
             )
@@ -314,6 +315,6 @@ def rotary_dims(spec: ModelSpec) -> int:
 
 def _rope_tables(spec: ModelSpec, st: Step) -> int:
     """transformers' Gemma 3 builds one cos/sin pair per attention kind (local and global rope bases)."""
-    if st.impl == "hf" and (spec.family or "").startswith("gemma3") and spec.layer_pattern:
+    if st.impl == "hf" and family(spec).startswith("gemma3") and spec.layer_pattern:
         return len(set(spec.layer_pattern))
     return 1

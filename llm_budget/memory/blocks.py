@@ -13,10 +13,10 @@ probe of the same classes):
 
 from __future__ import annotations
 
-from llm_budget.memory.saved import Saved, Step, _matmul_inputs, _mlp, _norm
+from llm_budget.memory.saved import Saved, Step, _matmul_inputs, _mlp, _norm, family
 from llm_budget.model.spec import ModelSpec
 
-FP32_ROUTER = {"deepseek_v3", "deepseek_v2", "kimi_k2", "glm4_moe"}
+FP32_ROUTER = {"deepseek", "deepseek_v3", "deepseek_v2", "kimi_k2", "glm4_moe"}
 """Routers that run their linear layer in FP32 (hidden_states.float() @ weight.float()) and score with a sigmoid."""
 SOFTMAX_AFTER_TOPK = {"gpt_oss"}
 EVERY_EXPERT = {"llama4_text", "llama4"}
@@ -34,7 +34,7 @@ def math_path(spec: ModelSpec, st: Step) -> bool:
     mask (transformers' modeling_falcon.py calls scaled_dot_product_attention with attn_mask)."""
     if st.device != "cpu" or st.attention != "sdpa":
         return False
-    hf_falcon = st.impl == "hf" and spec.family == "falcon"
+    hf_falcon = st.impl == "hf" and family(spec) == "falcon"
     return spec.dropout > 0 or spec.qk_head_dim != spec.v_head_dim or hf_falcon
 
 
@@ -105,17 +105,17 @@ def sinks_eager_core(spec: ModelSpec, st: Step) -> list[Saved]:
 
 def router(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     """The router's saved tensors and the token order of the sorted rows (transformers' MoE blocks)."""
-    t, E, k, family = st.t, spec.n_experts, spec.active_experts, spec.family or ""
+    t, E, k, name = st.t, spec.n_experts, spec.active_experts, family(spec)
     rows = t * k
     out = _matmul_inputs(st, "router input", t * spec.d_embed, in_bytes, 1)
-    if family in SOFTMAX_AFTER_TOPK:
+    if name in SOFTMAX_AFTER_TOPK:
         out += [
             _saved("top-k indices", rows * 8, "topk saves the chosen experts (int64)"),
             _saved("top-k weights", rows * st.c, "softmax over the k logits saves its output"),
             _saved("token order (int64 ×4)", 4 * rows * 8, "sorting, gather, scatter and weights save indices"),
         ]
         return out
-    if family in FP32_ROUTER:
+    if name in FP32_ROUTER:
         return out + [
             _saved(
                 "router input (FP32 copy)",
@@ -139,7 +139,7 @@ def router(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
 def clamped_swiglu_extra(spec: ModelSpec, st: Step, rows: int, act_bytes: int) -> list[Saved]:
     """gpt-oss: gate.clamp, up.clamp, σ(α·gate), gate·σ and (up + 1)·glu keep three hidden-width tensors per
     row beyond act(gate) · up's (the clamps save their inputs, views of the fused gate_up output)."""
-    if spec.family != "gpt_oss":
+    if family(spec) != "gpt_oss":
         return []
     f = spec.expert_width
     return [_saved("experts: clamped SwiGLU intermediates", 3 * rows * f * act_bytes, "clamp, sigmoid and muls")]
@@ -167,7 +167,7 @@ def moe_saved(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     transformers' (blocks.py: its routers, experts and shared experts)."""
     t, c, r, h, E, k = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts
     rows = t * k
-    if st.impl == "hf" and spec.family in EVERY_EXPERT:
+    if st.impl == "hf" and family(spec) in EVERY_EXPERT:
         return every_expert(spec, st, in_bytes) + shared_experts(spec, st, in_bytes)
     if st.impl == "hf":
         return router(spec, st, in_bytes) + _hf_experts(spec, st, in_bytes) + shared_experts(spec, st, in_bytes)
@@ -198,7 +198,7 @@ def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
     t, c, h, E, k, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.active_experts, spec.expert_width
     rows = t * k
     offsets = Saved("grouped_mm offsets (int32)", 4 * E, "grouped_mm saves the group offsets")
-    weights = 4 if st.flow == "autocast" or spec.family not in ("qwen2_moe", "qwen3_moe", "gpt_oss") else c
+    weights = 4 if st.flow == "autocast" or family(spec) not in ("qwen2_moe", "qwen3_moe", "gpt_oss") else c
     if st.flow == "autocast":
         return [
             Saved("routed rows (FP32)", rows * h * 4, "grouped_mm saves its input"),

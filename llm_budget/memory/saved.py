@@ -9,6 +9,12 @@ from typing import Literal, NamedTuple
 from llm_budget.model.spec import Activation, MlpKind, ModelSpec, NormKind
 
 Flow = Literal["pure", "autocast"]
+def family(spec: ModelSpec) -> str:
+    """The spec's family as one spelling: the mappers' names (gpt-oss, qwen3-moe) with underscores, so the
+    sets below hold either those or transformers' model_type names."""
+    return (spec.family or "").replace("-", "_")
+
+
 FP32_NORM_PRODUCT = {"gemma", "gemma2", "gemma3_text", "gemma3", "gpt_oss", "olmo2"}
 FUSED_QKV = {"gpt2", "falcon", "gpt_bigcode", "gpt_neox", "bloom"}
 """transformers' classes that compute q, k, v with one matmul (c_attn, query_key_value): one autocast copy."""
@@ -79,7 +85,7 @@ def _norm(
     # rsqrt's output by mul; weight · x.to(dtype) saves the normalized input in the input dtype,
     # which is the FP32 product itself when the input was FP32. Gemma's and gpt-oss's norms multiply
     # the weight before casting back: the FP32 normalized x is saved (Gemma: and the FP32 1 + weight).
-    fp32_product = st.impl == "hf" and (spec.family or "") in FP32_NORM_PRODUCT
+    fp32_product = st.impl == "hf" and family(spec) in FP32_NORM_PRODUCT
     out = [
         Saved(f"{tag}: x in FP32", rows * width * 4, "pow and mul save the FP32 input"),
         Saved(f"{tag}: rsqrt", rows * 4, "mul saves 1/rms per row"),
@@ -87,7 +93,7 @@ def _norm(
             f"{tag}: normalized", rows * width * (4 if fp32_product else in_bytes), "weight · x saves the normalized x"
         ),
     ]
-    if fp32_product and (spec.family or "").startswith("gemma"):
+    if fp32_product and family(spec).startswith("gemma"):
         out.append(Saved(f"{tag}: 1 + weight (FP32)", width * 4, "GemmaRMSNorm multiplies by (1 + weight).float()"))
     return out
 

@@ -16,6 +16,7 @@ from llm_budget.memory.backward import BackwardRegion, block_backward_regions
 from llm_budget.memory.blocks import EVERY_EXPERT
 from llm_budget.memory.rank_activations import RankActivations, activations_on_rank
 from llm_budget.memory.recipes import RecipeBytes, is_frozen_base, recipe_bytes
+from llm_budget.memory.saved import family
 from llm_budget.memory.setup import Parallel, TrainSetup
 from llm_budget.memory.states import ModelStates, adapter_tensors, model_states
 from llm_budget.model.inventory import ParamTensor, parameter_tensors
@@ -192,7 +193,7 @@ def _autocast_copies(
         return AutocastCopies(0, 0)
     device, L = setup.device, spec.n_layers
     # Llama 4's experts are batched matmuls (bmm), which autocast does cast (blocks.EVERY_EXPERT)
-    hf_experts = setup.implementation == "hf" and spec.is_moe and spec.family not in EVERY_EXPERT
+    hf_experts = setup.implementation == "hf" and spec.is_moe and family(spec) not in EVERY_EXPERT
     matmuls = [t for t in tensors if t.kind == "linear" and not (hf_experts and t.expert)]
     tied = rounded(spec.n_vocab * spec.d_embed * 2, device) if spec.tied_embeddings else 0
     return AutocastCopies(

@@ -195,7 +195,9 @@ def spec_of(config: dict[str, Any], n_layers: int | None = None) -> ModelSpec:
     from llm_budget.model.hf import UnsupportedModelType
     from llm_budget.model.presets import spec_from_mapping
 
-    full = _config(config).to_dict()
+    # transformers' to_dict() writes some keys under their canonical name (Qwen3-MoE's num_experts as
+    # num_local_experts): the config's own keys, as its config.json spells them, are laid over it
+    full = {**_config(config).to_dict(), **config}
     try:
         spec = spec_from_mapping(spec_fields_from_hf(full), f"{config.get('model_type')} config")
     except UnsupportedModelType:
