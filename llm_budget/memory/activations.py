@@ -294,7 +294,7 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
                 "rope cos, sin",
                 2
                 * st.s
-                * rotary_dims(spec)
+                * (rotary_dims(spec) if st.impl == "hf" else spec.head_dim)
                 * (4 if st.impl == "hf" and family(spec) in POST_NORM else r)
                 * _rope_tables(spec, st),
                 "the rotations save cos and sin, shared by all layers",

@@ -10,7 +10,8 @@ def _mlp_workspace(spec: ModelSpec, t: int, c: int, normed: int) -> int:
     tanh GELU: the input, 0.5·x and two intermediates of the chain (4 ×); a fused activation: 2 ×.
     MoE: the routed rows and the other experts' outputs while the last expert runs its MLP (of the expert
     width) on its share (t·k / n_experts rows), or the gather after them: rows, the concatenated outputs, their
-    weighted copy and the output buffer; a shared expert's output (t × d) is live meanwhile, and the shared
+    weighted copy and the int64 token order (byte-exact against the fake-tensor probe at expert widths 128 and
+    256, where this phase is the peak); a shared expert's output (t × d) is live meanwhile, and the shared
     expert itself runs on all t rows. A model with dense and MoE blocks: the larger of the two."""
     d = spec.d_embed
     width = 3 if spec.mlp is MlpKind.gated else (4 if spec.act.value == "gelu_new" else 2)
@@ -21,7 +22,7 @@ def _mlp_workspace(spec: ModelSpec, t: int, c: int, normed: int) -> int:
     rows = t * spec.active_experts
     share = -(-rows // spec.n_experts)
     during = rows * d * c + (rows - share) * d * c + width * share * f * c
-    after = 3 * rows * d * c + t * d * c
+    after = 3 * rows * d * c + (2 * rows + t) * 8
     shared = 0
     if spec.d_shared_mlp is not None:
         shared = t * d * c  # the shared expert's output, live while the routed experts run

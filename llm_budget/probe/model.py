@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from llm_budget.errors import LLMBudgetError
 from llm_budget.model.spec import Activation, MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 
@@ -149,9 +150,9 @@ class LayerCache:
 
 
 class Mlp(nn.Module):
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, width: Optional[int] = None) -> None:
         super().__init__()
-        d, f = spec.d_embed, spec.d_mlp
+        d, f = spec.d_embed, width or spec.d_mlp
         self.gated = spec.mlp is MlpKind.gated
         self.act = _act(spec.act)
         self.gate = nn.Linear(d, f, bias=spec.mlp_bias) if self.gated else None
@@ -171,7 +172,7 @@ class MoE(nn.Module):
         super().__init__()
         self.k, self.n = spec.active_experts, spec.n_experts
         self.router = nn.Linear(spec.d_embed, spec.n_experts, bias=spec.router_bias)
-        self.experts = nn.ModuleList(Mlp(spec) for _ in range(spec.n_experts))
+        self.experts = nn.ModuleList(Mlp(spec, spec.expert_width) for _ in range(spec.n_experts))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
@@ -227,8 +228,29 @@ class Block(nn.Module):
         return x + F.dropout(self.mlp(self._norm(1, x)), p)
 
 
+def unsupported(spec: ModelSpec) -> list[str]:
+    """What of a spec the reference model does not build (issue 10's architectures): the probe measures those
+    through transformers' own class (--hf-model) instead of a model with other tensors. (It rotates whole
+    heads and keeps every position in every layer's cache: partial rotary and per-layer windows change no
+    parameter, and the accountant follows the reference model's own ops for it.)"""
+    checks = {
+        "multi-head latent attention": spec.mla is not None,
+        "attention sinks": spec.attention_sinks,
+        "shared experts": spec.d_shared_mlp is not None,
+        "dense and MoE blocks mixed": spec.is_moe and spec.n_moe_layers != spec.n_layers,
+        "a measured tensor table": spec.tensors is not None,
+    }
+    return [name for name, present in checks.items() if present]
+
+
 class Transformer(nn.Module):
     def __init__(self, spec: ModelSpec, *, attention: str = "sdpa", n_layers: Optional[int] = None) -> None:
+        missing = unsupported(spec)
+        if missing:
+            raise LLMBudgetError(
+                f"the probe's reference model does not build {', '.join(missing)} ({spec.label}): "
+                "probe transformers' own class with --hf-model config.json"
+            )
         super().__init__()
         self.spec = spec
         d = spec.d_embed
@@ -239,7 +261,7 @@ class Transformer(nn.Module):
         )
         self.blocks = nn.ModuleList(Block(spec, attention) for _ in range(n_layers or spec.n_layers))
         self.final_norm = make_norm(spec, d) if spec.final_norm else nn.Identity()
-        self.unembed = nn.Linear(d, spec.n_vocab, bias=False)
+        self.unembed = nn.Linear(d, spec.n_vocab, bias=spec.unembed_bias)
         if spec.tied_embeddings:
             self.unembed.weight = self.embed.weight
         self.dropout = spec.dropout
