@@ -46,14 +46,23 @@ METHOD_NAMES = {"full": "full fine-tune", "lora": "LoRA", "qlora": "QLoRA", "inf
 LORA_METHODS = ("lora", "qlora")
 
 
+def _alternatives(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A wanted item's option sets, tried in order (`set` is one mapping or a list of them)."""
+    return item["set"] if isinstance(item["set"], list) else [item["set"]]
+
+
+def _options(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted({name for alt in _alternatives(item) for name in alt}))
+
+
 def load(path: Path = CASES_FILE) -> dict[str, Any]:
     """The case file, with each group's settings, flags and wanted options merged into its cases."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     cases = []
     for group in data["groups"]:
         for row in group["cases"]:
-            wanted = {tuple(w["set"]): w for w in group.get("wanted", [])}
-            wanted.update({tuple(w["set"]): w for w in row.get("wanted", [])})  # a case's own item replaces
+            wanted = {_options(w): w for w in group.get("wanted", [])}
+            wanted.update({_options(w): w for w in row.get("wanted", [])})  # a case's own item replaces
             cases.append(
                 dict(
                     name=row["name"],
@@ -120,17 +129,19 @@ def evaluate(case: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"{case['name']}: the case's own options fail: {err}")
     missing: list[str] = []
     for item in case["wanted"]:
-        trial = {k: v for k, v in flags.items() if k not in item.get("unset", [])} | item["set"]
-        if not set(item["set"]) <= known_options():
-            missing.append(item["what"])
-            continue
-        code, got, _ = run(case["model"], trial)
-        if code == 0 and got is not None and _honoured(case, got):
-            flags, out = trial, got
-        elif code == 0:
-            missing.append(item["what"] + f" (`{' '.join(argv(item['set']))}` is accepted but trains every weight)")
+        note = ""
+        for options in _alternatives(item):
+            if not set(options) <= known_options():
+                continue
+            trial = {k: v for k, v in flags.items() if k not in item.get("unset", [])} | options
+            code, got, _ = run(case["model"], trial)
+            if code == 0 and got is not None and _honoured(case, got):
+                flags, out = trial, got
+                break
+            if code == 0:
+                note = f" (`{' '.join(argv(options))}` is accepted but trains every weight)"
         else:
-            missing.append(item["what"])
+            missing.append(item["what"] + note)
     unit = sources[case["source"]]["unit"]
     published = case["published"] * UNITS[unit]
     ours = out["total_bytes"]
@@ -202,8 +213,10 @@ UNMODELLED = [
     "the whole batch × seq × vocab logits upcast to FP32 and their gradients.",
     "**LoRA target sets**: litgpt adapts q and v by default (and the output head in some configs); our "
     "`--lora-targets` has `all` (every linear layer of the blocks) and `attention` (q, k, v, o).",
-    "**Paged optimizers** (bitsandbytes `PagedAdamW8bit`): states in CUDA unified memory, which the driver "
-    "may page to the host; whether they count in `max_memory_allocated` depends on the allocator path.",
+    "**Paged optimizers** (bitsandbytes `PagedAdamW8bit`, torchtune's full fine-tune): bitsandbytes allocates "
+    "the states itself in CUDA unified memory (`cudaMallocManaged`), outside PyTorch's caching allocator, so "
+    "they are not in `max_memory_allocated` at all (they are in `nvidia-smi` while resident); we count them "
+    "as device memory.",
     "**torch.compile** (torchtune's rows): fused kernels save fewer intermediate tensors than eager PyTorch.",
     "**The CUDA context, cuBLAS workspaces and the allocator's cache**: not in `max_memory_allocated`, so "
     "not in these comparisons either (they are in what `nvidia-smi` shows).",
@@ -262,7 +275,13 @@ def page() -> str:
         lines.append(
             f"- **{case['name']}** ({case['source']}, table '{case['table']}'"
             + (f"; {case['config']}" if case["config"] else "")
-            + f"): {settings}. Published {case['published']} {r['unit']}. "
+            + f"): {settings}. Published {case['published']} {r['unit']}"
+            + (
+                f"; trainable parameters published {case['trainable']:,}, ours {r['trainable']:,}"
+                if case["trainable"]
+                else ""
+            )
+            + ". "
             f"Run: `{command_line(case, r['flags'])}`."
         )
     lines += ["", "## Rows left out", ""]
