@@ -158,7 +158,7 @@ def evaluate(case: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
 
 def is_oom(case: dict[str, Any]) -> bool:
     """A published row that ran out of memory on its GPU (no figure: ours should not fit the card)."""
-    return case["published"] == "OOM"
+    return bool(case["published"] == "OOM")
 
 
 def summary(results: list[dict[str, Any]]) -> list[list[str]]:
