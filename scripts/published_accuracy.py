@@ -46,6 +46,7 @@ KINDS = {
 METHODS = ("full", "lora", "qlora", "inference")
 METHOD_NAMES = {"full": "full fine-tune", "lora": "LoRA", "qlora": "QLoRA", "inference": "inference"}
 LORA_METHODS = ("lora", "qlora")
+LOGITS = "Logits and loss"  # the JSON component that chunked cross-entropy would shrink
 
 
 def _alternatives(item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -147,7 +148,15 @@ def evaluate(case: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
             missing.append(item["what"] + note)
     unit = sources[case["source"]]["unit"]
     ours = out["total_bytes"]
-    result = dict(case=case, flags=flags, ours=ours, unit=unit, missing=missing, trainable=out["trainable_params"])
+    result = dict(
+        case=case,
+        flags=flags,
+        ours=ours,
+        unit=unit,
+        missing=missing,
+        trainable=out["trainable_params"],
+        components={c["name"]: c["bytes"] for c in out["components"]},
+    )
     if is_oom(case):  # memory/usable.py: the card's total less the CUDA context and the fragmentation margin
         result["usable"] = usable_memory(load_gpu(case["gpu"])).usable_bytes
     else:
@@ -206,6 +215,7 @@ def _oom_row(r: dict[str, Any]) -> list[str]:
 
 def _case_row(r: dict[str, Any]) -> list[str]:
     case, unit = r["case"], r["unit"]
+    logits = r["components"].get(LOGITS)
     return [
         case["name"],
         case["source"],
@@ -213,6 +223,7 @@ def _case_row(r: dict[str, Any]) -> list[str]:
         f"{case['published']:.2f} {unit}",
         f"{r['ours'] / UNITS[unit]:.2f} {unit}",
         f"{r['error']:+.1%}",
+        f"{logits / UNITS[unit]:.2f}" if logits else "—",
         "; ".join(r["missing"]) or "—",
     ]
 
@@ -271,7 +282,7 @@ def page() -> str:
         "## Cases",
         "",
         *_table(
-            ["Case", "Source", "Method", "Published", "Ours", "Error", "Not expressible yet"],
+            ["Case", "Source", "Method", "Published", "Ours", "Error", "Ours: logits and loss", "Not expressible yet"],
             [_case_row(r) for r in results],
         ),
         "",
@@ -314,7 +325,13 @@ def page() -> str:
                 else ""
             )
             + ". "
-            f"Run: `{command_line(case, r['flags'])}`."
+            f"Run: `{command_line(case, r['flags'])}`; ours by term: "
+            + ", ".join(
+                f"{name} {b / UNITS[r['unit']]:.2f}"
+                for name, b in r["components"].items()
+                if b / UNITS[r["unit"]] >= 0.005
+            )
+            + f" {r['unit']}."
         )
     lines += ["", "## Rows left out", ""]
     lines += [f"- {x['source']}: {x['rows']} — {x['why']}." for x in data["excluded"]]
