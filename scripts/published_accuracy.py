@@ -132,6 +132,7 @@ def evaluate(case: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
     if code != 0 or out is None:
         raise SystemExit(f"{case['name']}: the case's own options fail: {err}")
     missing: list[str] = []
+    lacking: list[dict[str, Any]] = []  # the wanted items not expressed, for the page's count by option
     for item in case["wanted"]:
         note = ""
         for options in _alternatives(item):
@@ -146,6 +147,7 @@ def evaluate(case: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
                 note = f" (`{' '.join(argv(options))}` is accepted but trains every weight)"
         else:
             missing.append(item["what"] + note)
+            lacking.append(item)
     unit = sources[case["source"]]["unit"]
     ours = out["total_bytes"]
     result = dict(
@@ -154,6 +156,7 @@ def evaluate(case: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
         ours=ours,
         unit=unit,
         missing=missing,
+        lacking=lacking,
         trainable=out["trainable_params"],
         components={c["name"]: c["bytes"] for c in out["components"]},
     )
@@ -191,6 +194,20 @@ def summary(results: list[dict[str, Any]]) -> list[list[str]]:
     every = [abs(r["error"]) for r in results]
     rows.append(["all", str(len(results)), f"{statistics.median(every):.1%}", f"{max(every):.1%}", "", ""])
     return rows
+
+
+def _missing_counts(results: list[dict[str, Any]]) -> list[list[str]]:
+    """How many cases lack each setting the CLI cannot express yet (by the options that would express it)."""
+    counts: dict[str, int] = {}
+    settings: dict[str, str] = {}
+    for r in results:
+        for item in r["lacking"]:
+            key = " or ".join(f"`{' '.join(argv(alt))}`" for alt in _alternatives(item))
+            counts[key] = counts.get(key, 0) + 1
+            what = item["what"].split(" (")[0]
+            settings[key] = min(settings.get(key, what), what, key=len)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [[settings[key], key, str(n)] for key, n in ranked]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -285,6 +302,14 @@ def page() -> str:
             ["Case", "Source", "Method", "Published", "Ours", "Error", "Ours: logits and loss", "Not expressible yet"],
             [_case_row(r) for r in results],
         ),
+        "",
+        "## What the CLI cannot express yet",
+        "",
+        "Each setting below was run with the nearest options the CLI has; the count is of the cases above "
+        "(and the out-of-memory rows) that need it; the options are the names the case file tries (a guess until "
+        "they exist: rename them there).",
+        "",
+        *_table(["Setting", "Options that would express it", "Cases"], _missing_counts(evaluated)),
         "",
         "## Rows that ran out of memory",
         "",
