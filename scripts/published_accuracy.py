@@ -259,7 +259,8 @@ UNMODELLED = [
     "the whole batch × seq × vocab logits upcast to FP32 and their gradients.",
     "**LoRA target sets**: litgpt adapts q and v by default (and the output head in some configs); our "
     "`--lora-targets` has `all` (every linear layer of the blocks) and `attention` (q, k, v, o).",
-    "**Paged optimizers** (bitsandbytes `PagedAdamW8bit`, torchtune's full fine-tune): bitsandbytes allocates "
+    "**Paged optimizers** (bitsandbytes `PagedAdamW8bit` in torchtune's full fine-tune, `PagedAdamW` for "
+    "litgpt's quantized LoRA): bitsandbytes allocates "
     "the states itself in CUDA unified memory (`cudaMallocManaged`), outside PyTorch's caching allocator, so "
     "they are not in `max_memory_allocated` at all (they are in `nvidia-smi` while resident); we count them "
     "as device memory.",
