@@ -81,8 +81,7 @@ def test_wanted_options_are_tried_and_missing_ones_flagged() -> None:
 
 def test_a_wanted_option_is_used_as_soon_as_the_cli_has_it() -> None:
     # The re-run is a data change only: an option the CLI has (here --checkpointing) is applied, not flagged.
-    case = dict(next(c for c in CASES if c["name"] == "Llama 2 7B bf16"), method="full")
-    case |= dict(flags={"--mode": "train", "--precision": "bf16", "--recipe": "pure", "--batch": 1, "--seq": 512})
+    case = dict(next(c for c in CASES if c["name"] == "Llama 2 7B LoRA, micro-batch 1"))
     case["wanted"] = [{"what": "activation checkpointing", "set": {"--checkpointing": "full"}}]
     result = published_accuracy.evaluate(case, DATA["sources"])
     assert result["flags"]["--checkpointing"] == "full" and result["missing"] == []
