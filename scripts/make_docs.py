@@ -120,6 +120,9 @@ def _family_table(reports: list[dict[str, Any]]) -> list[str]:
         def mx(s: dict[str, Any]) -> str:
             return "–" if s["max"] is None else _pct(s["max"])
 
+        def med(s: dict[str, Any]) -> str:
+            return "–" if s["median"] is None else _pct(s["median"])
+
         out.append(
             [
                 family,
@@ -129,6 +132,7 @@ def _family_table(reports: list[dict[str, Any]]) -> list[str]:
                 str(sum(bool(r.get("passed")) for r in reps)),
                 f"{exact['equal']} of {exact['n']}",
                 mx(forward),
+                med(peak),
                 mx(peak),
             ]
         )
@@ -140,6 +144,7 @@ def _family_table(reports: list[dict[str, Any]]) -> list[str]:
         "passed",
         "exact rows equal",
         "forward max \\|error\\|",
+        "peak median \\|error\\|",
         "peak max \\|error\\|",
     ]
     return _table(header, out, right_from=3)
@@ -183,6 +188,10 @@ measured. Weights, gradients, optimizer states and the KV cache are held to the 
 allocator's 512-byte blocks on a GPU); the forward's bytes and the peaks to `--tolerance` (5%).
 "reference model" is the probe's own transformer (`llm_budget/probe/`), "transformers" is
 Hugging Face's model class built from a config, compared with `memory --implementation hf`.
+The `hf-*` architectures after GPT-2, Llama and Mixtral are the families of 2025-26 (issue 10: MoE with
+shared experts, MLA, sliding/chunked layers, attention sinks, partial rotary, parallel and post-norm
+blocks), probed in bf16 mixed and pure precision, AdamW, with and without full checkpointing, SDPA
+(gpt-oss: eager, the only attention transformers gives it).
 
 To refresh: rerun the probe (`llm-budget probe --matrix --fake --out probe-results/fake-matrix.json`,
 or `scripts/gpu_probe.sh` on a GPU), then `python scripts/make_docs.py accuracy`.

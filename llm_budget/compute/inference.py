@@ -20,6 +20,7 @@ from llm_budget.defaults import DEFAULT_MFU
 from llm_budget.errors import LLMBudgetError
 from llm_budget.hardware import GpuSpec, Precision, parse_precision
 from llm_budget.memory import InferSetup, kv_bytes, serving_need, usable_memory
+from llm_budget.memory.kv import KVCache, KVLayout, kv_cache_at_bits
 from llm_budget.refs import cite
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64)
@@ -65,7 +66,10 @@ class InferenceEstimate(Frozen):
     weight_bytes: int  # all weights
     kv_bytes_per_token: int  # 2 · L · n_kv · Q · bytes (0 without an architecture)
     context_tokens: int
-    kv_bytes_per_sequence: int  # at context_tokens (capped by a sliding window)
+    kv_bytes_per_sequence: int  # at context_tokens (sliding and chunked layers capped at their window or chunk)
+    kv_cache: Optional[KVCache] = (
+        None  # one sequence at context_tokens, one row per attention kind (None: no architecture)
+    )
     prefill_flops_per_token: int  # 2·N + 4·L·H·Q·T
     prefill_flops: int  # one prompt of context_tokens tokens
     decode_flops_per_token: int  # 2·N + 4·L·H·Q·S at context S
@@ -80,16 +84,35 @@ def _stored_bytes(n_values: int, bits: int) -> int:
     return (n_values * bits + 7) // 8
 
 
-def kv_bytes_per_token(size: ModelSize, *, bits: int) -> int:
+def kv_bytes_per_token(size: ModelSize, *, bits: int, layout: KVLayout = "transformers") -> int:
     """Bytes of K and V cached per token, all layers (llm_budget.memory's KV formula; 0 without an architecture).
 
-    Formula: 2 × n_layers × n_kv_heads × d_head × bytes (K and V; GQA caches n_kv_heads heads).
-    Source:  kwon2023 §3 (OPT-13B: 2 × 5120 × 40 × 2 B = 800 KB per token).
+    Formula: 2 × n_layers × n_kv_heads × d_head × bytes (K and V; GQA caches n_kv_heads heads); MLA: the
+             latent's kv_lora_rank + qk_rope_head_dim per layer (or every head's K and V: layout per_head).
+    Source:  kwon2023 §3 (OPT-13B: 2 × 5120 × 40 × 2 B = 800 KB per token); memory/kv.py.
     """
     if not size.has_architecture:
         return 0
+    if size.spec is not None:
+        return _sequence_cache(size, 1, bits, layout).bytes_per_token
     assert size.n_layers is not None and size.n_kv_heads is not None and size.d_head is not None
     return kv_bytes(n_layers=size.n_layers, kv_heads=size.n_kv_heads, head_dim=size.d_head, tokens=1, bits=bits)
+
+
+def _sequence_cache(size: ModelSize, context_tokens: int, bits: int, layout: KVLayout) -> KVCache:
+    """One sequence's cache at a context, per attention kind (memory/kv.py)."""
+    assert size.spec is not None
+    return kv_cache_at_bits(size.spec, batch=1, tokens=context_tokens, bits=bits, layout=layout)
+
+
+def kv_bytes_per_sequence(size: ModelSize, *, context_tokens: int, bits: int, layout: KVLayout = "transformers") -> int:
+    """One sequence's KV cache at a context: full layers hold every position, sliding layers their window,
+    chunked layers their chunk (memory/kv.py); 0 without an architecture."""
+    if not size.has_architecture:
+        return 0
+    if size.spec is not None:
+        return _sequence_cache(size, context_tokens, bits, layout).total_bytes
+    return kv_bytes_per_token(size, bits=bits) * attention_span(size, context_tokens)
 
 
 def _expert_weights_read(size: ModelSize, batch_size: int) -> int:
@@ -126,19 +149,20 @@ def decode_bound(
     bits: int,
     peak_tflops: float,
     precision: str = "bf16",
+    kv_layout: KVLayout = "transformers",
 ) -> DecodeBound:
     """Upper bound on decode tokens/s: memory bandwidth, and compute.
 
     Formula: tokens/s ≤ B · bandwidth / (weight bytes + B · KV bytes per sequence)   (memory)
              tokens/s ≤ peak / (2·N + 4·L·H·Q·S)                                      (compute)
-             KV bytes per sequence = 2·L·n_kv·Q·bytes · S (S capped by a sliding window).
+             KV bytes per sequence = 2·L·n_kv·Q·bytes · S per layer kind (S capped by a window or chunk).
     Source:  pope2022 §2 (memory-bandwidth bound decode); kwon2023 §3 (KV cache per token).
     """
     if batch_size <= 0:
         raise LLMBudgetError(f"batch size must be positive, got {batch_size}")
     serving = _serving_need(size, batch_size=batch_size, context_tokens=context_tokens, precision=precision)
     usable = usable_memory(gpu).usable_bytes
-    kv_seq = kv_bytes_per_token(size, bits=bits) * attention_span(size, context_tokens)
+    kv_seq = kv_bytes_per_sequence(size, context_tokens=context_tokens, bits=bits, layout=kv_layout)
     shared = size.params_total - size.expert_params
     weights_read = _stored_bytes(shared + _expert_weights_read(size, batch_size), bits)
     kv_read = batch_size * kv_seq
@@ -175,6 +199,7 @@ def _gpu_inference(
     batch_sizes: Sequence[int],
     bits: int,
     mfu: float,
+    kv_layout: KVLayout = "transformers",
 ) -> GpuInference:
     """One GPU type: the prefill time of one prompt at the MFU, and the decode bound at each batch size."""
     prefill = forward_flops_per_token(size, seq_len=context_tokens) * context_tokens
@@ -196,6 +221,7 @@ def _gpu_inference(
                 bits=bits,
                 peak_tflops=choice.peak_tflops,
                 precision=choice.precision,
+                kv_layout=kv_layout,
             )
             for b in batch_sizes
         ],
@@ -210,6 +236,7 @@ def inference_estimate(
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     precision: Optional[str] = None,
     mfu: float = DEFAULT_MFU,
+    kv_layout: KVLayout = "transformers",
 ) -> InferenceEstimate:
     """Prefill FLOPs and time, and the decode bounds per GPU type and batch size.
 
@@ -224,19 +251,30 @@ def inference_estimate(
     choices = [resolve_peak(g, precision) for g in gpus]
     bits = storage_bits(choices[0].precision if choices else parse_compute_precision(precision or "bf16"))
     forward = forward_flops_per_token(size, seq_len=context_tokens)
-    kv_token = kv_bytes_per_token(size, bits=bits)
+    kv_token = kv_bytes_per_token(size, bits=bits, layout=kv_layout)
+    sequence_cache = _sequence_cache(size, context_tokens, bits, kv_layout) if size.spec is not None else None
     return InferenceEstimate(
         storage_bits=bits,
         weight_bytes=_stored_bytes(size.params_total, bits),
         kv_bytes_per_token=kv_token,
         context_tokens=context_tokens,
-        kv_bytes_per_sequence=kv_token * attention_span(size, context_tokens),
+        kv_bytes_per_sequence=kv_bytes_per_sequence(size, context_tokens=context_tokens, bits=bits, layout=kv_layout),
+        kv_cache=sequence_cache,
         prefill_flops_per_token=forward,
         prefill_flops=forward * context_tokens,
         decode_flops_per_token=forward,  # the same forward pass, one token at a context of context_tokens
         mfu=mfu,
         gpus=[
-            _gpu_inference(size, g, c, context_tokens=context_tokens, batch_sizes=batch_sizes, bits=bits, mfu=mfu)
+            _gpu_inference(
+                size,
+                g,
+                c,
+                context_tokens=context_tokens,
+                batch_sizes=batch_sizes,
+                bits=bits,
+                mfu=mfu,
+                kv_layout=kv_layout,
+            )
             for g, c in zip(gpus, choices, strict=True)
         ],
         formula="tokens/s ≤ min(B · bandwidth / (weights + B · KV), peak / (2·N + 4·L·H·Q·S))",

@@ -21,130 +21,30 @@ Dtype flow, per recipe:
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
-
-from llm_budget.model.spec import (
-    Activation,
-    MlpKind,
-    ModelSpec,
-    NormKind,
-    PositionKind,
-    QKNorm,
+from llm_budget.memory.blocks import (
+    EVERY_EXPERT,
+    l2_qk_norm,
+    math_path,
+    math_path_core,
+    mla_attention,
+    moe_saved,
+    sinks_eager_core,
 )
-
-Flow = Literal["pure", "autocast"]
-AttentionKind = Literal["sdpa", "eager"]
-Device = Literal["cuda", "cpu"]
-
-
-class Saved(NamedTuple):
-    name: str
-    bytes: int
-    why: str
-    group: str = ""  # attn_norm | attn | mlp_norm | mlp: the part of the block whose backward frees it
-
-
-class Step(NamedTuple):
-    """Conditions of a training step that decide what is saved."""
-
-    b: int  # micro-batch
-    s: int  # sequence length
-    flow: Flow
-    c: int  # bytes of the compute dtype (2 for bf16/fp16, 4 for fp32)
-    attention: AttentionKind = "sdpa"
-    device: Device = "cuda"
-    impl: Literal["hf", "reference"] = "reference"  # Hugging Face transformers, or the probe's reference model
-
-    @property
-    def t(self) -> int:
-        return self.b * self.s
-
-    @property
-    def r(self) -> int:
-        """Bytes per element of the residual stream (FP32 under autocast)."""
-        return 4 if self.flow == "autocast" else self.c
-
-
-def _dropout_mask(st: Step, elements: int, in_bytes: int) -> int:
-    """Bytes a dropout keeps for backward: a 1-byte mask on CUDA (native_dropout); on the CPU, a
-    scaled noise tensor in the input's dtype (input * noise saves the noise)."""
-    return elements * (1 if st.device == "cuda" else in_bytes)
-
-
-def _norm(
-    spec: ModelSpec, st: Step, width: int, rows: int, tag: str, in_bytes: int, *, separate_weight: bool = False
-) -> list[Saved]:
-    """Saved tensors of one norm over `width` features for `rows` rows. The output keeps the input's dtype.
-
-    separate_weight: the norm runs without affine weights and a separate `· weight` saves the normalized
-    rows (the probe's per-head QK-norm).
-    """
-    if spec.norm is NormKind.none:
-        return []
-    if spec.norm is NormKind.layernorm:
-        # native_layer_norm saves its input, mean and rstd (FP32 on CUDA; the input's dtype on the CPU).
-        stat = 4 if st.device == "cuda" or in_bytes == 4 else in_bytes
-        out = [
-            Saved(f"{tag}: input", rows * width * in_bytes, "layer_norm saves its input"),
-            Saved(f"{tag}: mean, rstd", 2 * rows * stat, "layer_norm saves mean and 1/std per row"),
-        ]
-        if separate_weight:
-            out.append(Saved(f"{tag}: normalized", rows * width * in_bytes, "· weight saves the normalized rows"))
-        return out
-    # RMSNorm computed in FP32 (transformers' LlamaRMSNorm): x.float() is saved by pow and mul,
-    # rsqrt's output by mul; weight · x.to(dtype) saves the normalized input in the input dtype,
-    # which is the FP32 product itself when the input was FP32.
-    return [
-        Saved(f"{tag}: x in FP32", rows * width * 4, "pow and mul save the FP32 input"),
-        Saved(f"{tag}: rsqrt", rows * 4, "mul saves 1/rms per row"),
-        Saved(f"{tag}: normalized", rows * width * in_bytes, "weight · x saves the normalized x"),
-    ]
-
-
-def _matmul_inputs(st: Step, name: str, elements: int, in_bytes: int, n_matmuls: int) -> list[Saved]:
-    """What matmuls save of a shared input: the input once, or under autocast one 16-bit copy per matmul
-    (autocast caches casts of leaf weights only, so an activation is cast again by every matmul)."""
-    if st.flow == "autocast" and in_bytes != st.c:
-        return [
-            Saved(
-                f"{name} (16-bit copy ×{n_matmuls})",
-                n_matmuls * elements * st.c,
-                "autocast casts the input once per matmul",
-            )
-        ]
-    return [Saved(name, elements * in_bytes, "saved by the matmul(s) it reads")]
-
-
-def _mlp(spec: ModelSpec, st: Step, rows: int, in_bytes: int, tag: str, *, input_counted: bool = False) -> list[Saved]:
-    """A dense MLP over `rows` token rows; its input has dtype in_bytes (saved here unless input_counted)."""
-    f, c = spec.d_mlp, st.c
-    gated = spec.mlp is MlpKind.gated
-    out: list[Saved] = []
-    if not (input_counted and not (st.flow == "autocast" and in_bytes != c)):
-        out += _matmul_inputs(st, f"{tag}: input", rows * spec.d_embed, in_bytes, 2 if gated else 1)
-    if spec.act is Activation.gelu_new:
-        # 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): pow saves x, tanh its output, the last mul both
-        # factors. Under CUDA autocast pow runs in FP32 (it casts x and saves the copy), and everything
-        # downstream of it is FP32.
-        fp32 = st.flow == "autocast" and st.device == "cuda"
-        t_bytes = 4 if fp32 else c
-        out += [
-            Saved(f"{tag}: act input" + (" (FP32 copy)" if fp32 else ""), rows * f * t_bytes, "pow saves its input"),
-            Saved(f"{tag}: tanh", rows * f * t_bytes, "tanh saves its output"),
-            Saved(f"{tag}: 0.5·x", rows * f * c, "the last mul saves both factors"),
-            Saved(f"{tag}: 1 + tanh", rows * f * t_bytes, "the last mul saves both factors"),
-        ]
-        act_bytes = t_bytes
-    else:
-        out.append(Saved(f"{tag}: act input", rows * f * c, f"{spec.act.value} saves its input"))
-        act_bytes = c
-    if gated:
-        out += [
-            Saved(f"{tag}: act output", rows * f * act_bytes, "act(gate) · up saves both factors"),
-            Saved(f"{tag}: up output", rows * f * c, "act(gate) · up saves both factors"),
-        ]
-    out += _matmul_inputs(st, f"{tag}: down-projection input", rows * f, act_bytes, 1)
-    return out
+from llm_budget.memory.saved import (
+    FUSED_QKV,
+    POST_NORM,
+    _dropout_mask,
+    _matmul_inputs,
+    _mlp,
+    _norm,
+    family,
+)
+from llm_budget.memory.saved import AttentionKind as AttentionKind  # the step's conditions: re-exported here
+from llm_budget.memory.saved import Device as Device
+from llm_budget.memory.saved import Flow as Flow
+from llm_budget.memory.saved import Saved as Saved
+from llm_budget.memory.saved import Step as Step
+from llm_budget.model.spec import LayerKind, ModelSpec, NormKind, PositionKind, QKNorm
 
 
 def _hf_gpt2(spec: ModelSpec, st: Step) -> bool:
@@ -156,11 +56,17 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
     t, b, s, c = st.t, st.b, st.s, st.c
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
     qd, kd = h * dh, kv * dh
-    cpu_math = st.device == "cpu" and spec.dropout > 0 and st.attention == "sdpa"
+    cpu_math = math_path(spec, st)
+    if cpu_math and spec.dropout == 0:
+        return math_path_core(spec, st)  # transformers' Falcon, MLA's unequal key and value widths
+    if st.attention == "eager" and st.impl == "hf" and spec.attention_sinks:
+        return sinks_eager_core(spec, st)
     if st.attention == "sdpa" and not cpu_math:
         # Flash (16-bit, sm80+) or memory-efficient kernel: q, k, v, output and FP32 log-sum-exp per row;
         # the memory-efficient kernel pads the rows of its log-sum-exp to a multiple of 32 (CUDA, FP32 inputs).
         rows = s if (st.device == "cpu" or c == 2) else -(-s // 32) * 32
+        if st.window_mask:  # transformers' sdpa_attention_forward: a mask means no enable_gqa, so repeat_kv
+            kd = qd
         out = [
             Saved("q (attention input)", t * qd * c, "SDPA saves q, k, v (no s² matrix: Dao et al. 2022)"),
             Saved("k (attention input)", t * kd * c, "SDPA saves q, k, v"),
@@ -168,6 +74,14 @@ def _attention_core(spec: ModelSpec, st: Step) -> list[Saved]:
             Saved("attention output", t * qd * c, "SDPA saves its output; the out-projection reads it as a view"),
             Saved("log-sum-exp (FP32)", b * h * rows * 4, "SDPA saves one FP32 statistic per row"),
         ]
+        if st.window_mask:
+            out.append(
+                Saved("window mask", b * s * s * c, "SDPA saves the boolean mask converted to the compute dtype")
+            )
+        if st.impl == "hf" and spec.rotary_fraction < 1 and spec.position is PositionKind.rotary:
+            # partial rotary concatenates q's rotated and passed parts: q is laid out (b, h, s, d), and so is
+            # SDPA's output, which the out-projection then reads through a contiguous (b, s, h·d) copy
+            out.append(Saved("attention output (contiguous copy)", t * qd * c, "the out-projection saves the copy"))
         if spec.dropout > 0:
             out.append(Saved("attention dropout seed", 16, "the kernel regenerates its dropout mask from a seed"))
         return out
@@ -244,69 +158,22 @@ def _attention(spec: ModelSpec, st: Step, in_bytes: int, *, input_counted: bool 
     """Saved tensors from the normed input through the attention output projection."""
     t, c = st.t, st.c
     h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
+    if spec.mla is not None:
+        return mla_attention(spec, st, in_bytes)
     out: list[Saved] = []
     if not input_counted:
         # transformers' GPT-2 computes q, k, v with one fused matmul (c_attn): one cast under autocast
-        out += _matmul_inputs(st, "attention input", t * spec.d_embed, in_bytes, 1 if _hf_gpt2(spec, st) else 3)
-    if spec.qk_norm is not QKNorm.none and spec.norm is not NormKind.none:
+        out += _matmul_inputs(
+            st, "attention input", t * spec.d_embed, in_bytes, 1 if st.impl == "hf" and family(spec) in FUSED_QKV else 3
+        )
+    if st.impl == "hf" and family(spec) in POST_NORM:
+        out += _norm(spec, st, h * dh, t, "q-norm", c) + _norm(spec, st, kv * dh, t, "k-norm", c)
+    elif spec.qk_norm is not QKNorm.none and spec.norm is not NormKind.none:
         per_head = spec.qk_norm is QKNorm.per_head
         out += _norm(spec, st, dh, t * h, "q-norm", c, separate_weight=per_head)
         out += _norm(spec, st, dh, t * kv, "k-norm", c, separate_weight=per_head)
     out += _attention_core(spec, st)
     return out
-
-
-def _moe(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
-    """Router and routed experts (dropless, token rows sorted by expert): the probe's MoE layer."""
-    t, c, r, h, E, k = st.t, st.c, st.r, spec.d_embed, spec.n_experts, spec.active_experts
-    rows = t * k
-    out = _matmul_inputs(st, "router input", t * h, in_bytes, 1)
-    out += [
-        Saved("router probabilities (FP32)", t * E * 4, "softmax saves its output"),
-        Saved("top-k indices", rows * 8, "topk saves the chosen experts (int64)"),
-        Saved("top-k weights and their sum", rows * 4 + t * 4, "the renormalizing division saves both"),
-        Saved("token order (int64 ×3)", 3 * rows * 8, "gather, scatter and weight indexing save their indices"),
-    ]
-    if st.impl == "hf":
-        return out + _hf_experts(spec, st, in_bytes)
-    if st.flow == "autocast" and in_bytes != c:
-        out += _mlp(spec, st, rows, in_bytes, "experts")  # each expert casts its rows: copies counted there
-    else:
-        out.append(Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save views of the sorted rows"))
-        out += _mlp(spec, st, rows, in_bytes, "experts", input_counted=True)
-    out += [
-        Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
-        Saved("routing weights, sorted", rows * r, "· routing weight saves the weights (residual dtype)"),
-        Saved("weighted expert outputs", rows * h * max(c, r), "index_add_ saves its source"),
-    ]
-    return out
-
-
-def _hf_experts(spec: ModelSpec, st: Step, in_bytes: int) -> list[Saved]:
-    """transformers' MoE experts (grouped_mm over the sorted rows, then a gather and a sum). grouped_mm has no
-    autocast rule: under autocast the experts run in FP32 on FP32 rows."""
-    t, c, h, E, k, f = st.t, st.c, spec.d_embed, spec.n_experts, spec.active_experts, spec.d_mlp
-    rows = t * k
-    offsets = Saved("grouped_mm offsets (int32)", 4 * E, "grouped_mm saves the group offsets")
-    if st.flow == "autocast":
-        return [
-            Saved("routed rows (FP32)", rows * h * 4, "grouped_mm saves its input"),
-            Saved("gate and up outputs (FP32)", rows * 2 * f * 4, "act(gate) · up saves them"),
-            Saved("act output (FP32)", rows * f * 4, "act(gate) · up saves both factors"),
-            Saved("down-projection input (FP32)", rows * f * 4, "grouped_mm saves its input"),
-            Saved("expert outputs (FP32)", rows * h * 4, "· routing weight saves the outputs"),
-            Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights"),
-            offsets,
-        ]
-    return (
-        [Saved("routed rows", rows * h * in_bytes, "the experts' matmuls save the sorted rows")]
-        + _mlp(spec, st, rows, in_bytes, "experts", input_counted=True)
-        + [
-            Saved("expert outputs", rows * h * c, "· routing weight saves the outputs"),
-            Saved("routing weights (FP32)", rows * 4, "· routing weight saves the weights (kept in FP32)"),
-            offsets,
-        ]
-    )
 
 
 def checkpointed_core_inputs(spec: ModelSpec, st: Step) -> list[Saved] | None:
@@ -330,25 +197,73 @@ def checkpointed_core_inputs(spec: ModelSpec, st: Step) -> list[Saved] | None:
 
 def layer_saved(spec: ModelSpec, st: Step) -> list[Saved]:
     """Tensors one transformer block saves for backward (no checkpointing), tagged by the part of the
-    block whose backward frees them (backward runs mlp, mlp_norm, attn, attn_norm)."""
+    block whose backward frees them (backward runs mlp, mlp_norm, attn, attn_norm).
+
+    A model whose blocks differ (DeepSeek's dense first blocks, Llama 4's interleaved MoE) gets the mean
+    block: each kind's tensors weighted by its share of the blocks, so n_layers × this list is the step's
+    total. (Sliding and full attention layers save the same tensors: SDPA and eager attention build the same
+    scores and only mask different entries.)"""
+    L, moe = spec.n_layers, spec.n_moe_layers
+    capped = masked_layers(spec, st)
+    if (not spec.is_moe or moe == L) and capped in (0, L):
+        return _block_saved(spec, st._replace(window_mask=capped > 0), moe=spec.is_moe) + _l2_norms(spec, st)
+
+    def share(items: list[Saved], n: int, mlp: bool) -> list[Saved]:
+        part = [x for x in items if x.group.startswith("mlp") == mlp]
+        return [x._replace(bytes=-(-x.bytes * n // L)) for x in part] if n else []
+
+    kinds = [(False, L - moe, L - capped), (True, moe, capped)]  # (MoE / masked, MLP blocks, attention blocks)
+    out: list[Saved] = []
+    for flag, mlp_blocks, attention_blocks in kinds:
+        block = _block_saved(spec, st._replace(window_mask=flag), moe=flag and spec.is_moe)
+        out += share(block, attention_blocks, mlp=False)
+        if spec.is_moe or not flag:
+            out += share(_block_saved(spec, st, moe=flag), mlp_blocks if spec.is_moe else L, mlp=True)
+    return out + _l2_norms(spec, st)
+
+
+def _l2_norms(spec: ModelSpec, st: Step) -> list[Saved]:
+    """Llama 4's QK L2 norms, in its chunked (rotary) layers only: their share of the mean block."""
+    if st.impl != "hf" or family(spec) not in EVERY_EXPERT:
+        return []
+    n, L = spec.count_layers(LayerKind.chunked), spec.n_layers
+    return [x._replace(bytes=-(-x.bytes * n // L), group="attn") for x in l2_qk_norm(spec, st)] if n else []
+
+
+def masked_layers(spec: ModelSpec, st: Step) -> int:
+    """Blocks whose attention transformers' SDPA runs with an explicit mask: sliding layers when the sequence is
+    longer than the window, chunked ones when longer than the chunk (masking_utils builds no mask otherwise)."""
+    if st.impl != "hf" or st.attention != "sdpa":
+        return 0
+    n = 0
+    if spec.sliding_window and st.s > spec.sliding_window:
+        n += spec.count_layers(LayerKind.sliding)
+    if spec.attention_chunk and st.s > spec.attention_chunk:
+        n += spec.count_layers(LayerKind.chunked)
+    return n
+
+
+def _block_saved(spec: ModelSpec, st: Step, *, moe: bool) -> list[Saved]:
+    """One block's saved tensors: with a MoE layer (router, experts, shared experts) or a dense MLP of d_mlp."""
     t, r, c, d = st.t, st.r, st.c, spec.d_embed
 
     def tag(items: list[Saved], group: str) -> list[Saved]:
         return [x._replace(group=group) for x in items]
 
-    out = tag(_norm(spec, st, d, t, "attention norm", r), "attn_norm")
+    post = st.impl == "hf" and family(spec) in POST_NORM
+    out = [] if post else tag(_norm(spec, st, d, t, "attention norm", r), "attn_norm")
     attn = _attention(spec, st, r)
-    if spec.norms_per_layer == 4:
+    if spec.norms_per_layer == 4 or post:
         attn += _norm(spec, st, d, t, "post-attention norm", c)
     if spec.dropout > 0:
         attn.append(Saved("attention residual dropout", _dropout_mask(st, t * d, c), "dropout keeps its mask"))
     out += tag(attn, "attn")
     if spec.norms_per_layer == 1:  # parallel block: the MLP reads the attention's normed input
-        mlp = _moe(spec, st, r) if spec.is_moe else _mlp(spec, st, t, r, "MLP", input_counted=True)
+        mlp = moe_saved(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP", input_counted=True)
     else:
-        out += tag(_norm(spec, st, d, t, "MLP norm", r), "mlp_norm")
-        mlp = _moe(spec, st, r) if spec.is_moe else _mlp(spec, st, t, r, "MLP")
-    if spec.norms_per_layer == 4:
+        out += [] if post else tag(_norm(spec, st, d, t, "MLP norm", r), "mlp_norm")
+        mlp = moe_saved(spec, st, r) if moe else _mlp(spec, st, t, r, "MLP")
+    if spec.norms_per_layer == 4 or post:
         mlp += _norm(spec, st, d, t, "post-MLP norm", c)
     if spec.dropout > 0:
         mlp.append(Saved("MLP residual dropout", _dropout_mask(st, t * d, c), "dropout keeps its mask"))
@@ -375,9 +290,31 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
         out.append(Saved("embedding dropout", _dropout_mask(st, t * d, r), "dropout keeps its mask"))
     if spec.position is PositionKind.rotary:
         out.append(
-            Saved("rope cos, sin", 2 * st.s * spec.head_dim * r, "the rotations save cos and sin, shared by all layers")
+            Saved(
+                "rope cos, sin",
+                2
+                * st.s
+                * rotary_dims(spec)
+                * (4 if st.impl == "hf" and family(spec) in POST_NORM else r)
+                * _rope_tables(spec, st),
+                "the rotations save cos and sin, shared by all layers",
+            )
         )
     if spec.final_norm:
         out += _norm(spec, st, d, t, "final norm", r)
     out += _matmul_inputs(st, "unembedding input", t * d, r, 1)
     return out
+
+
+def rotary_dims(spec: ModelSpec) -> int:
+    """Width of each head's rotated part: MLA's qk_rope_head_dim, else d_head × rotary_fraction (phi-2: 0.4)."""
+    if spec.mla is not None:
+        return spec.mla.qk_rope_head_dim
+    return int(spec.head_dim * spec.rotary_fraction)
+
+
+def _rope_tables(spec: ModelSpec, st: Step) -> int:
+    """transformers' Gemma 3 builds one cos/sin pair per attention kind (local and global rope bases)."""
+    if st.impl == "hf" and family(spec).startswith("gemma3") and spec.layer_pattern:
+        return len(set(spec.layer_pattern))
+    return 1

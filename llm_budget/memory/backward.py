@@ -12,11 +12,13 @@ from typing import NamedTuple
 
 from llm_budget.memory.activations import Saved, Step
 from llm_budget.memory.allocator import rounded
+from llm_budget.memory.blocks import math_path
 from llm_budget.memory.rank_activations import saved_bytes_on_rank
 from llm_budget.model.inventory import ParamTensor
 from llm_budget.model.spec import Activation, MlpKind, ModelSpec, NormKind
 
 MLP_PARAMETERS = {"gate", "up", "down", "gate.bias", "up.bias", "down.bias", "router", "router.bias"}
+MLP_PARAMETERS |= {"shared_gate", "shared_up", "shared_down"}  # shared experts and their gate (inventory names)
 
 
 class BackwardRegion(NamedTuple):
@@ -51,6 +53,17 @@ def _gradients_made(
     return sum(rounded(-(-x.numel * width // shards), device) * x.copies for x in block) // n_layers
 
 
+def _mlp_kinds(spec: ModelSpec, t: int) -> list[tuple[int, int]]:
+    """(rows, hidden width) of each MLP a block may run: the dense MLP, the routed experts (t·k rows of the
+    expert width), the shared expert."""
+    out = [(t, spec.d_mlp)] if spec.n_dense_layers else []
+    if spec.is_moe:
+        out.append((t * spec.active_experts, spec.expert_width))
+        if spec.d_shared_mlp is not None:
+            out.append((t, spec.d_shared_mlp))
+    return out
+
+
 def block_backward_regions(
     spec: ModelSpec,
     st: Step,
@@ -66,8 +79,10 @@ def block_backward_regions(
     """A block's backward in four regions, in the order backward runs them: MLP, its norm, attention, its norm.
 
     Temporaries (t = batch × seq rows, c = compute bytes, split over the tp ranks):
-      MLP: two t × d_mlp gradients (t·k rows for a MoE; one for a standard MLP with a fused activation);
-      attention: the output's gradient and dq (t × h·d_head each), dk and dv (t × kv·d_head each),
+      MLP: two t × d_mlp gradients (t·k rows of the expert width for a MoE, the widest MLP a block runs;
+        one for a standard MLP with a fused activation);
+      attention: the output's gradient and dq (t × h·d_head each), dk and dv (t × kv·d_head each; MLA: per head
+        of qk_head_dim and v_head_dim),
       plus two b·h·s² tensors for eager attention (FP32 under CUDA autocast);
       norms: norm_backward_bytes.
     """
@@ -82,7 +97,6 @@ def block_backward_regions(
         return _gradients_made(trainable, names, gradient_width, shards, spec.n_layers, device)
 
     mlp_grads, down_grads, all_grads = made(MLP_PARAMETERS), made({"down", "down.bias"}), made(None)
-    rows = t * (spec.active_experts if spec.is_moe else 1)
     # Hidden-width gradients live at once above the MLP's saved tensors. Gated: down's backward frees the
     # product and makes its gradient, then mul's backward makes grad act(gate) and grad up from it: 3 made,
     # 1 freed (2 net). A standard MLP with a fused activation: fc2's backward makes grad a (a is freed
@@ -90,14 +104,19 @@ def block_backward_regions(
     # 1-layer d 64 model, +9% under full checkpointing, where this region is the step's peak). GPT-2's
     # elementwise GELU chain and MoE experts keep 2.
     fused_standard = spec.mlp is MlpKind.standard and not spec.is_moe and spec.act is not Activation.gelu_new
-    mlp_temporaries = (1 if fused_standard else 2) * rounded(-(-rows * spec.d_mlp * c // tp), device)
-    h, kv, dh = spec.n_heads, spec.kv_heads, spec.head_dim
-    attention_temporaries = rounded(-(-t * h * dh * c // tp), device) * 2 + 2 * rounded(
-        -(-t * kv * dh * c // tp), device
-    )
-    if st.attention == "eager" or (st.device == "cpu" and spec.dropout > 0):
+    widest = max(rows * width for rows, width in _mlp_kinds(spec, t))
+    mlp_temporaries = (1 if fused_standard else 2) * rounded(-(-widest * c // tp), device)
+    h, kv_heads = spec.n_heads, spec.n_heads if spec.mla is not None else spec.kv_heads
+    dq, dv = spec.qk_head_dim, spec.v_head_dim
+
+    def each(heads: int, width: int) -> int:
+        return rounded(-(-t * heads * width * c // tp), device)
+
+    # dq and the output's gradient (all heads), dk and dv (the KV heads; MLA: every head)
+    attention_temporaries = each(h, dq) + each(h, dv) + each(kv_heads, dq) + each(kv_heads, dv)
+    if st.attention == "eager" or (st.device == "cpu" and spec.dropout > 0) or math_path(spec, st):
         scores = st.b * h * st.s * st.s
-        score_bytes = 4 if (st.flow == "autocast" and st.device == "cuda") else c
+        score_bytes = 4 if (st.flow == "autocast" and st.device == "cuda") or math_path(spec, st) else c
         attention_temporaries += 2 * rounded(-(-scores * score_bytes // tp), device)
     norm_temporaries = norm_backward_bytes(spec, t, st.r) // (tp if sp else 1)
     return {

@@ -8,18 +8,43 @@ from llm_budget.model.spec import MlpKind, ModelSpec, NormKind
 def _mlp_workspace(spec: ModelSpec, t: int, c: int, normed: int) -> int:
     """The MLP's live tensors: gated: act(gate), up and their product (3 × t × d_mlp); GPT-2's elementwise
     tanh GELU: the input, 0.5·x and two intermediates of the chain (4 ×); a fused activation: 2 ×.
-    MoE: the routed rows and the other experts' outputs while the last expert runs its MLP on its share
-    (t·k / n_experts rows), or the gather after them: rows, the concatenated outputs, their weighted copy
-    and the output buffer."""
+    MoE: the routed rows and the other experts' outputs while the last expert runs its MLP (of the expert
+    width) on its share (t·k / n_experts rows), or the gather after them: rows, the concatenated outputs, their
+    weighted copy and the output buffer; a shared expert's output (t × d) is live meanwhile, and the shared
+    expert itself runs on all t rows. A model with dense and MoE blocks: the larger of the two."""
     d = spec.d_embed
     width = 3 if spec.mlp is MlpKind.gated else (4 if spec.act.value == "gelu_new" else 2)
+    dense = normed + width * t * spec.d_mlp * c
     if not spec.is_moe:
-        return normed + width * t * spec.d_mlp * c
+        return dense
+    f = spec.expert_width
     rows = t * spec.active_experts
     share = -(-rows // spec.n_experts)
-    during = rows * d * c + (rows - share) * d * c + width * share * spec.d_mlp * c
+    during = rows * d * c + (rows - share) * d * c + width * share * f * c
     after = 3 * rows * d * c + t * d * c
-    return normed + max(during, after)
+    shared = 0
+    if spec.d_shared_mlp is not None:
+        shared = t * d * c  # the shared expert's output, live while the routed experts run
+        during = max(during, width * t * spec.d_shared_mlp * c - shared)
+    moe = normed + shared + max(during, after)
+    return max(moe, dense) if spec.n_dense_layers else moe
+
+
+def _attention_workspace(spec: ModelSpec, t: int, c: int, normed: int) -> int:
+    """q, k, v and rope's products on q (three q-sized tensors; one without rotary positions). MLA: the
+    latents (q_lora_rank, kv_lora_rank + qk_rope_head_dim), q of qk_head_dim per head, keys built per head
+    and the up-projected values (nope + v_head_dim per head) (modeling_deepseek_v3.py)."""
+    h = spec.n_heads
+    rotary = spec.position.value == "rotary"
+    if spec.mla is not None:
+        m = spec.mla
+        latents = t * ((m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim) * c
+        qd = h * m.qk_head_dim
+        kv = t * (h * m.qk_head_dim + h * (m.qk_nope_head_dim + m.v_head_dim)) * c
+        return normed + latents + t * qd * c + kv + (2 * t * qd * c if rotary else 0)
+    qd, kd = h * spec.head_dim, spec.kv_heads * spec.head_dim
+    rope = 3 * t * qd * c if rotary else t * qd * c
+    return normed + t * (qd + 2 * kd) * c + rope
 
 
 def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> int:
@@ -41,14 +66,14 @@ def prefill_workspace(spec: ModelSpec, *, batch: int, prompt: int, c: int) -> in
     Source: pope2022: §2 (the prefill is one forward pass); the terms follow the probe's reference model.
     """
     t = batch * prompt
-    d, qd, kd = spec.d_embed, spec.n_heads * spec.head_dim, spec.kv_heads * spec.head_dim
+    d = spec.d_embed
     residuals = 2 * t * d * c
     normed = t * d * c
     norm = t * d * 8 if spec.norm is NormKind.rmsnorm else 0
-    rope = 3 * t * qd * c if spec.position.value == "rotary" else t * qd * c
-    attention = normed + t * (qd + 2 * kd) * c + rope
+    attention = _attention_workspace(spec, t, c, normed)
     block = residuals + max(norm, attention, _mlp_workspace(spec, t, c, normed))
     head = t * d * c + batch * spec.n_vocab * (c + 4)
     token_ids = t * 8  # the prompt's int64 token ids, live for the whole forward
-    rope_tables = 2 * prompt * spec.head_dim * c if spec.position.value == "rotary" else 0  # cos and sin
+    rotated = spec.mla.qk_rope_head_dim if spec.mla is not None else int(spec.head_dim * spec.rotary_fraction)
+    rope_tables = 2 * prompt * rotated * c if spec.position.value == "rotary" else 0  # cos and sin
     return token_ids + rope_tables + max(block, head)

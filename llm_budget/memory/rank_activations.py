@@ -23,6 +23,13 @@ REPLICATED_UNDER_TP = (
     "router input",
     "attention residual dropout",
     "MLP residual dropout",
+    # MLA's latents are computed whole on every rank (the down-projections and their norms are replicated;
+    # the up-projections split by head): DeepSeek-V2 §2.1, vLLM's ReplicatedLinear for kv_a
+    "q latent norm",
+    "kv latent norm",
+    "q up-projection input",
+    "kv up-projection input",
+    "router input (FP32 copy)",
 )
 """Saved tensors (by name prefix) that every tensor-parallel rank holds in full without sequence parallelism."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from llm_budget.choices import Checkpointing
+from llm_budget.memory.activations import masked_layers
 from llm_budget.memory.allocator import rounded
 from llm_budget.memory.setup import Parallel
 from llm_budget.memory.sharding import (
@@ -141,8 +142,17 @@ def rank_activations(step: UnshardedStep, parallel: Parallel, stage: Stage) -> R
     if setup.checkpointing is Checkpointing.full and setup.implementation == "hf" and setup.attention == "eager":
         # transformers' eager attention takes a float (b, 1, s, s) causal mask in the residual dtype, built once per
         # forward; non-reentrant checkpoints save every block's inputs, this mask included, until block 0's backward.
-        st = step.conditions
-        outside += rounded(st.b * st.s * st.s * st.r, device) * stage.micro_batches_held
+        # One mask per attention kind present (masking_utils builds a causal and a sliding-window mask for
+        # gpt-oss and Gemma; measured: gpt-oss ckpt=full forward -4.5% with one).
+        st, kinds = step.conditions, len(set(step.spec.layer_pattern or (None,)))
+        outside += rounded(st.b * st.s * st.s * st.r, device) * stage.micro_batches_held * kinds
+    elif setup.checkpointing is Checkpointing.full and masked_layers(step.spec, step.conditions):
+        # SDPA's sliding and chunked layers take a boolean mask, which the checkpoints hold like the eager one:
+        # measured, a sliding window's is one (1, 1, s, s) expanded over the batch (Gemma 3), a chunk's has
+        # (b, 1, s, s) of its own (Llama 4)
+        st, spec = step.conditions, step.spec
+        chunked = spec.attention_chunk is not None and st.s > spec.attention_chunk
+        outside += rounded((st.b if chunked else 1) * st.s * st.s, device) * stage.micro_batches_held
     unsharded_copies = parallel.zero < 3
     return RankActivationsHeld(
         per_block_saved=acts.per_block,

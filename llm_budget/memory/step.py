@@ -13,8 +13,10 @@ from llm_budget.defaults import sequence_length
 from llm_budget.memory.activations import Saved, Step, checkpointed_core_inputs, head_saved, layer_saved
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.backward import BackwardRegion, block_backward_regions
+from llm_budget.memory.blocks import EVERY_EXPERT
 from llm_budget.memory.rank_activations import RankActivations, activations_on_rank
 from llm_budget.memory.recipes import RecipeBytes, is_frozen_base, recipe_bytes
+from llm_budget.memory.saved import family
 from llm_budget.memory.setup import Parallel, TrainSetup
 from llm_budget.memory.states import ModelStates, adapter_tensors, model_states
 from llm_budget.model.inventory import ParamTensor, parameter_tensors
@@ -122,7 +124,7 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
     storage = recipe_bytes(setup)
     seq = sequence_length(setup.seq, spec.context_window)
     if setup.n_layers:
-        spec = spec.with_overrides(n_layers=setup.n_layers)
+        spec = first_blocks(spec, setup.n_layers)
     tensors = parameter_tensors(spec)
     recipe = setup.resolved_recipe
     trainable = adapter_tensors(spec, setup) if is_frozen_base(recipe) else tensors
@@ -153,6 +155,25 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
     )
 
 
+MOE_ONLY = ("n_experts", "n_active_experts", "router_bias", "d_expert", "d_shared_mlp", "shared_expert_gate")
+
+
+def first_blocks(spec: ModelSpec, n_layers: int) -> ModelSpec:
+    """The model cut to its first n_layers blocks, as transformers builds it with num_hidden_layers = n_layers:
+    a layer pattern longer than that is cut too, and blocks that are all dense make a dense model."""
+    data = spec.model_dump(exclude_none=True)
+    data["n_layers"] = n_layers
+    pattern = spec.layer_pattern
+    if pattern is not None and len(pattern) > n_layers:
+        data["layer_pattern"] = pattern[:n_layers]
+    if spec.is_moe and not any(spec.is_moe_layer(i) for i in range(n_layers)):
+        for key in (*MOE_ONLY, "first_dense_layers", "moe_every", "dense_layers"):
+            data.pop(key, None)
+    else:
+        data["dense_layers"] = tuple(i for i in spec.dense_layers if i < n_layers)
+    return ModelSpec.model_validate(data)
+
+
 def _loss_buffers(spec: ModelSpec, st: Step) -> LossBuffers:
     t, V, device = st.t, spec.n_vocab, st.device
     return LossBuffers(
@@ -171,7 +192,8 @@ def _autocast_copies(
     if storage.flow != "autocast":
         return AutocastCopies(0, 0)
     device, L = setup.device, spec.n_layers
-    hf_experts = setup.implementation == "hf" and spec.is_moe
+    # Llama 4's experts are batched matmuls (bmm), which autocast does cast (blocks.EVERY_EXPERT)
+    hf_experts = setup.implementation == "hf" and spec.is_moe and family(spec) not in EVERY_EXPERT
     matmuls = [t for t in tensors if t.kind == "linear" and not (hf_experts and t.expert)]
     tied = rounded(spec.n_vocab * spec.d_embed * 2, device) if spec.tied_embeddings else 0
     return AutocastCopies(

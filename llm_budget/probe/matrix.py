@@ -2,7 +2,10 @@
 
 Architectures: the reference model's GPT-2 style, Llama style with GQA and a top-2 MoE, and the same three
 from transformers (GPT2LMHeadModel, LlamaForCausalLM, MixtralForCausalLM) built small from their real
-configuration classes. `llm-budget probe --matrix` runs it (on CUDA when there is one, else under fake tensors) and
+configuration classes; then the families of issue 10 from transformers (Qwen3-MoE, Qwen2-MoE, DeepSeek-V3,
+gpt-oss, Gemma 3, phi, Falcon, GPT-BigCode, StarCoder2, OLMo 2, Llama 4) on the axes the issue names: bf16 mixed and
+pure, AdamW, both shapes, with and without full checkpointing, SDPA (gpt-oss: eager, the only attention
+transformers gives it). `llm-budget probe --matrix` runs it (on CUDA when there is one, else under fake tensors) and
 writes every report; tests/test_probe.py runs a slice of it in CI as the accuracy gate, and
 probe-results/ keeps the committed results.
 """
@@ -46,6 +49,9 @@ OPTIMIZERS = ["adamw", "sgd"]
 SHAPES = [(1, 128), (4, 512)]
 CHECKPOINTING = ["none", "full"]
 ATTENTION = ["sdpa", "eager"]
+FAMILY_RECIPES = ("bf16-mixed", "bf16-pure")
+EAGER_ONLY = {"hf-gpt-oss"}
+"""transformers refuses SDPA for these classes (gpt-oss's attention sinks)."""
 
 
 def architectures(with_transformers: bool = True) -> dict[str, tuple[ModelSpec, Optional[dict[str, Any]]]]:
@@ -65,11 +71,24 @@ def architectures(with_transformers: bool = True) -> dict[str, tuple[ModelSpec, 
 def training_cases(
     device: str = "cpu", *, with_transformers: bool = True
 ) -> Iterator[tuple[str, ModelSpec, TrainSetup, Optional[dict[str, Any]]]]:
+    families = _family_names()
     for (arch, (spec, cfg)), (rname, recipe), opt, (b, s), ckpt, att in itertools.product(
         architectures(with_transformers).items(), RECIPES.items(), OPTIMIZERS, SHAPES, CHECKPOINTING, ATTENTION
     ):
+        if arch in families and (rname not in FAMILY_RECIPES or opt != "adamw" or att != "sdpa"):
+            continue  # the issue-10 families: bf16 mixed and pure, AdamW, SDPA
+        if arch in EAGER_ONLY:
+            att = "eager"
         setup = TrainSetup(**recipe, optimizer=opt, batch=b, seq=s, checkpointing=ckpt, attention=att, device=device)  # type: ignore[arg-type]
         yield f"{arch} {rname} {opt} b{b}×s{s} ckpt={ckpt} {att}", spec, setup, cfg
+
+
+def _family_names() -> set[str]:
+    try:
+        from llm_budget.probe.hf import FAMILY_CONFIGS
+    except Exception:  # transformers missing
+        return set()
+    return set(FAMILY_CONFIGS)
 
 
 def inference_cases(device: str = "cpu") -> Iterator[tuple[str, ModelSpec, InferSetup]]:
