@@ -261,6 +261,11 @@ def build_model(
     base = (
         resolved.spec if resolved else resolve(preset) if preset else load_hf_config(hf_config) if hf_config else None
     )
+    if base is not None and base.tensors is not None and overrides:
+        raise LLMBudgetError(
+            f"{base.label} is measured from transformers' {base.measured_by}: options do not change its tensor "
+            "table; edit its config.json instead"
+        )
     if base is None:
         if not overrides and not required:
             return None, None

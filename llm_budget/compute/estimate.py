@@ -176,6 +176,8 @@ def estimate_compute(
 
 def _notes(size: ModelSize, T: int, gpus: Sequence[GpuSpec], precision: Optional[str]) -> list[str]:
     notes = []
+    if size.spec is not None and size.spec.tensors is not None and size.spec.notes:
+        notes.append(size.spec.notes)  # "measured from transformers' <Class> on the meta device: N s"
     if not size.has_architecture:
         notes.append(
             "--params only: attention FLOPs and the KV cache need the architecture (--preset, --hf-config or sizes)"

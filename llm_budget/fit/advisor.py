@@ -133,7 +133,8 @@ def _fewest_serving_gpus(need_one: int, usable: int, max_gpus: int, gpus_per_nod
 
 
 def _assumptions(gpu: GpuSpec, u: Usable, fragmentation: float, spec: Optional[ModelSpec], mode: Mode) -> list[str]:
-    out = [
+    out = [f"{spec.label}: {spec.notes}"] if spec is not None and spec.tensors is not None and spec.notes else []
+    out += [
         f"Usable per GPU: {gpu.display_name}'s {u.total_bytes:,} bytes as the driver reports them, minus "
         f"{u.cuda_context_bytes // MiB} MiB CUDA context, minus {fragmentation:.0%} for allocator fragmentation "
         "(--cuda-context, --fragmentation).",

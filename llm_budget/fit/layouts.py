@@ -57,7 +57,11 @@ def _gpu_counts(limit: int) -> list[int]:
 
 
 def layouts_on(spec: Optional[ModelSpec], gpus: int, gpus_per_node: int) -> Iterator[Parallel]:
-    """Every (tp, pp, ZeRO stage) with dp = gpus / (tp·pp) on exactly `gpus` GPUs."""
+    """Every (tp, pp, ZeRO stage) with dp = gpus / (tp·pp) on exactly `gpus` GPUs. A model measured from
+    transformers' class (spec.tensors) is measured on one GPU: data parallel with ZeRO 0-1 only."""
+    if spec is not None and spec.tensors is not None:
+        yield from (Parallel(dp=gpus, zero=z) for z in ((0, 1) if gpus > 1 else (0,)))
+        return
     for tp in _tp_options(spec, gpus_per_node):
         for pp in _pp_options(spec):
             if gpus % (tp * pp):

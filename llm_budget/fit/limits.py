@@ -46,7 +46,10 @@ def training_limits(
     def fits_seq(s: int) -> bool:
         return training_peak(spec, train.model_copy(update={"seq": s, "parallel": par})) <= usable
 
-    return {"max_batch": largest(1, 4096, fits_batch), "max_seq": largest(1, max(seq * 64, 1 << 20), fits_seq)}
+    # A model measured from transformers' class is probed at every length tried: search up to its context window
+    # (learned position tables and causal-mask buffers end there, and each probe costs a fake-tensor run).
+    longest = spec.context_window or seq if spec.tensors is not None else max(seq * 64, 1 << 20)
+    return {"max_batch": largest(1, 4096, fits_batch), "max_seq": largest(1, longest, fits_seq)}
 
 
 def serving_limits(
@@ -63,7 +66,8 @@ def serving_limits(
             <= usable
         )
 
-    longest = largest(1, 1 << 24, fits_ctx)
+    # A measured model is probed at every context tried: search up to its context window (see training_limits).
+    longest = largest(1, (spec.context_window or 1 << 24) if spec.tensors is not None else 1 << 24, fits_ctx)
     return {"max_context": longest, "max_context_memory": longest, "context_window": spec.context_window}
 
 

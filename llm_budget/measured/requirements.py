@@ -8,8 +8,8 @@ from pathlib import Path
 
 from llm_budget.errors import LLMBudgetError, SpecError
 
-INSTALL_HINT = "pip install 'llm-gpu-budget[probe]' transformers"
-"""The distribution is llm-gpu-budget; its `probe` extra holds torch, and transformers is installed beside it."""
+INSTALL_HINT = "pip install 'llm-gpu-budget[probe]'"
+"""The distribution is llm-gpu-budget; its `probe` extra holds torch and transformers."""
 
 
 def require_torch_and_transformers(model_type: object, native: list[str]) -> None:

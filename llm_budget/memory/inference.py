@@ -82,7 +82,12 @@ def inference_memory(spec: ModelSpec, setup: InferSetup = DEFAULT_INFER_SETUP) -
     Workspace: the largest set of tensors one block's forward holds at once without gradients
     (residual stream, the norm's FP32 intermediates, the MLP's hidden activations), plus the
     last position's FP32 logits; attention through SDPA keeps no s² matrix.
+    A model measured from transformers' own class (spec.tensors) has its report from llm_budget/measured.
     """
+    if spec.tensors is not None:
+        from llm_budget.measured.inference import measured_inference_memory
+
+        return measured_inference_memory(spec, setup)
     tensors = parameter_tensors(spec)
     n_params = sum(t.total for t in tensors)
     p = setup.precision

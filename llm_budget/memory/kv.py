@@ -62,9 +62,15 @@ class KVCache(BaseModel):
     bytes_per_token: int  # the cache one more token of one sequence adds while no window is full
 
 
+def cache_bytes(*, n_layers: int, values_per_token: int, tokens: int, bits: int) -> int:
+    """The one cache formula: layers × values per token and layer × ceil(tokens · bits / 8) bytes.
+    Values per token: 2·n_kv_heads·d_head for K and V; MLA's latent: kv_lora_rank + qk_rope_head_dim."""
+    return n_layers * values_per_token * ((tokens * bits + 7) // 8)
+
+
 def kv_bytes(*, n_layers: int, kv_heads: int, head_dim: int, tokens: int, bits: int) -> int:
     """Bytes of K and V for `tokens` cached positions (all sequences together), every layer."""
-    return 2 * n_layers * kv_heads * head_dim * ((tokens * bits + 7) // 8)
+    return cache_bytes(n_layers=n_layers, values_per_token=2 * kv_heads * head_dim, tokens=tokens, bits=bits)
 
 
 def tokens_held(tokens: int, sliding_window: Optional[int]) -> int:
@@ -127,7 +133,7 @@ def kv_cache_at_bits(
                 values_per_token=width,
                 cap=cap,
                 tokens_held=held,
-                bytes=n * width * ((batch * held * bits + 7) // 8),
+                bytes=cache_bytes(n_layers=n, values_per_token=width, tokens=batch * held, bits=bits),
             )
         )
     per_token = sum(r.layers for r in rows) * width * bits // 8

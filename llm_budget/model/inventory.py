@@ -262,7 +262,7 @@ def tensor_count(spec: ModelSpec, implementation: str = "reference") -> int:
     a MoE layer's experts are one gate_up and one down tensor (2 instead of 3 per expert, or 6 with biases).
     """
     n = sum(t.copies for t in parameter_tensors(spec))
-    if implementation != "hf":
+    if implementation != "hf" or spec.tensors is not None:  # a measured table is transformers' tensors already
         return n
     L = spec.n_layers
     if spec.family == "gpt2":

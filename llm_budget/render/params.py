@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 def spec_summary(spec: ModelSpec) -> str:
     """One line with the sizes and the choices that change the count."""
+    if spec.tensors is not None:  # measured: the table is transformers' class, not these choices
+        return (
+            f"d_embed {spec.d_embed:,} · n_heads {spec.n_heads} · n_layers {spec.n_layers} · n_vocab {spec.n_vocab:,}"
+            f" · {len(spec.tensors)} tensor shapes of transformers' {spec.measured_by}"
+        )
     parts = [
         f"d_embed {spec.d_embed:,}",
         f"n_heads {spec.n_heads}",

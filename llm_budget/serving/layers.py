@@ -18,7 +18,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict
 
 from llm_budget.errors import LLMBudgetError
-from llm_budget.memory.kv import kv_bytes
+from llm_budget.memory.kv import cache_bytes, kv_bytes
 from llm_budget.model.spec import LayerKind, ModelSpec
 
 FP8_DS_MLA_BYTES_PER_TOKEN = 656
@@ -45,12 +45,9 @@ class LayerKV(BaseModel):
 
 
 def latent_bytes(*, n_layers: int, width: int, tokens: int, bits: int) -> int:
-    """MLA's cache: one latent of `width` = kv_lora_rank + qk_rope_head_dim per token and layer (no separate K, V).
-
-    Source: DeepSeek-V2 §2.1.2 (cache (d_c + d_h^R) · l elements per token); vLLM MLAAttentionSpec.
-    """
-    # TODO(lead): move to memory/kv.py (kvmem is adding the MLA layouts there)
-    return n_layers * width * ((tokens * bits + 7) // 8)
+    """MLA's cache: one latent of `width` = kv_lora_rank + qk_rope_head_dim per token and layer (no separate K, V):
+    memory/kv.py's one cache formula. Source: DeepSeek-V2 §2.1.2; vLLM MLAAttentionSpec."""
+    return cache_bytes(n_layers=n_layers, values_per_token=width, tokens=tokens, bits=bits)
 
 
 def kv_heads_per_rank(spec: ModelSpec, tp: int) -> int:
