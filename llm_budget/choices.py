@@ -49,8 +49,20 @@ class Checkpointing(str, Enum):
 
 
 class LoraTargets(str, Enum):
+    """Named sets of adapted matrices; `--lora-targets q,v` (or module names) lists them one by one."""
+
     all = "all"  # every linear layer of the blocks (QLoRA's choice)
+    all_linear = "all-linear"  # PEFT's name for the same set: every nn.Linear but the output layer
     attention = "attention"  # q, k, v, o
+    mlp = "mlp"  # gate, up, down
+
+
+class LossKind(str, Enum):
+    """How the cross-entropy is computed (llm_budget/memory/loss.py)."""
+
+    full = "full"  # the whole batch × seq × vocab logits, upcast to FP32 (transformers' ForCausalLMLoss)
+    chunked = "chunked"  # 16-bit logits, FP32 only chunk by chunk (litgpt, torchtune)
+    fused = "fused"  # fused linear cross-entropy: the logits never exist whole (Liger)
 
 
 class Fit(str, Enum):

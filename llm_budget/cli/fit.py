@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
-from llm_budget.choices import Checkpointing, Convention, Optimizer
+from llm_budget.choices import Checkpointing, Convention, LossKind, Optimizer
 from llm_budget.cli.options import (
+    AdapterPrecisionOpt,
     Attention,
     BatchOpt,
     BiasOpt,
@@ -16,13 +17,17 @@ from llm_budget.cli.options import (
     DEmbedOpt,
     DHeadOpt,
     DMlpOpt,
+    DoubleQuantOpt,
     DpOpt,
     GpuOpt,
     HfConfigOpt,
     HostRamOpt,
     JsonOpt,
     KvPrecisionOpt,
+    LoraDropoutOpt,
     LoraRankOpt,
+    LoraTargetsOpt,
+    LossOpt,
     MicroBatchesOpt,
     MlpOpt,
     ModelOpt,
@@ -39,6 +44,7 @@ from llm_budget.cli.options import (
     OptimizerImplOpt,
     OptimizerInBackwardOpt,
     OptimizerOpt,
+    PagedOptimizerOpt,
     ParamsOpt,
     PositionOpt,
     PpOpt,
@@ -99,6 +105,12 @@ def fit(
         ),
     ] = None,
     lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = "all",
+    lora_dropout: LoraDropoutOpt = 0.0,
+    adapter_precision: AdapterPrecisionOpt = None,
+    double_quant: DoubleQuantOpt = False,
+    paged_optimizer: PagedOptimizerOpt = False,
+    loss: LossOpt = LossKind.full,
     context: ContextOpt = None,
     kv_precision: KvPrecisionOpt = None,
     gpus_per_node: Annotated[
@@ -232,6 +244,12 @@ def fit(
         seq=seq,
         checkpointing=checkpointing,
         lora_rank=lora_rank,
+        lora_targets=lora_targets,
+        lora_dropout=lora_dropout,
+        adapter_precision=adapter_precision,
+        double_quant=double_quant,
+        paged_optimizer=paged_optimizer,
+        loss=loss,
         **({"attention": attention} if attention else {}),
     )
     infer = infer_setup(precision=served, kv_precision=kv_precision, batch=batch, context=context, checkpoint=weights)

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
-from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer
+from llm_budget.choices import Checkpointing, Convention, LossKind, Optimizer
 from llm_budget.cli.options import (
+    AdapterPrecisionOpt,
     AttentionOpt,
     BatchOpt,
     BiasOpt,
@@ -18,14 +19,17 @@ from llm_budget.cli.options import (
     Device,
     DHeadOpt,
     DMlpOpt,
+    DoubleQuantOpt,
     DpOpt,
     ExplainOpt,
     HfConfigOpt,
     HostRamOpt,
     JsonOpt,
     KvPrecisionOpt,
+    LoraDropoutOpt,
     LoraRankOpt,
     LoraTargetsOpt,
+    LossOpt,
     MicroBatchesOpt,
     MlpOpt,
     Mode,
@@ -42,6 +46,7 @@ from llm_budget.cli.options import (
     OptimizerImplOpt,
     OptimizerInBackwardOpt,
     OptimizerOpt,
+    PagedOptimizerOpt,
     ParamsOpt,
     PositionOpt,
     PpOpt,
@@ -87,7 +92,12 @@ def memory(
     checkpointing: CheckpointingOpt = Checkpointing.none,
     attention: AttentionOpt = "sdpa",
     lora_rank: LoraRankOpt = None,
-    lora_targets: LoraTargetsOpt = LoraTargets.all,
+    lora_targets: LoraTargetsOpt = "all",
+    lora_dropout: LoraDropoutOpt = 0.0,
+    adapter_precision: AdapterPrecisionOpt = None,
+    double_quant: DoubleQuantOpt = False,
+    paged_optimizer: PagedOptimizerOpt = False,
+    loss: LossOpt = LossKind.full,
     context: ContextOpt = None,
     prompt: Annotated[
         Optional[str],
@@ -233,6 +243,11 @@ def memory(
                 device=device,
                 lora_rank=lora_rank,
                 lora_targets=lora_targets,
+                lora_dropout=lora_dropout,
+                adapter_precision=adapter_precision,
+                double_quant=double_quant,
+                paged_optimizer=paged_optimizer,
+                loss=loss,
                 implementation=implementation,
                 parallel=parallel,
             ),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 import typer
 from pydantic import ValidationError
 
-from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer, OptimizerImpl, Recipe
+from llm_budget.choices import Checkpointing, Convention, LossKind, Optimizer, OptimizerImpl, Recipe
 from llm_budget.errors import LLMBudgetError, SpecError
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 from llm_budget.units import MemoryUnit, parse_count
@@ -304,6 +304,7 @@ Mode = Literal["train", "infer"]
 ModeOrBoth = Literal["train", "infer", "both"]
 Attention = Literal["sdpa", "eager"]
 Device = Literal["cuda", "cpu"]
+AdapterPrecision = Literal["fp32", "bf16", "fp16"]
 
 ParamsOpt = Annotated[
     Optional[str],
@@ -383,7 +384,55 @@ LoraRankOpt = Annotated[
         "--lora-rank", help="Train LoRA adapters of this rank on a frozen base.", metavar="RANK", show_default=False
     ),
 ]
-LoraTargetsOpt = Annotated[LoraTargets, typer.Option("--lora-targets", help="Layers that get adapters.")]
+_LORA = "LoRA / QLoRA"
+LoraTargetsOpt = Annotated[
+    str,
+    typer.Option(
+        "--lora-targets",
+        help="Adapted modules: all (QLoRA's), all-linear (PEFT's), attention, mlp, or names (q,v or q_proj,v_proj).",
+        metavar="SET|NAMES",
+        rich_help_panel=_LORA,
+    ),
+]
+LoraDropoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--lora-dropout",
+        help="LoRA dropout: each adapter saves a dropped copy of its input and a mask (PEFT's default 0: none).",
+        metavar="P",
+        rich_help_panel=_LORA,
+    ),
+]
+AdapterPrecisionOpt = Annotated[
+    Optional[AdapterPrecision],
+    typer.Option(
+        "--adapter-precision",
+        help="Adapters, their gradients and optimizer states (default fp32; the base dtype under --recipe pure).",
+        show_default=False,
+        rich_help_panel=_LORA,
+    ),
+]
+DoubleQuantOpt = Annotated[
+    bool,
+    typer.Option(
+        "--double-quant", help="QLoRA: quantize the nf4 absmax to 8 bits (bnb_4bit_use_double_quant).", rich_help_panel=_LORA
+    ),
+]
+PagedOptimizerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--paged-optimizer",
+        help="bitsandbytes' paged AdamW: optimizer states in CUDA unified memory, off torch's allocator.",
+        rich_help_panel=_LORA,
+    ),
+]
+LossOpt = Annotated[
+    LossKind,
+    typer.Option(
+        "--loss",
+        help="Cross-entropy: full (FP32 logits), chunked (litgpt / torchtune), fused (Liger: no logits).",
+    ),
+]
 GpuOpt = Annotated[
     str,
     typer.Option(

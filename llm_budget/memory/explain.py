@@ -6,7 +6,7 @@ from __future__ import annotations
 from llm_budget.choices import Checkpointing, Convention, Recipe
 from llm_budget.memory.optimizers import OPTIMIZERS, states_text
 from llm_budget.memory.report import TRAIN_COMPONENTS, Component, MemoryLine
-from llm_budget.memory.setup import Parallel
+from llm_budget.memory.setup import Parallel, TrainSetup
 from llm_budget.memory.step import UnshardedStep
 from llm_budget.refs import cite
 
@@ -21,7 +21,10 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
     return {
         Component.weights: (f"N × {storage.weight} bytes ({kind})", "rajbhandari2020: §3.1"),
         Component.masters: ("N × 4: FP32 copy the optimizer updates", "micikevicius2018: §3.1"),
-        Component.adapters: (f"Σ r·(d_in + d_out) × 4 over adapted matrices, r = {setup.lora_rank}", "hu2021: §4.1"),
+        Component.adapters: (
+            f"Σ r·(d_in + d_out) × {storage.gradient} over adapted matrices, r = {setup.lora_rank}",
+            "hu2021: §4.1",
+        ),
         Component.copies: ("matmul weights × 2, cast in forward and held until their backward", "pytorch-amp"),
         Component.gradients: (
             f"N × {storage.gradient + storage.extra_gradient} (made as backward reaches each parameter)",
@@ -173,7 +176,17 @@ def _step_assumptions(step: UnshardedStep) -> list[str]:
             "Mixture of experts: every expert's weights, gradients and states are resident; activations follow the routed tokens (top-k rows, balanced)."
         )
     if step.recipe in (Recipe.lora, Recipe.qlora):
-        out.append(
-            f"LoRA rank {setup.lora_rank} on {setup.lora_targets.value} linear layers of the blocks; activations as for full training (an estimate: the probe does not measure adapters)."
-        )
+        out.append(lora_assumption(setup))
     return out
+
+
+def lora_assumption(setup: TrainSetup) -> str:
+    """What the LoRA numbers assume: the adapted modules, the base and adapter dtypes, dropout."""
+    targets = setup.lora_targets
+    named = targets.value if not isinstance(targets, tuple) else ",".join(targets)
+    dropout = (
+        f"dropout {setup.lora_dropout} (a copy of each adapted input and its mask, saved per adapter)"
+        if setup.lora_dropout
+        else "no dropout (PEFT's default 0 is nn.Identity: no copy)"
+    )
+    return f"LoRA rank {setup.lora_rank} on {named} linear modules of the blocks; {dropout}."

@@ -142,7 +142,7 @@ class Component:
 
     weights = "Weights"
     masters = "Master weights (FP32)"
-    adapters = "Adapters (FP32)"
+    adapters = "Adapters"  # LoRA/QLoRA: FP32 (PEFT) or the base dtype (--adapter-precision)
     copies = "16-bit weight copies (autocast)"
     gradients = "Gradients"
     buckets = "DDP gradient buckets"

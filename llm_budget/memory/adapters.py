@@ -1,0 +1,114 @@
+"""LoRA and QLoRA as the frameworks build them: which matrices get adapters, and how the frozen base and the
+adapters are stored.
+
+adapter_tensors(spec, setup): A [r, d_in] and B [d_out, r] per adapted matrix (Hu et al. 2021 §4.1).
+adapter_recipe(setup): the bytes per value of the base and of the adapters, their gradients and optimizer states.
+
+The base's storage is independent of the compute recipe (setup.base_recipe):
+  mixed  FP32 base, 16-bit matmuls under torch.autocast (HF Trainer bf16=True on an FP32 model; litgpt
+         bf16-mixed); under QLoRA, the tensors bitsandbytes leaves unquantized are FP32 (peft's
+         prepare_model_for_kbit_training casts every non-quantized 16-bit parameter to float32);
+  pure   everything in the 16-bit dtype, the adapters and their optimizer states too (litgpt bf16-true:
+         the adapters are created in the model's dtype);
+  fp32   FP32 base and compute;
+  None   a base in --precision with FP32 adapters (PEFT on a bf16 model: LoraModel's autocast_adapter_dtype=True
+         upcasts bf16/fp16 adapter weights to float32, peft/tuners/tuners_utils.py, _cast_adapter_dtype).
+Adapters keep no master copy: torch.optim.AdamW keeps its moments in each parameter's dtype.
+"""
+
+from __future__ import annotations
+
+from llm_budget.choices import Convention, LoraTargets, Recipe
+from llm_budget.errors import LLMBudgetError
+from llm_budget.memory.recipes import RECIPES, RecipeBytes
+from llm_budget.memory.setup import TrainSetup
+from llm_budget.model.inventory import ParamTensor, parameter_tensors
+from llm_budget.model.spec import ModelSpec
+
+ATTENTION = ("q", "k", "v", "o", "q_a", "q_b", "kv_a", "kv_b")
+MLP = ("gate", "up", "down")
+NAMED_SETS: dict[LoraTargets, tuple[str, ...]] = {
+    LoraTargets.all: ("q", "k", "v", "o", *MLP),  # QLoRA (Dettmers et al. 2023 §4): every linear of the blocks
+    LoraTargets.all_linear: (*ATTENTION, *MLP),  # PEFT's "all-linear": every nn.Linear but the output layer
+    LoraTargets.attention: ("q", "k", "v", "o"),
+    LoraTargets.mlp: MLP,
+}
+"""Inventory names (llm_budget/model/inventory.py) each named set adapts. Routers stay unadapted, and so do the
+routed experts of transformers 5, which keeps them as 3-D parameters, not nn.Linear modules PEFT can wrap."""
+
+HF_NAMES = {
+    "q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o", "gate_proj": "gate", "up_proj": "up",
+    "down_proj": "down", "q_a_proj": "q_a", "q_b_proj": "q_b", "kv_a_proj_with_mqa": "kv_a", "kv_b_proj": "kv_b",
+}  # fmt: skip
+"""transformers' module names (Llama, DeepSeek) -> the inventory's, so `--lora-targets q_proj,v_proj` works."""
+
+ADAPTER_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+
+
+def _base_name(t: ParamTensor) -> str:
+    return t.name.removeprefix("shared_")
+
+
+def target_names(spec: ModelSpec, targets: LoraTargets | tuple[str, ...]) -> set[str]:
+    """The inventory names adapted; an explicit name that matches no matrix of the model is an error."""
+    if isinstance(targets, LoraTargets):
+        return set(NAMED_SETS[targets])
+    present = {_base_name(t) for t in parameter_tensors(spec) if t.kind == "linear" and t.layer}
+    out = set()
+    for given in targets:
+        name = HF_NAMES.get(given, given)
+        if name not in present:
+            known = ", ".join(sorted(present))
+            raise LLMBudgetError(f"--lora-targets {given!r} matches no linear module of this model (it has: {known})")
+        out.add(name)
+    return out
+
+
+def adapted_matrices(spec: ModelSpec, setup: TrainSetup) -> list[ParamTensor]:
+    """The base matrices that get adapters: linear weights of the blocks named by setup.lora_targets."""
+    names = target_names(spec, setup.lora_targets)
+    routed_ok = not isinstance(setup.lora_targets, LoraTargets) or setup.lora_targets is LoraTargets.all
+    return [
+        t
+        for t in parameter_tensors(spec)
+        if t.kind == "linear" and t.layer and _base_name(t) in names and (routed_ok or not t.expert)
+    ]
+
+
+def adapter_tensors(spec: ModelSpec, setup: TrainSetup) -> list[ParamTensor]:
+    """LoRA adapters (Hu et al. 2021 §4.1): A [r, d_in] and B [d_out, r] per adapted matrix."""
+    assert setup.lora_rank is not None
+    r = setup.lora_rank
+    out = []
+    for t in adapted_matrices(spec, setup):
+        d_out, d_in = t.shape
+        out.append(ParamTensor(f"lora_A.{t.name}", (r, d_in), t.copies, "linear", expert=t.expert))
+        out.append(ParamTensor(f"lora_B.{t.name}", (d_out, r), t.copies, "linear", expert=t.expert))
+    return out
+
+
+def adapter_bytes(setup: TrainSetup) -> int:
+    """Bytes per adapter value: --adapter-precision, else the 16-bit dtype under --recipe pure, else FP32."""
+    if setup.adapter_precision is not None:
+        return ADAPTER_BYTES[setup.adapter_precision]
+    return 2 if setup.base_recipe is Recipe.pure else 4
+
+
+def adapter_recipe(setup: TrainSetup) -> RecipeBytes:
+    """Bytes of a LoRA/QLoRA step: the frozen base per setup.base_recipe (weight: the unquantized tensors;
+    QLoRA quantizes the blocks' matrices on top), the adapters, their gradients and states at adapter_bytes."""
+    a, base = adapter_bytes(setup), setup.base_recipe
+    flow, compute, weight, how = "pure", 2, 2, f"frozen {setup.precision.value} base"
+    if base is Recipe.mixed:
+        mixed = RECIPES[(Recipe.mixed, setup.convention)]
+        flow, weight = mixed.flow, mixed.weight
+        how = f"frozen {'FP32' if weight == 4 else '16-bit'} base, {setup.precision.value} compute ({setup.convention.value})"
+        if setup.convention is Convention.autocast:
+            how = f"frozen FP32 base under {setup.precision.value} autocast"
+    elif base is Recipe.fp32:
+        compute, weight, how = 4, 4, "frozen FP32 base"
+    if setup.precision.value in ("nf4", "int4", "int8"):
+        how = f"frozen {setup.precision.value} base (the rest {'FP32' if weight == 4 else '16-bit'})"
+    adapters = {4: "FP32", 2: "16-bit"}[a]
+    description = f"{{recipe}}: {how}; {adapters} adapters {a} + gradients {{gradient}} + optimizer {{states}}"
+    return RecipeBytes(flow, compute, weight, a, 0, 0, a, description)
