@@ -61,7 +61,8 @@ class LossKind(str, Enum):
     """How the cross-entropy is computed (llm_budget/memory/loss.py)."""
 
     full = "full"  # the whole batch × seq × vocab logits, upcast to FP32 (transformers' ForCausalLMLoss)
-    chunked = "chunked"  # 16-bit logits, FP32 only chunk by chunk (litgpt, torchtune)
+    chunked = "chunked"  # litgpt: 128-token chunks, cross-entropy on the 16-bit logits
+    chunked_fp32 = "chunked-fp32"  # torchtune: 8 chunks, each upcast to FP32
     fused = "fused"  # fused linear cross-entropy: the logits never exist whole (Liger)
 
 

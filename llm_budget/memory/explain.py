@@ -3,12 +3,32 @@ assumptions the numbers rest on. Only text; the numbers come from timeline.py.""
 
 from __future__ import annotations
 
-from llm_budget.choices import Checkpointing, Convention, Recipe
+from llm_budget.choices import Checkpointing, Convention, LossKind, Recipe
 from llm_budget.memory.optimizers import OPTIMIZERS, states_text
 from llm_budget.memory.report import TRAIN_COMPONENTS, Component, MemoryLine
 from llm_budget.memory.setup import Parallel, TrainSetup
 from llm_budget.memory.step import UnshardedStep
 from llm_budget.refs import cite
+
+LOSS_FORMULAS = {
+    LossKind.full: (
+        "batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients",
+        "hf-transformers",
+    ),
+    LossKind.chunked: (
+        "batch × seq × vocab × 2 (16-bit logits list) + × 2 (16-bit log-probabilities); gradients per 128-token chunk",
+        "",  # litgpt/utils.py chunked_cross_entropy (no key in refs.py yet: see memory/loss.py)
+    ),
+    LossKind.chunked_fp32: (
+        "batch × seq × vocab × 4 (FP32 log-probabilities); the 16-bit logits until `del logits`; gradients per 1/8 chunk",
+        "",  # torchtune/modules/loss/ce_chunked_output_loss.py
+    ),
+    LossKind.fused: (
+        "grad_input (tokens × d × c) [+ grad_weight] made in forward + one chunk's logits; no batch × seq × vocab tensor",
+        "",  # Liger-Kernel src/liger_kernel/ops/fused_linear_cross_entropy.py
+    ),
+}
+"""The "Logits and loss" line per way of computing the loss (memory/loss.py)."""
 
 
 def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
@@ -39,10 +59,7 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
             "Σ saved tensors per block (activations.py inventory) × blocks still held at the peak, + embedding/head",
             "korthikanti2022: Table 2 (generalized)",
         ),
-        Component.loss: (
-            "batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients",
-            "hf-transformers",
-        ),
+        Component.loss: LOSS_FORMULAS[setup.loss],
         Component.temporaries: (
             "the working set of the phase at the peak (gradients in flight, norm or optimizer intermediates)",
             "pytorch-cuda-notes",

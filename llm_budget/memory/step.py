@@ -14,6 +14,7 @@ from llm_budget.memory.activations import Saved, Step, checkpointed_core_inputs,
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.backward import BackwardRegion, block_backward_regions
 from llm_budget.memory.blocks import EVERY_EXPERT
+from llm_budget.memory.loss import LossBuffers, loss_buffers
 from llm_budget.memory.rank_activations import RankActivations, activations_on_rank
 from llm_budget.memory.recipes import RecipeBytes, is_frozen_base, recipe_bytes
 from llm_budget.memory.saved import family
@@ -21,16 +22,6 @@ from llm_budget.memory.setup import Parallel, TrainSetup
 from llm_budget.memory.states import ModelStates, adapter_tensors, model_states
 from llm_budget.model.inventory import ParamTensor, parameter_tensors
 from llm_budget.model.spec import ModelSpec
-
-
-@dataclass(frozen=True)
-class LossBuffers:
-    """Tensors of the loss, batch × seq × vocab (Hugging Face's ForCausalLMLoss upcasts the logits to FP32)."""
-
-    inputs: int  # token ids and targets (int64)
-    logits: int  # in the compute dtype
-    logits_fp32: int  # one FP32 batch × seq × vocab buffer (the upcast, the log-probabilities, their gradients)
-    scalars: int  # the loss and nll_loss's total weight
 
 
 @dataclass(frozen=True)
@@ -136,6 +127,7 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         attention=setup.attention,
         device=setup.device,
         impl=setup.implementation,
+        loss=setup.loss.value,
     )
     return UnshardedStep(
         spec=spec,
@@ -150,7 +142,13 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         conditions=conditions,
         per_block=layer_saved(spec, conditions),
         head=head_saved(spec, conditions),
-        loss=_loss_buffers(spec, conditions),
+        loss=loss_buffers(
+            spec,
+            conditions,
+            setup.loss,
+            head_trainable=not is_frozen_base(recipe),
+            head_width=storage.gradient,
+        ),
         copies=_autocast_copies(spec, setup, storage, tensors),
     )
 
@@ -172,16 +170,6 @@ def first_blocks(spec: ModelSpec, n_layers: int) -> ModelSpec:
     else:
         data["dense_layers"] = tuple(i for i in spec.dense_layers if i < n_layers)
     return ModelSpec.model_validate(data)
-
-
-def _loss_buffers(spec: ModelSpec, st: Step) -> LossBuffers:
-    t, V, device = st.t, spec.n_vocab, st.device
-    return LossBuffers(
-        inputs=rounded(t * 8, device) * 2,
-        logits=rounded(t * V * st.c, device),
-        logits_fp32=rounded(t * V * 4, device),
-        scalars=2 * rounded(4, device),
-    )
 
 
 def _autocast_copies(
