@@ -134,3 +134,38 @@ def test_cli_fp32_lora_bug():
     weights = next(c["bytes"] for c in data["components"] if c["name"] == "Weights")
     assert abs(weights - 6_738_415_616 * 4) < 10**7
     assert data["trainable_params"] < 10**8
+
+
+def _saved(rep) -> int:
+    return rep.settings.activations_per_layer_bytes
+
+
+def test_peft_casts_each_adapted_input_to_fp32():
+    """A bf16 base with FP32 adapters, no autocast: PEFT's `x = self._cast_input_dtype(x, lora_A.weight.dtype)`
+    makes an FP32 copy of each adapted input, saved by lora_A; lora_B saves lora_A's output [t, r]."""
+    t, r = 8, 8
+    bf16_adapters = training_memory(SMALL, lora(precision="bf16", adapter_precision="bf16", lora_targets="q,v"))
+    fp32_adapters = training_memory(SMALL, lora(precision="bf16", lora_targets="q,v"))
+    # bf16 adapters read x itself (already saved by the base): only A·x [t, r] × 2 for q and v
+    # FP32 adapters: + an FP32 copy of the input per adapter (t × d × 4, q and v), A·x in FP32
+    extra = 2 * t * d * 4 + 2 * t * r * 4 - 2 * t * r * 2
+    assert _saved(fp32_adapters) - _saved(bf16_adapters) == extra
+
+
+def test_lora_dropout_keeps_a_dropped_copy_and_a_mask():
+    """Each adapted module has its own dropout: its output (saved by lora_A) and its mask (CPU: the scaled noise
+    in the input's dtype, 1 byte on CUDA) — q and v each keep both."""
+    t = 8
+    kw = dict(precision="bf16", recipe="pure", lora_targets="q,v")
+    plain = training_memory(SMALL, lora(**kw))
+    dropped = training_memory(SMALL, lora(**kw, lora_dropout=0.05))
+    assert _saved(dropped) - _saved(plain) == 2 * (t * d * 2 + t * d * 2)
+
+
+def test_qlora_dequantizes_the_largest_matrix_in_backward():
+    """bitsandbytes' MatMul4Bit backward: grad_A = grad_output @ dequantize_4bit(B).to(dtype).t() — one
+    d_mlp × d 16-bit matrix live in the MLP's backward, d × d in the attention's (Llama 2 7B: d 4096, d_mlp 11008)."""
+    from llm_budget.memory.adapters import dequantized_weights
+
+    spec = load_preset("llama2-7b")
+    assert dequantized_weights(spec, TrainSetup(precision="nf4", lora_rank=8), 2) == (4096 * 4096 * 2, 11008 * 4096 * 2)

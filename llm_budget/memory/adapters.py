@@ -21,6 +21,7 @@ from __future__ import annotations
 from llm_budget.choices import Convention, LoraTargets, Recipe
 from llm_budget.errors import LLMBudgetError
 from llm_budget.memory.recipes import RECIPES, RecipeBytes
+from llm_budget.memory.saved import Saved, Step, _dropout_mask
 from llm_budget.memory.setup import TrainSetup
 from llm_budget.model.inventory import ParamTensor, parameter_tensors
 from llm_budget.model.spec import ModelSpec
@@ -112,3 +113,58 @@ def adapter_recipe(setup: TrainSetup) -> RecipeBytes:
     adapters = {4: "FP32", 2: "16-bit"}[a]
     description = f"{{recipe}}: {how}; {adapters} adapters {a} + gradients {{gradient}} + optimizer {{states}}"
     return RecipeBytes(flow, compute, weight, a, 0, 0, a, description)
+
+
+ATTENTION_GROUP = set(ATTENTION)
+MATRIX_INPUT_IS_NORM = {"q", "k", "v", "q_a", "kv_a", "gate", "up"}
+"""Adapted matrices that read a norm's output (FP32 under autocast); o, down and the up-projections read a
+matmul's 16-bit output."""
+
+
+def adapter_saved(spec: ModelSpec, setup: TrainSetup, st: Step) -> list[Saved]:
+    """What the adapters of one block save for backward, on top of the base's activations (PEFT's
+    LoraLayer Linear.forward: `x = self._cast_input_dtype(x, lora_A.weight.dtype)`, then
+    `result + lora_B(lora_A(dropout(x))) * scaling`; peft/tuners/lora/layer.py, peft 0.15):
+      - x cast to the adapter dtype (a new tensor when the dtypes differ), saved by lora_A when nothing follows;
+      - dropout (p > 0; p = 0 is nn.Identity): its output, saved by lora_A, and its mask (1 byte on CUDA);
+        each adapted module has its own dropout, so q, k and v each keep one;
+      - under autocast lora_A casts its input to 16 bits again (not cached: an activation), and saves that;
+      - lora_A's output [tokens, r], saved by lora_B.
+    Routed experts see t·k/E rows each. Averaged over the blocks like the model states."""
+    a, r, L = adapter_bytes(setup), setup.lora_rank or 0, spec.n_layers
+    autocast = st.flow == "autocast"
+    out: list[Saved] = []
+    for t in adapted_matrices(spec, setup):
+        name, d_in = _base_name(t), t.shape[1]
+        rows = st.t * spec.active_experts // spec.n_experts if t.expert else st.t
+        n = t.copies * rows  # rows over every layer; // L below: one block's average
+        x_bytes = st.r if name in MATRIX_INPUT_IS_NORM else st.c
+        new = a != x_bytes  # PEFT's cast makes a copy
+        group = "attn" if name in ATTENTION_GROUP else "mlp"
+        if setup.lora_dropout > 0:
+            out.append(Saved(f"LoRA {name}: dropout mask", _dropout_mask(st, n * d_in, a) // L, "dropout", group))
+            new = True
+        if autocast:
+            out.append(Saved(f"LoRA {name}: input (16-bit copy)", n * d_in * st.c // L, "lora_A under autocast", group))
+        elif new:
+            out.append(Saved(f"LoRA {name}: input", n * d_in * a // L, "lora_A saves its input", group))
+        out.append(Saved(f"LoRA {name}: A·x", n * r * (st.c if autocast else a) // L, "lora_B saves its input", group))
+    return out
+
+
+def dequantized_weights(spec: ModelSpec, setup: TrainSetup, compute: int) -> tuple[int, int]:
+    """bitsandbytes' quantized layers dequantize the weight for every matmul, forward and backward:
+    MatMul4Bit: `linear(A, F.dequantize_4bit(B, quant_state).to(A.dtype).t())` and in backward
+    `grad_A = matmul(grad_output, F.dequantize_4bit(B, ctx.state).to(grad_output.dtype).t())`, saving only the
+    packed B (ctx.tensors = (None, B)); MatMul8bitLt's backward `CB = state.CB.to(ctx.dtype_A, copy=True)
+    .mul_(SCB ...)` (bitsandbytes-foundation/bitsandbytes 0.45: bitsandbytes/autograd/_functions.py).
+    One dequantized matrix lives at a time: the largest of the attention's and of the MLP's, in the compute
+    dtype. Returns (attention, MLP) bytes; (0, 0) for a base that is not quantized."""
+    if setup.precision.value not in ("nf4", "int4", "int8"):
+        return 0, 0
+    from llm_budget.memory.quantization import is_quantized_matrix
+
+    mats = [t for t in parameter_tensors(spec) if is_quantized_matrix(t) and t.component != "Router"]
+    attention = max((t.numel for t in mats if _base_name(t) in ATTENTION_GROUP), default=0)
+    mlp = max((t.numel for t in mats if _base_name(t) not in ATTENTION_GROUP), default=0)
+    return attention * compute, mlp * compute

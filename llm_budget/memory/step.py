@@ -11,6 +11,7 @@ from functools import lru_cache
 from llm_budget.choices import Convention, Recipe
 from llm_budget.defaults import sequence_length
 from llm_budget.memory.activations import Saved, Step, checkpointed_core_inputs, head_saved, layer_saved
+from llm_budget.memory.adapters import adapter_saved, dequantized_weights
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.backward import BackwardRegion, block_backward_regions
 from llm_budget.memory.blocks import EVERY_EXPERT
@@ -96,6 +97,7 @@ class UnshardedStep:
                 tp=tp,
                 sp=sp,
                 zero_shards=zero_shards,
+                dequantized=dequantized_weights(self.spec, self.setup, self.storage.compute),
             )
         return self._regions_cache[key]
 
@@ -118,7 +120,8 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         spec = first_blocks(spec, setup.n_layers)
     tensors = parameter_tensors(spec)
     recipe = setup.resolved_recipe
-    trainable = adapter_tensors(spec, setup) if is_frozen_base(recipe) else tensors
+    frozen = is_frozen_base(recipe)
+    trainable = adapter_tensors(spec, setup) if frozen else tensors
     conditions = Step(
         b=setup.batch,
         s=seq,
@@ -140,7 +143,7 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         trainable=trainable,
         states=model_states(spec, setup, storage, tensors, trainable),
         conditions=conditions,
-        per_block=layer_saved(spec, conditions),
+        per_block=layer_saved(spec, conditions) + (adapter_saved(spec, setup, conditions) if frozen else []),
         head=head_saved(spec, conditions),
         loss=loss_buffers(
             spec,
