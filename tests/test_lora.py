@@ -169,3 +169,14 @@ def test_qlora_dequantizes_the_largest_matrix_in_backward():
 
     spec = load_preset("llama2-7b")
     assert dequantized_weights(spec, TrainSetup(precision="nf4", lora_rank=8), 2) == (4096 * 4096 * 2, 11008 * 4096 * 2)
+
+
+def test_paged_optimizer_states_are_outside_the_allocator():
+    """bitsandbytes' paged optimizers allocate states with cudaMallocManaged: max_memory_allocated (our peak)
+    loses exactly the optimizer-state line, and the assumptions say where the bytes went."""
+    kw = dict(precision="bf16", lora_rank=8, seq=256, optimizer="adamw8bit")
+    plain = training_memory(load_preset("llama2-7b"), TrainSetup(**kw))
+    paged = training_memory(load_preset("llama2-7b"), TrainSetup(**kw, paged_optimizer=True))
+    assert "Optimizer states" not in lines(paged)
+    assert plain.total_bytes - paged.total_bytes == lines(plain)["Optimizer states"]
+    assert any("unified memory" in a for a in paged.assumptions)

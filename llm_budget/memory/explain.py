@@ -194,6 +194,15 @@ def _step_assumptions(step: UnshardedStep) -> list[str]:
         )
     if step.recipe in (Recipe.lora, Recipe.qlora):
         out.append(lora_assumption(setup))
+    if setup.paged_optimizer:
+        o = step.states.optimizer
+        paged = o.block * step.spec.n_layers + o.embedding + o.head
+        out.append(
+            f"Paged optimizer (bitsandbytes): its {paged / 1e9:.2f} GB of states (before any sharding) live in CUDA "
+            "unified memory (cudaMallocManaged), outside PyTorch's allocator: not in the peak above nor in "
+            "torch.cuda.max_memory_allocated; nvidia-smi shows them while resident, and the driver pages them to "
+            "host RAM when the GPU runs short."
+        )
     return out
 
 

@@ -160,7 +160,9 @@ def _forward_end(run: _StageRun) -> None:
     the last stage is computing log_softmax (16-bit logits, their FP32 upcast, the log-probabilities)."""
     tl, states, acts = run.timeline, run.states, run.acts
     tl.set(Component.weights, states.weights)
-    tl.set(Component.optimizer, states.optimizer)
+    # bitsandbytes' paged optimizers allocate their states with cudaMallocManaged (unified memory), outside
+    # PyTorch's caching allocator: max_memory_allocated never sees them (bitsandbytes/functional.py, get_paged)
+    tl.set(Component.optimizer, 0 if run.step.setup.paged_optimizer else states.optimizer)
     if states.masters:
         tl.set(Component.masters, states.masters)
     if states.adapters:
@@ -300,7 +302,8 @@ def _optimizer_step(run: _StageRun) -> None:
         tl.mark("optimizer step in backward (largest parameter)", {Component.temporaries: one_at_a_time // par.tp})
         return
     tl.set(Component.gradients, run.states.gradients)
-    temporaries = step.states.optimizer_temporaries
+    # paged optimizers are bitsandbytes' Optimizer2State: one in-place kernel per tensor (optimizers.BNB_KERNELS)
+    temporaries = 0 if step.setup.paged_optimizer else step.states.optimizer_temporaries
     if step.setup.resolved_impl is OptimizerImpl.foreach:
         temporaries = (
             sharded_bytes(temporaries, level=OPTIMIZER_STATES, zero=par.zero, dp=par.shards, model_parallel=par.tp)
