@@ -338,10 +338,11 @@ RecipeOpt = Annotated[
     Optional[Recipe], typer.Option("--recipe", help="Training recipe (default from --precision).", show_default=False)
 ]
 ConventionOpt = Annotated[
-    Convention,
+    Optional[Convention],
     typer.Option(
         "--convention",
-        help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies), zero (16), megatron (18), grad-copy (20), fsdp.",
+        help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies), zero (16), megatron (18), grad-copy (20), fsdp (default autocast).",
+        show_default=False,
     ),
 ]
 OptimizerOpt = Annotated[Optimizer, typer.Option("--optimizer", help="Optimizer (its states per parameter).")]
@@ -375,6 +376,10 @@ ContextOpt = Annotated[
     ),
 ]
 CheckpointingOpt = Annotated[Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing.")]
+TrainCheckpointingOpt = Annotated[
+    Optional[Checkpointing],
+    typer.Option("--checkpointing", help="Activation checkpointing (default none).", show_default=False),
+]
 AttentionOpt = Annotated[
     Attention, typer.Option("--attention", help="sdpa (flash/memory-efficient) or eager (keeps s² probabilities).")
 ]
@@ -386,20 +391,22 @@ LoraRankOpt = Annotated[
 ]
 _LORA = "LoRA / QLoRA"
 LoraTargetsOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--lora-targets",
-        help="Adapted modules: all (QLoRA's), all-linear (PEFT's), attention, mlp, or names (q,v or q_proj,v_proj).",
-        metavar="SET|NAMES",
+        help="Adapted modules: all (QLoRA's; the default), all-linear (PEFT's), attention, mlp, or names (q,v or q_proj,v_proj).",
+        show_default=False,
+        metavar="<all|all-linear|attention|mlp>|NAMES",
         rich_help_panel=_LORA,
     ),
 ]
 LoraDropoutOpt = Annotated[
-    float,
+    Optional[float],
     typer.Option(
         "--lora-dropout",
         help="LoRA dropout: each adapter saves a dropped copy of its input and a mask (PEFT's default 0: none).",
         metavar="P",
+        show_default=False,
         rich_help_panel=_LORA,
     ),
 ]
@@ -413,24 +420,37 @@ AdapterPrecisionOpt = Annotated[
     ),
 ]
 DoubleQuantOpt = Annotated[
-    bool,
+    Optional[bool],
     typer.Option(
-        "--double-quant", help="QLoRA: quantize the nf4 absmax to 8 bits (bnb_4bit_use_double_quant).", rich_help_panel=_LORA
+        "--double-quant/--no-double-quant",
+        show_default=False,
+        help="QLoRA: quantize the nf4 absmax to 8 bits (bnb_4bit_use_double_quant).", rich_help_panel=_LORA
     ),
 ]
 PagedOptimizerOpt = Annotated[
-    bool,
+    Optional[bool],
     typer.Option(
-        "--paged-optimizer",
+        "--paged-optimizer/--no-paged-optimizer",
+        show_default=False,
         help="bitsandbytes' paged AdamW: optimizer states in CUDA unified memory, off torch's allocator.",
         rich_help_panel=_LORA,
     ),
 ]
 LossOpt = Annotated[
-    LossKind,
+    Optional[LossKind],
     typer.Option(
         "--loss",
-        help="Cross-entropy: full (FP32 logits), chunked (litgpt / torchtune), fused (Liger: no logits).",
+        help="Cross-entropy: full (FP32 logits; the default), chunked (litgpt), chunked-fp32 (torchtune), fused (Liger).",
+        show_default=False,
+    ),
+]
+FrameworkOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--framework",
+        help="Defaults of hf-trainer | peft | litgpt | torchtune | torchtitan | axolotl | deepspeed (flags override).",
+        metavar="NAME",
+        show_default=False,
     ),
 ]
 GpuOpt = Annotated[

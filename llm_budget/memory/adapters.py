@@ -60,7 +60,10 @@ def target_names(spec: ModelSpec, targets: LoraTargets | tuple[str, ...]) -> set
         name = HF_NAMES.get(given, given)
         if name not in present:
             known = ", ".join(sorted(present))
-            raise LLMBudgetError(f"--lora-targets {given!r} matches no linear module of this model (it has: {known})")
+            raise LLMBudgetError(
+                f"Invalid value for --lora-targets: {given!r} matches no linear module of this model (it has: {known}; "
+                "or a set: all, all-linear, attention, mlp)"
+            )
         out.add(name)
     return out
 

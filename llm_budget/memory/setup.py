@@ -149,13 +149,14 @@ class TrainSetup(BaseModel):
                 f"{self.precision.value} weights cannot be trained directly: integer and 4-bit formats have no "
                 "gradients. Train adapters on a frozen quantized base instead: --lora-rank 16 (QLoRA)"
             )
-        if self.precision in QUANTIZED_BASES and self.recipe in (Recipe.lora, Recipe.pure, Recipe.fp32):
+        if self.precision in QUANTIZED_BASES and self.recipe in (Recipe.lora, Recipe.fp32):
             raise ValueError(
-                f"a {self.precision.value} base is QLoRA: --recipe qlora (16-bit rest) or mixed "
-                "(the rest in FP32 under autocast, as peft's prepare_model_for_kbit_training)"
+                f"a {self.precision.value} base is QLoRA: --recipe qlora (16-bit rest, FP32 adapters), pure (all "
+                "16-bit, torchtune) or mixed (the rest FP32 under autocast, peft's prepare_model_for_kbit_training)"
             )
         if self.lora_rank is None:
             for name, given in (
+                ("--lora-targets", self.lora_targets is not LoraTargets.all),
                 ("--lora-dropout", self.lora_dropout != 0.0),
                 ("--adapter-precision", self.adapter_precision is not None),
             ):
