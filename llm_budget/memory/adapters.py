@@ -171,3 +171,48 @@ def dequantized_weights(spec: ModelSpec, setup: TrainSetup, compute: int) -> tup
     attention = max((t.numel for t in mats if _base_name(t) in ATTENTION_GROUP), default=0)
     mlp = max((t.numel for t in mats if _base_name(t) not in ATTENTION_GROUP), default=0)
     return attention * compute, mlp * compute
+
+
+MATMUL_INPUTS = {"attention input": {"q", "k", "v", "q_a", "kv_a"}, "MLP: input": {"gate", "up"},
+                 "MLP: down-projection input": {"down"}, "unembedding input": set()}  # fmt: skip
+"""Saved tensors that only the matmuls reading them keep (activations.py's names), and those matmuls."""
+
+
+def frozen_base_saved(spec: ModelSpec, setup: TrainSetup, st: Step, saved: list[Saved]) -> list[Saved]:
+    """What a frozen base no longer saves (autograd saves an input only for a gradient someone needs):
+      - a frozen norm weight: `weight · x` keeps no normalized x for the weight's gradient;
+      - a frozen matmul keeps no input (mm saves mat1 only for mat2's gradient); the input stays saved when an
+        adapter's lora_A reads that very tensor (same dtype, no dropout, no autocast: else adapter_saved counts
+        lora_A's own copy). SDPA's output, which o reads, SDPA saves itself.
+    Measured by the probe (tests/test_probe.py, LoRA cases of the reference model)."""
+    adapted = {_base_name(t) for t in adapted_matrices(spec, setup)}
+    a, autocast = adapter_bytes(setup), st.flow == "autocast"
+    out = []
+    for x in saved:
+        if ": normalized" in x.name:
+            continue
+        readers = next((m for name, m in MATMUL_INPUTS.items() if x.name.startswith(name)), None)
+        if readers is not None:
+            same = [
+                n for n in readers & adapted if not autocast and setup.lora_dropout == 0 and a == _input_bytes(n, st)
+            ]
+            if not same:
+                continue
+        out.append(x)
+    return out
+
+
+def _input_bytes(name: str, st: Step) -> int:
+    return st.r if name in MATMUL_INPUTS_NORM else st.c
+
+
+MATMUL_INPUTS_NORM = MATRIX_INPUT_IS_NORM
+
+
+def first_block_unsaved(spec: ModelSpec, per_block: list[Saved]) -> list[Saved]:
+    """Block 0's first norm saves nothing under a frozen embedding: its input needs no gradient. Returned as
+    negative entries for the embedding side (held, like it, until the end of backward)."""
+    first = [x for x in per_block if x.group == "attn_norm" and ": normalized" not in x.name]
+    return [
+        Saved(f"block 0, {x.name}: not saved (no gradient reaches it)", -x.bytes, "frozen embedding", "") for x in first
+    ]

@@ -8,14 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from llm_budget.choices import Convention, Recipe
+from llm_budget.choices import Checkpointing, Convention, Recipe
 from llm_budget.defaults import sequence_length
 from llm_budget.memory.activations import Saved, Step, checkpointed_core_inputs, head_saved, layer_saved
-from llm_budget.memory.adapters import adapter_saved, dequantized_weights
+from llm_budget.memory.adapters import adapter_saved, dequantized_weights, first_block_unsaved, frozen_base_saved
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.backward import BackwardRegion, block_backward_regions
 from llm_budget.memory.blocks import EVERY_EXPERT
 from llm_budget.memory.loss import LossBuffers, loss_buffers
+from llm_budget.memory.quantization import is_quantized_matrix
 from llm_budget.memory.rank_activations import RankActivations, activations_on_rank
 from llm_budget.memory.recipes import RecipeBytes, is_frozen_base, recipe_bytes
 from llm_budget.memory.saved import family
@@ -132,6 +133,13 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         impl=setup.implementation,
         loss=setup.loss.value,
     )
+    per_block, head = layer_saved(spec, conditions), head_saved(spec, conditions)
+    if frozen:  # LoRA / QLoRA: what the frozen base does not save, what the adapters do (adapters.py)
+        base = frozen_base_saved(spec, setup, conditions, per_block)
+        head = frozen_base_saved(spec, setup, conditions, head)
+        if setup.checkpointing is not Checkpointing.full:  # a checkpointed block keeps only its input anyway
+            head += first_block_unsaved(spec, per_block)
+        per_block = base + adapter_saved(spec, setup, conditions)
     return UnshardedStep(
         spec=spec,
         setup=setup,
@@ -143,8 +151,8 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         trainable=trainable,
         states=model_states(spec, setup, storage, tensors, trainable),
         conditions=conditions,
-        per_block=layer_saved(spec, conditions) + (adapter_saved(spec, setup, conditions) if frozen else []),
-        head=head_saved(spec, conditions),
+        per_block=per_block,
+        head=head,
         loss=loss_buffers(
             spec,
             conditions,
@@ -185,7 +193,13 @@ def _autocast_copies(
     device, L = setup.device, spec.n_layers
     # Llama 4's experts are batched matmuls (bmm), which autocast does cast (blocks.EVERY_EXPERT)
     hf_experts = setup.implementation == "hf" and spec.is_moe and family(spec) not in EVERY_EXPERT
-    matmuls = [t for t in tensors if t.kind == "linear" and not (hf_experts and t.expert)]
+    # a quantized base (QLoRA) is dequantized for each matmul and not kept (bitsandbytes' MatMul4Bit, adapters.py)
+    quantized = setup.resolved_recipe is Recipe.qlora
+    matmuls = [
+        t
+        for t in tensors
+        if t.kind == "linear" and not (hf_experts and t.expert) and not (quantized and is_quantized_matrix(t))
+    ]
     tied = rounded(spec.n_vocab * spec.d_embed * 2, device) if spec.tied_embeddings else 0
     return AutocastCopies(
         per_block=tensor_bytes([t for t in matmuls if t.layer], 2, device) // L,
