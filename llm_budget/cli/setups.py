@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Optional
 
 from llm_budget.cli.options import count, setup_error
@@ -43,13 +44,14 @@ TRAIN_DEFAULTS: dict[str, object] = {
 
 
 def with_framework(
-    framework: Optional[str], options: dict[str, object], precision: Precision
+    framework: Optional[str], given: Mapping[str, object], precision: Precision
 ) -> tuple[dict[str, object], Optional[FrameworkApplied]]:
     """The training options with a --framework profile's defaults filled in where the user gave nothing
     (None), then TRAIN_DEFAULTS; and what the profile set (None without --framework)."""
     from llm_budget.memory.setup import QUANTIZED_BASES
 
     applied = None
+    options = dict(given)
     if framework:
         from llm_budget.frameworks import apply_profile
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from llm_budget.choices import Convention, LoraTargets, Recipe
 from llm_budget.errors import LLMBudgetError
+from llm_budget.memory.activations import Flow
 from llm_budget.memory.recipes import RECIPES, RecipeBytes
 from llm_budget.memory.saved import Saved, Step, _dropout_mask
 from llm_budget.memory.setup import TrainSetup
@@ -102,7 +103,8 @@ def adapter_recipe(setup: TrainSetup) -> RecipeBytes:
     """Bytes of a LoRA/QLoRA step: the frozen base per setup.base_recipe (weight: the unquantized tensors;
     QLoRA quantizes the blocks' matrices on top), the adapters, their gradients and states at adapter_bytes."""
     a, base = adapter_bytes(setup), setup.base_recipe
-    flow, compute, weight, how = "pure", 2, 2, f"frozen {setup.precision.value} base"
+    flow: Flow = "pure"
+    compute, weight, how = 2, 2, f"frozen {setup.precision.value} base"
     if base is Recipe.mixed:
         mixed = RECIPES[(Recipe.mixed, setup.convention)]
         flow, weight = mixed.flow, mixed.weight
