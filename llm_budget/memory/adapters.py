@@ -183,18 +183,21 @@ MATMUL_INPUTS = {"attention input": {"q", "k", "v", "q_a", "kv_a"}, "MLP: input"
 def frozen_base_saved(spec: ModelSpec, setup: TrainSetup, st: Step, saved: list[Saved]) -> list[Saved]:
     """What a frozen base no longer saves (autograd saves an input only for a gradient someone needs):
       - a frozen norm weight: `weight · x` keeps no normalized x for the weight's gradient;
-      - a frozen matmul keeps no input (mm saves mat1 only for mat2's gradient); the input stays saved when an
+      - a frozen matmul keeps no input (mm saves mat1 only for mat2's gradient), but bitsandbytes' quantized
+        matmuls do (MatMul4Bit / MatMul8bitLt: `ctx.tensors = (A, B)` whenever an input needs a gradient, A being
+        the input cast to the compute dtype: under autocast one copy per matmul); the input stays saved when an
         adapter's lora_A reads that very tensor (same dtype, no dropout, no autocast: else adapter_saved counts
         lora_A's own copy). SDPA's output, which o reads, SDPA saves itself.
     Measured by the probe (tests/test_probe.py, LoRA cases of the reference model)."""
     adapted = {_base_name(t) for t in adapted_matrices(spec, setup)}
+    quantized = setup.precision.value in ("nf4", "int4", "int8")  # MatMul4Bit / 8bitLt keep A: ctx.tensors = (A, B)
     a, autocast = adapter_bytes(setup), st.flow == "autocast"
     out = []
     for x in saved:
         if ": normalized" in x.name:
             continue
         readers = next((m for name, m in MATMUL_INPUTS.items() if x.name.startswith(name)), None)
-        if readers is not None:
+        if readers is not None and not (quantized and readers):
             same = [
                 n for n in readers & adapted if not autocast and setup.lora_dropout == 0 and a == _input_bytes(n, st)
             ]

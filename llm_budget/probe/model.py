@@ -329,14 +329,15 @@ def _dequantize_4bit(packed: torch.Tensor, shape: tuple[int, int], dtype: torch.
 
 
 class MatMul4Bit(torch.autograd.Function):
-    """bitsandbytes' MatMul4Bit (bitsandbytes/autograd/_functions.py): forward `linear(A, dequantize_4bit(B).to(A.dtype).t())`
-    keeping only the packed B for backward (ctx.tensors = (None, B)); backward dequantizes again for
-    `grad_A = matmul(grad_output, dequantize_4bit(B).to(grad_output.dtype).t())`; no gradient for B."""
+    """bitsandbytes' MatMul4Bit (bitsandbytes/autograd/_functions.py): forward `linear(A, dequantize_4bit(B).to(A.dtype).t())`,
+    then `if any(ctx.needs_input_grad[:2]): ctx.tensors = (A, B)` (A kept alive on ctx, unused by backward);
+    backward dequantizes again for `grad_A = matmul(grad_output, dequantize_4bit(B).to(grad_output.dtype).t())`."""
 
     @staticmethod
     def forward(ctx, x, packed, absmax, shape):  # type: ignore[no-untyped-def, override]
         ctx.shape = shape
-        ctx.packed = packed  # bitsandbytes keeps B on ctx, not through save_for_backward
+        ctx.packed = packed  # bitsandbytes keeps A and B on ctx, not through save_for_backward
+        ctx.A = x if any(ctx.needs_input_grad[:2]) else None
         return F.linear(x, _dequantize_4bit(packed, shape, x.dtype))
 
     @staticmethod
