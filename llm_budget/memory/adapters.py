@@ -160,9 +160,9 @@ def adapter_saved(spec: ModelSpec, setup: TrainSetup, st: Step) -> list[Saved]:
 def dequantized_weights(spec: ModelSpec, setup: TrainSetup, compute: int) -> tuple[int, int]:
     """bitsandbytes' quantized layers dequantize the weight for every matmul, forward and backward:
     MatMul4Bit: `linear(A, F.dequantize_4bit(B, quant_state).to(A.dtype).t())` and in backward
-    `grad_A = matmul(grad_output, F.dequantize_4bit(B, ctx.state).to(grad_output.dtype).t())`, saving only the
-    packed B (ctx.tensors = (None, B)); MatMul8bitLt's backward `CB = state.CB.to(ctx.dtype_A, copy=True)
-    .mul_(SCB ...)` (bitsandbytes-foundation/bitsandbytes 0.45: bitsandbytes/autograd/_functions.py).
+    `grad_A = matmul(grad_output, F.dequantize_4bit(B, ctx.state).to(grad_output.dtype).t())`, keeping A and
+    the packed B on ctx.tensors (frozen_base_saved); MatMul8bitLt's backward `CB = state.CB.to(ctx.dtype_A, copy=True)
+    .mul_(SCB ...)` (bitsandbytes-foundation/bitsandbytes: bitsandbytes/autograd/_functions.py).
     One dequantized matrix lives at a time: the largest of the attention's and of the MLP's, in the compute
     dtype. Returns (attention, MLP) bytes; (0, 0) for a base that is not quantized."""
     if setup.precision.value not in ("nf4", "int4", "int8"):
