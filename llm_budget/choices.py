@@ -49,8 +49,21 @@ class Checkpointing(str, Enum):
 
 
 class LoraTargets(str, Enum):
+    """Named sets of adapted matrices; `--lora-targets q,v` (or module names) lists them one by one."""
+
     all = "all"  # every linear layer of the blocks (QLoRA's choice)
+    all_linear = "all-linear"  # PEFT's name for the same set: every nn.Linear but the output layer
     attention = "attention"  # q, k, v, o
+    mlp = "mlp"  # gate, up, down
+
+
+class LossKind(str, Enum):
+    """How the cross-entropy is computed (llm_budget/memory/loss.py)."""
+
+    full = "full"  # the whole batch × seq × vocab logits, upcast to FP32 (transformers' ForCausalLMLoss)
+    chunked = "chunked"  # litgpt: 128-token chunks, cross-entropy on the 16-bit logits
+    chunked_fp32 = "chunked-fp32"  # torchtune: 8 chunks, each upcast to FP32
+    fused = "fused"  # fused linear cross-entropy: the logits never exist whole (Liger)
 
 
 class Fit(str, Enum):

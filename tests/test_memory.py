@@ -128,7 +128,7 @@ def test_lora_adapters_exact():
     # A [r, d_in] + B [d_out, r] for q, k, v, o, gate, up, down in every block (Hu et al. 2021).
     per_layer = r * ((d + d) + (d + kvd) * 2 + (d + d) + (d + f) * 2 + (f + d))
     assert rep.trainable_params == L * per_layer
-    assert states_only(rep)["Adapters (FP32)"] == 4 * L * per_layer
+    assert states_only(rep)["Adapters"] == 4 * L * per_layer
     assert rep.recipe == "lora"
 
 

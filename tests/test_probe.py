@@ -18,7 +18,7 @@ from llm_budget.memory import InferSetup, TrainSetup  # noqa: E402
 from llm_budget.model.counter import count_params  # noqa: E402
 from llm_budget.model.presets import all_presets, load_preset  # noqa: E402
 from llm_budget.model.spec import ModelSpec  # noqa: E402
-from llm_budget.probe.matrix import inference_cases, training_cases  # noqa: E402
+from llm_budget.probe.matrix import inference_cases, lora_cases, training_cases  # noqa: E402
 from llm_budget.probe.measure import measure_training_step  # noqa: E402
 from llm_budget.probe.model import Transformer  # noqa: E402
 from llm_budget.probe.run import probe_inference, probe_training  # noqa: E402
@@ -65,6 +65,19 @@ def test_accuracy_gate_training(i):
         assert_family_gate(report, cfg)
     else:
         assert report.passed, (name, [(r.component, r.error) for r in report.rows])
+
+
+LORA = list(lora_cases("cpu"))
+
+
+@pytest.mark.parametrize("i", range(len(LORA)))
+def test_accuracy_gate_lora(i):
+    """LoRA / QLoRA on the reference model under fake tensors (probe/model.py add_lora, the bitsandbytes 4-bit
+    stand-in): model states exact, forward and peak within the gate."""
+    name, spec, setup = LORA[i]
+    report = probe_training(spec, setup, path="fake")
+    assert report.passed, (name, [(r.component, r.error) for r in report.rows])
+    assert all(r.error == 0 for r in report.rows if r.component in ("weights", "optimizer states", "gradients"))
 
 
 @pytest.mark.parametrize("i", range(0, len(INFER), 3))

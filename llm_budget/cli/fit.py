@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
-from llm_budget.choices import Checkpointing, Convention, Optimizer
+from llm_budget.choices import Checkpointing, Optimizer
 from llm_budget.cli.options import (
+    AdapterPrecisionOpt,
     Attention,
     BatchOpt,
     BiasOpt,
@@ -16,13 +17,18 @@ from llm_budget.cli.options import (
     DEmbedOpt,
     DHeadOpt,
     DMlpOpt,
+    DoubleQuantOpt,
     DpOpt,
+    FrameworkOpt,
     GpuOpt,
     HfConfigOpt,
     HostRamOpt,
     JsonOpt,
     KvPrecisionOpt,
+    LoraDropoutOpt,
     LoraRankOpt,
+    LoraTargetsOpt,
+    LossOpt,
     MicroBatchesOpt,
     MlpOpt,
     ModelOpt,
@@ -39,6 +45,7 @@ from llm_budget.cli.options import (
     OptimizerImplOpt,
     OptimizerInBackwardOpt,
     OptimizerOpt,
+    PagedOptimizerOpt,
     ParamsOpt,
     PositionOpt,
     PpOpt,
@@ -59,7 +66,14 @@ from llm_budget.cli.options import (
     memory_size,
     user_errors,
 )
-from llm_budget.cli.setups import infer_setup, layout_given, parallel_setup, train_setup
+from llm_budget.cli.setups import (
+    check_lora_targets,
+    infer_setup,
+    layout_given,
+    parallel_setup,
+    train_setup,
+    with_framework,
+)
 from llm_budget.errors import LLMBudgetError
 from llm_budget.units import MemoryUnit, MiB, parse_count, parse_decimal
 
@@ -82,14 +96,17 @@ def fit(
     mode: Annotated[ModeOrBoth, typer.Option("--mode", help="Serving, training, or both.")] = "both",
     precision: PrecisionOpt = None,
     recipe: RecipeOpt = None,
-    convention: ConventionOpt = Convention.autocast,
+    convention: ConventionOpt = None,
     optimizer: OptimizerOpt = Optimizer.adamw,
     optimizer_impl: OptimizerImplOpt = None,
     batch: BatchOpt = "1",
     seq: SeqOpt = None,
     checkpointing: Annotated[
-        Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing (the search also tries full).")
-    ] = Checkpointing.none,
+        Optional[Checkpointing],
+        typer.Option(
+            "--checkpointing", help="Activation checkpointing (default none; the search also tries full).", show_default=False
+        ),
+    ] = None,
     attention: Annotated[
         Optional[Attention],
         typer.Option(
@@ -99,6 +116,13 @@ def fit(
         ),
     ] = None,
     lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = None,
+    lora_dropout: LoraDropoutOpt = None,
+    adapter_precision: AdapterPrecisionOpt = None,
+    double_quant: DoubleQuantOpt = None,
+    paged_optimizer: PagedOptimizerOpt = None,
+    loss: LossOpt = None,
+    framework: FrameworkOpt = None,
     context: ContextOpt = None,
     kv_precision: KvPrecisionOpt = None,
     gpus_per_node: Annotated[
@@ -222,18 +246,27 @@ def fit(
     prec = parse_precision(precision) if precision else Precision.bf16
     weights = resolved.weights if resolved else None  # a checkpoint serves as stored unless --precision says otherwise
     served = prec if precision or weights is None else parse_precision(weights.precision)
+    chosen = dict(
+        recipe=recipe, convention=convention, checkpointing=checkpointing, optimizer_impl=optimizer_impl,
+        lora_rank=lora_rank, lora_targets=lora_targets, lora_dropout=lora_dropout, adapter_precision=adapter_precision,
+        double_quant=double_quant, paged_optimizer=paged_optimizer, loss=loss,
+    )  # fmt: skip
+    check_lora_targets(model, lora_targets)
+    options, applied = with_framework(framework, chosen, prec)
+    lora_rank = options["lora_rank"]  # type: ignore[assignment]
     train = train_setup(
         precision=_training_precision(prec, lora_rank),
-        recipe=recipe,
-        convention=convention,
         optimizer=optimizer,
-        optimizer_impl=optimizer_impl,
         batch=batch,
         seq=seq,
-        checkpointing=checkpointing,
-        lora_rank=lora_rank,
+        **options,  # type: ignore[arg-type]
         **({"attention": attention} if attention else {}),
     )
+    if applied is not None and not json:
+        from llm_budget.render import console
+        from llm_budget.render.memory import framework_settings_line
+
+        console().print(framework_settings_line(applied))
     infer = infer_setup(precision=served, kv_precision=kv_precision, batch=batch, context=context, checkpoint=weights)
     if mode == "train" and _quantized(prec) and not lora_rank:
         raise LLMBudgetError(

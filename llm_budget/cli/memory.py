@@ -6,26 +6,30 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import typer
 
-from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer
+from llm_budget.choices import Optimizer
 from llm_budget.cli.options import (
+    AdapterPrecisionOpt,
     AttentionOpt,
     BatchOpt,
     BiasOpt,
-    CheckpointingOpt,
     ContextOpt,
     ConventionOpt,
     DEmbedOpt,
     Device,
     DHeadOpt,
     DMlpOpt,
+    DoubleQuantOpt,
     DpOpt,
     ExplainOpt,
+    FrameworkOpt,
     HfConfigOpt,
     HostRamOpt,
     JsonOpt,
     KvPrecisionOpt,
+    LoraDropoutOpt,
     LoraRankOpt,
     LoraTargetsOpt,
+    LossOpt,
     MicroBatchesOpt,
     MlpOpt,
     Mode,
@@ -42,6 +46,7 @@ from llm_budget.cli.options import (
     OptimizerImplOpt,
     OptimizerInBackwardOpt,
     OptimizerOpt,
+    PagedOptimizerOpt,
     ParamsOpt,
     PositionOpt,
     PpOpt,
@@ -55,6 +60,7 @@ from llm_budget.cli.options import (
     ShardingOpt,
     TiedOpt,
     TpOpt,
+    TrainCheckpointingOpt,
     UnitsOpt,
     build_model,
     emit_json,
@@ -62,7 +68,14 @@ from llm_budget.cli.options import (
     refuse_unused,
     user_errors,
 )
-from llm_budget.cli.setups import infer_setup, layout_given, parallel_setup, train_setup
+from llm_budget.cli.setups import (
+    check_lora_targets,
+    infer_setup,
+    layout_given,
+    parallel_setup,
+    train_setup,
+    with_framework,
+)
 from llm_budget.errors import LLMBudgetError
 from llm_budget.units import MemoryUnit, parse_count
 
@@ -79,15 +92,21 @@ def memory(
     mode: Annotated[Mode, typer.Option("--mode", help="What the memory is for.")] = "train",
     precision: PrecisionOpt = None,
     recipe: RecipeOpt = None,
-    convention: ConventionOpt = Convention.autocast,
+    convention: ConventionOpt = None,
     optimizer: OptimizerOpt = Optimizer.adamw,
     optimizer_impl: OptimizerImplOpt = None,
     batch: BatchOpt = "1",
     seq: SeqOpt = None,
-    checkpointing: CheckpointingOpt = Checkpointing.none,
+    checkpointing: TrainCheckpointingOpt = None,
     attention: AttentionOpt = "sdpa",
     lora_rank: LoraRankOpt = None,
-    lora_targets: LoraTargetsOpt = LoraTargets.all,
+    lora_targets: LoraTargetsOpt = None,
+    lora_dropout: LoraDropoutOpt = None,
+    adapter_precision: AdapterPrecisionOpt = None,
+    double_quant: DoubleQuantOpt = None,
+    paged_optimizer: PagedOptimizerOpt = None,
+    loss: LossOpt = None,
+    framework: FrameworkOpt = None,
     context: ContextOpt = None,
     prompt: Annotated[
         Optional[str],
@@ -218,27 +237,32 @@ def memory(
             gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
             **layout,
         )
+        chosen = dict(
+            recipe=recipe, convention=convention, checkpointing=checkpointing, optimizer_impl=optimizer_impl,
+            lora_rank=lora_rank, lora_targets=lora_targets, lora_dropout=lora_dropout,
+            adapter_precision=adapter_precision, double_quant=double_quant, paged_optimizer=paged_optimizer, loss=loss,
+        )  # fmt: skip
+        train_prec = prec or Precision.bf16
+        check_lora_targets(model, lora_targets)
+        options, applied = with_framework(framework, chosen, train_prec)
         report = training_report(
             model,
             train_setup(
-                precision=prec or Precision.bf16,
-                recipe=recipe,
-                convention=convention,
+                precision=train_prec,
                 optimizer=optimizer,
-                optimizer_impl=optimizer_impl,
                 batch=batch,
                 seq=seq,
-                checkpointing=checkpointing,
                 attention=attention,
                 device=device,
-                lora_rank=lora_rank,
-                lora_targets=lora_targets,
                 implementation=implementation,
                 parallel=parallel,
+                **options,  # type: ignore[arg-type]
             ),
             gpus_per_node=parse_count(gpus_per_node, what="--gpus-per-node"),
             host_ram=memory_size(host_ram, "--host-ram"),
         )
+        if applied is not None:
+            report = report.model_copy(update={"framework": applied})
     else:
         refuse_unused(
             {"--gpus": (gpus, "1"), "--host-ram": (host_ram, None),
@@ -246,6 +270,12 @@ def memory(
                  tp=tp, pp=pp, dp=dp, sharding=sharding, shard_group=shard_group, sequence_parallel=sequence_parallel,
                  micro_batches=micro_batches, offload=offload, optimizer_in_backward=optimizer_in_backward), False)},
             why="apply to training (--mode train); serving's tensor parallelism is `llm-budget fit --mode infer`",
+        )  # fmt: skip
+        refuse_unused(
+            {"--lora-rank": (lora_rank, None), "--lora-targets": (lora_targets, None), "--lora-dropout": (lora_dropout, None),
+             "--adapter-precision": (adapter_precision, None), "--paged-optimizer": (paged_optimizer, None),
+             "--loss": (loss, None), "--framework": (framework, None), "--recipe": (recipe, None)},
+            why="apply to training (--mode train)",
         )  # fmt: skip
         weights = resolved.weights if resolved else None  # a checkpoint serves as stored unless --precision is given
         report = with_card(
@@ -259,10 +289,20 @@ def memory(
                     context=context,
                     prompt=prompt,
                     device=device,
+                    double_quant=_double_quant(double_quant, prec),
                 ),
             )
         )
     render(report, json=json, units=units, explain=explain)
+
+
+def _double_quant(given: Optional[bool], precision: object) -> bool:
+    """Serving --double-quant: the nf4 absmax quantized again (QLoRA §3); only nf4 weights have it."""
+    from llm_budget.hardware import Precision
+
+    if given and precision is not Precision.nf4:
+        raise LLMBudgetError("--double-quant quantizes the nf4 absmax: it needs --precision nf4")
+    return bool(given)
 
 
 def render(report: MemoryReport, *, json: bool, units: MemoryUnit, explain: bool) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 import typer
 from pydantic import ValidationError
 
-from llm_budget.choices import Checkpointing, Convention, LoraTargets, Optimizer, OptimizerImpl, Recipe
+from llm_budget.choices import Checkpointing, Convention, LossKind, Optimizer, OptimizerImpl, Recipe
 from llm_budget.errors import LLMBudgetError, SpecError
 from llm_budget.model.spec import MlpKind, ModelSpec, NormKind, PositionKind, QKNorm
 from llm_budget.units import MemoryUnit, parse_count
@@ -304,6 +304,7 @@ Mode = Literal["train", "infer"]
 ModeOrBoth = Literal["train", "infer", "both"]
 Attention = Literal["sdpa", "eager"]
 Device = Literal["cuda", "cpu"]
+AdapterPrecision = Literal["fp32", "bf16", "fp16"]
 
 ParamsOpt = Annotated[
     Optional[str],
@@ -337,10 +338,11 @@ RecipeOpt = Annotated[
     Optional[Recipe], typer.Option("--recipe", help="Training recipe (default from --precision).", show_default=False)
 ]
 ConventionOpt = Annotated[
-    Convention,
+    Optional[Convention],
     typer.Option(
         "--convention",
-        help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies), zero (16), megatron (18), grad-copy (20), fsdp.",
+        help="Mixed-precision bytes/param: autocast (PyTorch/HF, 4+4+8 +2 copies), zero (16), megatron (18), grad-copy (20), fsdp (default autocast).",
+        show_default=False,
     ),
 ]
 OptimizerOpt = Annotated[Optimizer, typer.Option("--optimizer", help="Optimizer (its states per parameter).")]
@@ -374,6 +376,10 @@ ContextOpt = Annotated[
     ),
 ]
 CheckpointingOpt = Annotated[Checkpointing, typer.Option("--checkpointing", help="Activation checkpointing.")]
+TrainCheckpointingOpt = Annotated[
+    Optional[Checkpointing],
+    typer.Option("--checkpointing", help="Activation checkpointing (default none).", show_default=False),
+]
 AttentionOpt = Annotated[
     Attention, typer.Option("--attention", help="sdpa (flash/memory-efficient) or eager (keeps s² probabilities).")
 ]
@@ -383,7 +389,70 @@ LoraRankOpt = Annotated[
         "--lora-rank", help="Train LoRA adapters of this rank on a frozen base.", metavar="RANK", show_default=False
     ),
 ]
-LoraTargetsOpt = Annotated[LoraTargets, typer.Option("--lora-targets", help="Layers that get adapters.")]
+_LORA = "LoRA / QLoRA"
+LoraTargetsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--lora-targets",
+        help="Adapted modules: all (QLoRA's; the default), all-linear (PEFT's), attention, mlp, or names (q,v or q_proj,v_proj).",
+        show_default=False,
+        metavar="<all|all-linear|attention|mlp>|NAMES",
+        rich_help_panel=_LORA,
+    ),
+]
+LoraDropoutOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--lora-dropout",
+        help="LoRA dropout: each adapter saves a dropped copy of its input and a mask (PEFT's default 0: none).",
+        metavar="P",
+        show_default=False,
+        rich_help_panel=_LORA,
+    ),
+]
+AdapterPrecisionOpt = Annotated[
+    Optional[AdapterPrecision],
+    typer.Option(
+        "--adapter-precision",
+        help="Adapters, their gradients and optimizer states (default fp32; the base dtype under --recipe pure).",
+        show_default=False,
+        rich_help_panel=_LORA,
+    ),
+]
+DoubleQuantOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--double-quant/--no-double-quant",
+        show_default=False,
+        help="QLoRA: quantize the nf4 absmax to 8 bits (bnb_4bit_use_double_quant).", rich_help_panel=_LORA
+    ),
+]
+PagedOptimizerOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--paged-optimizer/--no-paged-optimizer",
+        show_default=False,
+        help="bitsandbytes' paged AdamW: optimizer states in CUDA unified memory, off torch's allocator.",
+        rich_help_panel=_LORA,
+    ),
+]
+LossOpt = Annotated[
+    Optional[LossKind],
+    typer.Option(
+        "--loss",
+        help="Cross-entropy: full (FP32 logits; the default), chunked (litgpt), chunked-fp32 (torchtune), fused (Liger).",
+        show_default=False,
+    ),
+]
+FrameworkOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--framework",
+        help="Defaults of hf-trainer | peft | litgpt | torchtune | torchtitan | axolotl | deepspeed (flags override).",
+        metavar="NAME",
+        show_default=False,
+    ),
+]
 GpuOpt = Annotated[
     str,
     typer.Option(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Optional
 
 from llm_budget.cli.options import count, setup_error
 
 if TYPE_CHECKING:
+    from llm_budget.frameworks import FrameworkApplied
+    from llm_budget.hardware import Precision
     from llm_budget.memory import InferSetup, Parallel, TrainSetup
     from llm_budget.model.spec import ModelSpec
 
@@ -26,6 +29,49 @@ def train_setup(*, batch: str, seq: Optional[str], lora_rank: Optional[str], **o
         )
     except ValidationError as e:
         raise setup_error(e) from None
+
+
+TRAIN_DEFAULTS: dict[str, object] = {
+    "convention": "autocast",
+    "checkpointing": "none",
+    "loss": "full",
+    "lora_targets": "all",
+    "lora_dropout": 0.0,
+    "double_quant": False,
+    "paged_optimizer": False,
+}
+"""What an option means when neither the user nor a --framework profile gives it."""
+
+
+def with_framework(
+    framework: Optional[str], given: Mapping[str, object], precision: Precision
+) -> tuple[dict[str, object], Optional[FrameworkApplied]]:
+    """The training options with a --framework profile's defaults filled in where the user gave nothing
+    (None), then TRAIN_DEFAULTS; and what the profile set (None without --framework)."""
+    from llm_budget.memory.setup import QUANTIZED_BASES
+
+    applied = None
+    options = dict(given)
+    if framework:
+        from llm_budget.frameworks import apply_profile
+
+        options, applied = apply_profile(framework, options, quantized=precision in QUANTIZED_BASES)
+        if options.get("lora_rank") is not None:
+            options["lora_rank"] = str(options["lora_rank"])
+    for name, value in TRAIN_DEFAULTS.items():
+        if options.get(name) is None:
+            options[name] = value
+    return options, applied
+
+
+def check_lora_targets(spec: Optional[ModelSpec], targets: Optional[str]) -> None:
+    """--lora-targets names matrices of this model (a one-line error for a name that matches none)."""
+    if spec is None or targets is None:
+        return
+    from llm_budget.memory import TrainSetup
+    from llm_budget.memory.adapters import target_names
+
+    target_names(spec, TrainSetup(lora_rank=1, lora_targets=targets).lora_targets)
 
 
 def infer_setup(

@@ -302,7 +302,8 @@ def head_saved(spec: ModelSpec, st: Step) -> list[Saved]:
         )
     if spec.final_norm:
         out += _norm(spec, st, d, t, "final norm", r)
-    out += _matmul_inputs(st, "unembedding input", t * d, r, 1)
+    if st.loss != "fused":  # Liger's fused linear cross-entropy makes the input's gradient in forward instead
+        out += _matmul_inputs(st, "unembedding input", t * d, r, 1)
     return out
 
 

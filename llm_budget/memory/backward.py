@@ -75,6 +75,7 @@ def block_backward_regions(
     tp: int = 1,
     sp: bool = False,
     zero_shards: int = 1,
+    dequantized: tuple[int, int] = (0, 0),
 ) -> dict[str, BackwardRegion]:
     """A block's backward in four regions, in the order backward runs them: MLP, its norm, attention, its norm.
 
@@ -84,7 +85,9 @@ def block_backward_regions(
       attention: the output's gradient and dq (t × h·d_head each), dk and dv (t × kv·d_head each; MLA: per head
         of qk_head_dim and v_head_dim),
       plus two b·h·s² tensors for eager attention (FP32 under CUDA autocast);
-      norms: norm_backward_bytes.
+      norms: norm_backward_bytes;
+      a quantized base (QLoRA): the largest attention / MLP weight dequantized for grad_A (adapters.py,
+        dequantized_weights), live beside the region's gradients.
     """
     t, c = st.t, st.c
     freed = {
@@ -118,6 +121,8 @@ def block_backward_regions(
         scores = st.b * h * st.s * st.s
         score_bytes = 4 if (st.flow == "autocast" and st.device == "cuda") or math_path(spec, st) else c
         attention_temporaries += 2 * rounded(-(-scores * score_bytes // tp), device)
+    attention_temporaries += rounded(-(-dequantized[0] // tp), device) if dequantized[0] else 0
+    mlp_temporaries += rounded(-(-dequantized[1] // tp), device) if dequantized[1] else 0
     norm_temporaries = norm_backward_bytes(spec, t, st.r) // (tp if sp else 1)
     return {
         "MLP": BackwardRegion(0, mlp_temporaries, down_grads),  # after the down-projection's backward

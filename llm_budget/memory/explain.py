@@ -3,12 +3,32 @@ assumptions the numbers rest on. Only text; the numbers come from timeline.py.""
 
 from __future__ import annotations
 
-from llm_budget.choices import Checkpointing, Convention, Recipe
+from llm_budget.choices import Checkpointing, Convention, LossKind, Recipe
 from llm_budget.memory.optimizers import OPTIMIZERS, states_text
 from llm_budget.memory.report import TRAIN_COMPONENTS, Component, MemoryLine
-from llm_budget.memory.setup import Parallel
+from llm_budget.memory.setup import Parallel, TrainSetup
 from llm_budget.memory.step import UnshardedStep
 from llm_budget.refs import cite
+
+LOSS_FORMULAS = {
+    LossKind.full: (
+        "batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients",
+        "hf-transformers",
+    ),
+    LossKind.chunked: (
+        "batch × seq × vocab × 2 (16-bit logits list) + × 2 (16-bit log-probabilities); gradients per 128-token chunk",
+        "",  # litgpt/utils.py chunked_cross_entropy (no key in refs.py yet: see memory/loss.py)
+    ),
+    LossKind.chunked_fp32: (
+        "batch × seq × vocab × 4 (FP32 log-probabilities); the 16-bit logits until `del logits`; gradients per 1/8 chunk",
+        "",  # torchtune/modules/loss/ce_chunked_output_loss.py
+    ),
+    LossKind.fused: (
+        "grad_input (tokens × d × c) [+ grad_weight] made in forward + one chunk's logits; no batch × seq × vocab tensor",
+        "",  # Liger-Kernel src/liger_kernel/ops/fused_linear_cross_entropy.py
+    ),
+}
+"""The "Logits and loss" line per way of computing the loss (memory/loss.py)."""
 
 
 def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
@@ -21,7 +41,10 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
     return {
         Component.weights: (f"N × {storage.weight} bytes ({kind})", "rajbhandari2020: §3.1"),
         Component.masters: ("N × 4: FP32 copy the optimizer updates", "micikevicius2018: §3.1"),
-        Component.adapters: (f"Σ r·(d_in + d_out) × 4 over adapted matrices, r = {setup.lora_rank}", "hu2021: §4.1"),
+        Component.adapters: (
+            f"Σ r·(d_in + d_out) × {storage.gradient} over adapted matrices, r = {setup.lora_rank}",
+            "hu2021: §4.1",
+        ),
         Component.copies: ("matmul weights × 2, cast in forward and held until their backward", "pytorch-amp"),
         Component.gradients: (
             f"N × {storage.gradient + storage.extra_gradient} (made as backward reaches each parameter)",
@@ -36,10 +59,7 @@ def component_formulas(step: UnshardedStep) -> dict[str, tuple[str, str]]:
             "Σ saved tensors per block (activations.py inventory) × blocks still held at the peak, + embedding/head",
             "korthikanti2022: Table 2 (generalized)",
         ),
-        Component.loss: (
-            "batch × seq × vocab: 16-bit logits, FP32 copy, log-probabilities and their gradients",
-            "hf-transformers",
-        ),
+        Component.loss: LOSS_FORMULAS[setup.loss],
         Component.temporaries: (
             "the working set of the phase at the peak (gradients in flight, norm or optimizer intermediates)",
             "pytorch-cuda-notes",
@@ -173,7 +193,26 @@ def _step_assumptions(step: UnshardedStep) -> list[str]:
             "Mixture of experts: every expert's weights, gradients and states are resident; activations follow the routed tokens (top-k rows, balanced)."
         )
     if step.recipe in (Recipe.lora, Recipe.qlora):
+        out.append(lora_assumption(setup))
+    if setup.paged_optimizer:
+        o = step.states.optimizer
+        paged = o.block * step.spec.n_layers + o.embedding + o.head
         out.append(
-            f"LoRA rank {setup.lora_rank} on {setup.lora_targets.value} linear layers of the blocks; activations as for full training (an estimate: the probe does not measure adapters)."
+            f"Paged optimizer (bitsandbytes): its {paged / 1e9:.2f} GB of states (before any sharding) live in CUDA "
+            "unified memory (cudaMallocManaged), outside PyTorch's allocator: not in the peak above nor in "
+            "torch.cuda.max_memory_allocated; nvidia-smi shows them while resident, and the driver pages them to "
+            "host RAM when the GPU runs short."
         )
     return out
+
+
+def lora_assumption(setup: TrainSetup) -> str:
+    """What the LoRA numbers assume: the adapted modules, the base and adapter dtypes, dropout."""
+    targets = setup.lora_targets
+    named = targets.value if not isinstance(targets, tuple) else ",".join(targets)
+    dropout = (
+        f"dropout {setup.lora_dropout} (a copy of each adapted input and its mask, saved per adapter)"
+        if setup.lora_dropout
+        else "no dropout (PEFT's default 0 is nn.Identity: no copy)"
+    )
+    return f"LoRA rank {setup.lora_rank} on {named} linear modules of the blocks; {dropout}."

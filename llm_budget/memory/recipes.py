@@ -109,7 +109,8 @@ RECIPES: dict[tuple[Recipe, Convention | None], RecipeBytes] = {
         2,
         "pure {precision}: weights {weight} + gradients {gradient} + optimizer {states} (states in the weights' dtype)",
     ),
-    # the frozen base computes in 16 bits; adapters, their gradients and states are FP32 (PEFT's default)
+    # the frozen base computes in 16 bits; adapters, their gradients and states are FP32 (PEFT's default).
+    # recipe_bytes builds a LoRA/QLoRA setup's entry from its base recipe (adapters.py); these two are its default
     (Recipe.lora, None): RecipeBytes(
         "pure",
         2,
@@ -134,8 +135,13 @@ RECIPES: dict[tuple[Recipe, Convention | None], RecipeBytes] = {
 
 
 def recipe_bytes(setup: TrainSetup) -> RecipeBytes:
-    """The RECIPES entry of a setup (its resolved recipe; the convention for mixed precision)."""
+    """The RECIPES entry of a setup (its resolved recipe; the convention for mixed precision); a LoRA/QLoRA
+    setup's from its base recipe and adapter precision (adapters.py, adapter_recipe)."""
     recipe = setup.resolved_recipe
+    if is_frozen_base(recipe):
+        from llm_budget.memory.adapters import adapter_recipe  # adapters.py builds on this table
+
+        return adapter_recipe(setup)
     return RECIPES[(recipe, setup.convention if recipe is Recipe.mixed else None)]
 
 

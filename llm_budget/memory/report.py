@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_budget.choices import Checkpointing, Optimizer, OptimizerImpl
+from llm_budget.frameworks import FrameworkApplied
 from llm_budget.hardware import Precision
 from llm_budget.memory.setup import Parallel
 
@@ -135,6 +136,7 @@ class MemoryReport(BaseModel):
     layout: LayoutSummary | None = None  # training: the parallel layout, every choice spelled out
     host: HostMemory | None = None  # training with offload: the host RAM it needs
     card: CardMemory | None = None  # CUDA: reserved memory and what nvidia-smi shows
+    framework: FrameworkApplied | None = None  # training with --framework: the options its profile set
 
 
 class Component:
@@ -142,7 +144,7 @@ class Component:
 
     weights = "Weights"
     masters = "Master weights (FP32)"
-    adapters = "Adapters (FP32)"
+    adapters = "Adapters"  # LoRA/QLoRA: FP32 (PEFT) or the base dtype (--adapter-precision)
     copies = "16-bit weight copies (autocast)"
     gradients = "Gradients"
     buckets = "DDP gradient buckets"

@@ -44,6 +44,7 @@ class Step(NamedTuple):
     device: Device = "cuda"
     impl: Literal["hf", "reference"] = "reference"  # Hugging Face transformers, or the probe's reference model
     window_mask: bool = False  # transformers' SDPA gets an explicit mask (a sliding or chunked layer shorter than s)
+    loss: str = "full"  # LossKind's value: "fused" keeps no unembedding input (memory/loss.py)
 
     @property
     def t(self) -> int:

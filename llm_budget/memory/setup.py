@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from llm_budget.checkpoint.weights import CheckpointWeights
 from llm_budget.choices import (
     Checkpointing,
     Convention,
     LoraTargets,
+    LossKind,
     Optimizer,
     OptimizerImpl,
     Recipe,
@@ -22,6 +23,9 @@ from llm_budget.model.spec import ModelSpec
 QUANTIZED_BASES = (Precision.int8, Precision.int4, Precision.nf4)
 """Integer and 4-bit formats: weights that cannot be trained, only frozen under adapters (QLoRA)."""
 
+
+AdapterPrecision = Literal["fp32", "bf16", "fp16"]
+"""The dtype LoRA adapters, their gradients and optimizer states are kept in."""
 
 Offload = Literal["none", "optimizer", "params", "all"]
 """What lives in host RAM instead of on the GPU: optimizer = optimizer states, FP32 master weights and the
@@ -112,42 +116,94 @@ class TrainSetup(BaseModel):
     attention: Literal["sdpa", "eager"] = "sdpa"
     device: Literal["cuda", "cpu"] = "cuda"
     lora_rank: PositiveInt | None = None
-    lora_targets: LoraTargets = LoraTargets.all
+    # adapted matrices: a named set (LoraTargets) or the modules' names ("q,v", "q_proj,v_proj"; see adapters.py)
+    lora_targets: LoraTargets | tuple[str, ...] = LoraTargets.all
+    lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)  # PEFT's default 0: nn.Identity, no copy
+    adapter_precision: AdapterPrecision | None = None  # default: FP32 (PEFT), the base dtype under --recipe pure
+    double_quant: bool = False  # QLoRA's double quantization of the nf4 absmax (Dettmers et al. 2023 §3)
+    paged_optimizer: bool = False  # bitsandbytes' paged optimizers: states in CUDA unified memory
+    loss: LossKind = LossKind.full  # how the cross-entropy is computed (memory/loss.py)
     n_layers: PositiveInt | None = None  # probe a truncated model (the probe's --layers)
     parallel: Parallel = Parallel()
     implementation: Literal["hf", "reference"] = "hf"  # Hugging Face transformers, or the probe's reference model
 
+    @field_validator("lora_targets", mode="before")
+    @classmethod
+    def _targets(cls, value: object) -> object:
+        """'all' / 'attention' / 'all-linear' / 'mlp' name a set; anything else is a comma-separated list of modules."""
+        if isinstance(value, str):
+            named = {t.value: t for t in LoraTargets}
+            if value in named:
+                return named[value]
+            names = tuple(n.strip() for n in value.split(",") if n.strip())
+            if not names:
+                raise ValueError("--lora-targets is empty: give q,v, attention, all-linear, mlp or module names")
+            return names
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> TrainSetup:
         recipe = self.resolved_recipe
-        if self.precision in QUANTIZED_BASES and (self.lora_rank is None or recipe is not Recipe.qlora):
+        if self.precision in QUANTIZED_BASES and self.lora_rank is None:
             raise ValueError(
                 f"{self.precision.value} weights cannot be trained directly: integer and 4-bit formats have no "
                 "gradients. Train adapters on a frozen quantized base instead: --lora-rank 16 (QLoRA)"
+            )
+        if self.precision in QUANTIZED_BASES and self.recipe in (Recipe.lora, Recipe.fp32):
+            raise ValueError(
+                f"a {self.precision.value} base is QLoRA: --recipe qlora (16-bit rest, FP32 adapters), pure (all "
+                "16-bit, torchtune) or mixed (the rest FP32 under autocast, peft's prepare_model_for_kbit_training)"
+            )
+        if self.lora_rank is None:
+            for name, given in (
+                ("--lora-targets", self.lora_targets is not LoraTargets.all),
+                ("--lora-dropout", self.lora_dropout != 0.0),
+                ("--adapter-precision", self.adapter_precision is not None),
+            ):
+                if given:
+                    raise ValueError(f"{name} applies to LoRA adapters: give --lora-rank")
+        if self.double_quant and self.precision is not Precision.nf4:
+            raise ValueError("--double-quant quantizes the nf4 absmax: it needs --precision nf4")
+        if self.paged_optimizer and self.optimizer not in (Optimizer.adamw, Optimizer.adamw8bit, Optimizer.adam):
+            raise ValueError(
+                "--paged-optimizer is bitsandbytes' PagedAdamW / PagedAdamW8bit: --optimizer adamw or adamw8bit"
             )
         if self.precision in (Precision.fp8_e4m3, Precision.fp8_e5m2):
             raise ValueError("FP8 training keeps 16/32-bit master weights (Transformer Engine); use --precision bf16")
         if recipe in (Recipe.lora, Recipe.qlora) and self.lora_rank is None:
             raise ValueError(f"recipe {recipe.value} needs --lora-rank")
-        if recipe is Recipe.qlora and self.precision not in QUANTIZED_BASES:
+        if self.recipe is Recipe.qlora and self.precision not in QUANTIZED_BASES:
             raise ValueError("recipe qlora needs a quantized base: --precision nf4, int4 or int8")
-        if recipe is Recipe.pure and self.precision is Precision.fp32:
+        if self.recipe is Recipe.pure and self.precision is Precision.fp32:
             raise ValueError("recipe pure is for 16-bit precisions; fp32 is recipe fp32")
-        if recipe is Recipe.mixed and self.precision is Precision.fp32:
+        if self.recipe is Recipe.mixed and self.precision is Precision.fp32:
             raise ValueError("mixed precision needs a 16-bit compute precision (bf16 or fp16)")
         return self
 
     @property
     def resolved_recipe(self) -> Recipe:
-        if self.recipe is not None:
-            return self.recipe
+        """The recipe of the step: lora / qlora whenever adapters are trained (base_recipe then says how the
+        frozen base is stored and computed), else the one given or the precision's default."""
         if self.lora_rank is not None:
             return Recipe.qlora if self.precision in QUANTIZED_BASES else Recipe.lora
+        if self.recipe is not None:
+            return self.recipe
         if self.precision is Precision.fp32:
             return Recipe.fp32
         if self.precision in (Precision.fp16, Precision.bf16):
             return Recipe.mixed
         return Recipe.qlora
+
+    @property
+    def base_recipe(self) -> Recipe | None:
+        """Under LoRA, the recipe the frozen base runs in: mixed (FP32 base, autocast: HF Trainer bf16=True,
+        litgpt bf16-mixed), pure (all in the 16-bit dtype: litgpt bf16-true), fp32; None: a base in --precision
+        with FP32 adapters (PEFT on a bf16 model)."""
+        if self.lora_rank is None:
+            return None
+        if self.recipe in (Recipe.mixed, Recipe.pure, Recipe.fp32):
+            return self.recipe
+        return Recipe.fp32 if self.precision is Precision.fp32 else None
 
     @property
     def resolved_impl(self) -> OptimizerImpl:

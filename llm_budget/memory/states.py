@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from llm_budget.choices import LoraTargets, OptimizerImpl, Recipe
+from llm_budget.choices import OptimizerImpl, Recipe
+from llm_budget.memory.adapters import adapter_tensors as adapter_tensors  # re-exported: its home moved
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.optimizers import (
     optimizer_state_bytes,
@@ -26,7 +27,6 @@ from llm_budget.memory.setup import TrainSetup
 from llm_budget.model.inventory import (
     ParamTensor,
     buffer_bytes,
-    parameter_tensors,
     tensor_count,
 )
 from llm_budget.model.spec import ModelSpec
@@ -72,20 +72,6 @@ class ModelStates:
     optimizer_temporaries: int  # what the optimizer step allocates above the states, before sharding
 
 
-def adapter_tensors(spec: ModelSpec, setup: TrainSetup) -> list[ParamTensor]:
-    """LoRA adapters (Hu et al. 2021 §4.1): A [r, d_in] and B [d_out, r] per adapted matrix."""
-    assert setup.lora_rank is not None
-    r = setup.lora_rank
-    names = {"q", "k", "v", "o"} | ({"gate", "up", "down"} if setup.lora_targets is LoraTargets.all else set())
-    out = []
-    for t in parameter_tensors(spec):
-        if t.kind == "linear" and t.layer and t.name in names:
-            d_out, d_in = t.shape
-            out.append(ParamTensor(f"lora_A.{t.name}", (r, d_in), t.copies, "linear", expert=t.expert))
-            out.append(ParamTensor(f"lora_B.{t.name}", (d_out, r), t.copies, "linear", expert=t.expert))
-    return out
-
-
 def model_states(
     spec: ModelSpec, setup: TrainSetup, recipe: RecipeBytes, tensors: list[ParamTensor], trainable: list[ParamTensor]
 ) -> ModelStates:
@@ -95,9 +81,14 @@ def model_states(
     frozen = is_frozen_base(setup.resolved_recipe)
 
     def stored(ts: list[ParamTensor]) -> int:
-        if setup.resolved_recipe is Recipe.qlora:  # quantized matrices, the rest in 16 bits
+        if setup.resolved_recipe is Recipe.qlora:  # quantized matrices, the rest at the base recipe's width
+            dq = setup.double_quant
             return sum(
-                (quantized_weight_bytes(t, setup.precision) if is_quantized_matrix(t) else rounded(t.numel * 2, device))
+                (
+                    quantized_weight_bytes(t, setup.precision, double_quant=dq)
+                    if is_quantized_matrix(t)
+                    else rounded(t.numel * recipe.weight, device)
+                )
                 * t.copies
                 for t in ts
             )
@@ -122,7 +113,7 @@ def model_states(
         optimizer=split_parts(
             trainable, lambda ts: optimizer_state_bytes(ts, setup.optimizer, recipe.state, device), L
         ),
-        adapters_per_block=tensor_bytes(trainable, 4, device) // L if frozen else 0,
+        adapters_per_block=tensor_bytes(trainable, recipe.gradient, device) // L if frozen else 0,
         step_counters=counters,
         optimizer_temporaries=_optimizer_temporaries(spec, setup, recipe, trainable),
     )

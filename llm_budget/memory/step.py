@@ -8,12 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from llm_budget.choices import Convention, Recipe
+from llm_budget.choices import Checkpointing, Convention, Recipe
 from llm_budget.defaults import sequence_length
 from llm_budget.memory.activations import Saved, Step, checkpointed_core_inputs, head_saved, layer_saved
+from llm_budget.memory.adapters import adapter_saved, dequantized_weights, first_block_unsaved, frozen_base_saved
 from llm_budget.memory.allocator import rounded, tensor_bytes
 from llm_budget.memory.backward import BackwardRegion, block_backward_regions
 from llm_budget.memory.blocks import EVERY_EXPERT
+from llm_budget.memory.loss import LossBuffers, loss_buffers
+from llm_budget.memory.quantization import is_quantized_matrix
 from llm_budget.memory.rank_activations import RankActivations, activations_on_rank
 from llm_budget.memory.recipes import RecipeBytes, is_frozen_base, recipe_bytes
 from llm_budget.memory.saved import family
@@ -21,16 +24,6 @@ from llm_budget.memory.setup import Parallel, TrainSetup
 from llm_budget.memory.states import ModelStates, adapter_tensors, model_states
 from llm_budget.model.inventory import ParamTensor, parameter_tensors
 from llm_budget.model.spec import ModelSpec
-
-
-@dataclass(frozen=True)
-class LossBuffers:
-    """Tensors of the loss, batch × seq × vocab (Hugging Face's ForCausalLMLoss upcasts the logits to FP32)."""
-
-    inputs: int  # token ids and targets (int64)
-    logits: int  # in the compute dtype
-    logits_fp32: int  # one FP32 batch × seq × vocab buffer (the upcast, the log-probabilities, their gradients)
-    scalars: int  # the loss and nll_loss's total weight
 
 
 @dataclass(frozen=True)
@@ -105,6 +98,7 @@ class UnshardedStep:
                 tp=tp,
                 sp=sp,
                 zero_shards=zero_shards,
+                dequantized=dequantized_weights(self.spec, self.setup, self.storage.compute),
             )
         return self._regions_cache[key]
 
@@ -127,7 +121,8 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         spec = first_blocks(spec, setup.n_layers)
     tensors = parameter_tensors(spec)
     recipe = setup.resolved_recipe
-    trainable = adapter_tensors(spec, setup) if is_frozen_base(recipe) else tensors
+    frozen = is_frozen_base(recipe)
+    trainable = adapter_tensors(spec, setup) if frozen else tensors
     conditions = Step(
         b=setup.batch,
         s=seq,
@@ -136,7 +131,15 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         attention=setup.attention,
         device=setup.device,
         impl=setup.implementation,
+        loss=setup.loss.value,
     )
+    per_block, head = layer_saved(spec, conditions), head_saved(spec, conditions)
+    if frozen:  # LoRA / QLoRA: what the frozen base does not save, what the adapters do (adapters.py)
+        base = frozen_base_saved(spec, setup, conditions, per_block)
+        head = frozen_base_saved(spec, setup, conditions, head)
+        if setup.checkpointing is not Checkpointing.full:  # a checkpointed block keeps only its input anyway
+            head += first_block_unsaved(spec, per_block)
+        per_block = base + adapter_saved(spec, setup, conditions)
     return UnshardedStep(
         spec=spec,
         setup=setup,
@@ -148,9 +151,15 @@ def unsharded_step(spec: ModelSpec, setup: TrainSetup) -> UnshardedStep:
         trainable=trainable,
         states=model_states(spec, setup, storage, tensors, trainable),
         conditions=conditions,
-        per_block=layer_saved(spec, conditions),
-        head=head_saved(spec, conditions),
-        loss=_loss_buffers(spec, conditions),
+        per_block=per_block,
+        head=head,
+        loss=loss_buffers(
+            spec,
+            conditions,
+            setup.loss,
+            head_trainable=not is_frozen_base(recipe),
+            head_width=storage.gradient,
+        ),
         copies=_autocast_copies(spec, setup, storage, tensors),
     )
 
@@ -174,16 +183,6 @@ def first_blocks(spec: ModelSpec, n_layers: int) -> ModelSpec:
     return ModelSpec.model_validate(data)
 
 
-def _loss_buffers(spec: ModelSpec, st: Step) -> LossBuffers:
-    t, V, device = st.t, spec.n_vocab, st.device
-    return LossBuffers(
-        inputs=rounded(t * 8, device) * 2,
-        logits=rounded(t * V * st.c, device),
-        logits_fp32=rounded(t * V * 4, device),
-        scalars=2 * rounded(4, device),
-    )
-
-
 def _autocast_copies(
     spec: ModelSpec, setup: TrainSetup, storage: RecipeBytes, tensors: list[ParamTensor]
 ) -> AutocastCopies:
@@ -194,7 +193,13 @@ def _autocast_copies(
     device, L = setup.device, spec.n_layers
     # Llama 4's experts are batched matmuls (bmm), which autocast does cast (blocks.EVERY_EXPERT)
     hf_experts = setup.implementation == "hf" and spec.is_moe and family(spec) not in EVERY_EXPERT
-    matmuls = [t for t in tensors if t.kind == "linear" and not (hf_experts and t.expert)]
+    # a quantized base (QLoRA) is dequantized for each matmul and not kept (bitsandbytes' MatMul4Bit, adapters.py)
+    quantized = setup.resolved_recipe is Recipe.qlora
+    matmuls = [
+        t
+        for t in tensors
+        if t.kind == "linear" and not (hf_experts and t.expert) and not (quantized and is_quantized_matrix(t))
+    ]
     tied = rounded(spec.n_vocab * spec.d_embed * 2, device) if spec.tied_embeddings else 0
     return AutocastCopies(
         per_block=tensor_bytes([t for t in matmuls if t.layer], 2, device) // L,

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from llm_budget.choices import Checkpointing, OptimizerImpl
+from llm_budget.choices import Checkpointing, LossKind, OptimizerImpl
 from llm_budget.memory.allocator import rounded
 from llm_budget.memory.backward import norm_backward_bytes
+from llm_budget.memory.loss import LossPhases, loss_phases
 from llm_budget.memory.optimizers import step_temporaries
 from llm_budget.memory.report import Component, Phase
 from llm_budget.memory.setup import Parallel
@@ -86,8 +87,7 @@ class _StageRun:
     stage: Stage
     states: RankStates
     acts: RankActivationsHeld
-    logits: int  # the loss's buffers on this tensor-parallel rank (the vocabulary is split)
-    logits_fp32: int
+    loss: LossPhases  # the loss's buffers on this tensor-parallel rank (the vocabulary is split)
     residual_gradient: int  # the gradient flowing back through the residual stream
     tied_gradient: bool  # a tied table gets its gradient from both ends on this GPU (not across pipeline stages)
     timeline: Timeline
@@ -101,8 +101,7 @@ def _stage_run(step: UnshardedStep, parallel: Parallel, stage: Stage) -> _StageR
         stage=stage,
         states=rank_states(step, parallel, stage),
         acts=rank_activations(step, parallel, stage),
-        logits=-(-step.loss.logits // tp),
-        logits_fp32=-(-step.loss.logits_fp32 // tp),
+        loss=loss_phases(step.loss, tp, step.storage.compute),
         residual_gradient=rounded(step.tokens * spec.d_embed * step.residual_bytes, step.setup.device),
         tied_gradient=spec.tied_embeddings and not step.frozen_base and parallel.pp == 1,
         timeline=Timeline(),
@@ -161,7 +160,9 @@ def _forward_end(run: _StageRun) -> None:
     the last stage is computing log_softmax (16-bit logits, their FP32 upcast, the log-probabilities)."""
     tl, states, acts = run.timeline, run.states, run.acts
     tl.set(Component.weights, states.weights)
-    tl.set(Component.optimizer, states.optimizer)
+    # bitsandbytes' paged optimizers allocate their states with cudaMallocManaged (unified memory), outside
+    # PyTorch's caching allocator: max_memory_allocated never sees them (bitsandbytes/functional.py, get_paged)
+    tl.set(Component.optimizer, 0 if run.step.setup.paged_optimizer else states.optimizer)
     if states.masters:
         tl.set(Component.masters, states.masters)
     if states.adapters:
@@ -173,8 +174,7 @@ def _forward_end(run: _StageRun) -> None:
     if acts.copies_per_block or acts.copies_head:
         tl.set(Component.copies, acts.copies_per_block * run.stage.blocks + acts.copies_head)
     if run.stage.has_head:
-        upcast = run.logits_fp32 if run.step.storage.compute != 4 else 0
-        tl.mark("forward: log_softmax", {Component.loss: run.logits + upcast + run.logits_fp32})
+        tl.mark("forward: log_softmax", {Component.loss: run.loss.forward_peak})
     else:
         tl.mark("forward: last block")
     if run.step.setup.checkpointing is Checkpointing.full and run.step.storage.flow == "autocast":
@@ -182,8 +182,9 @@ def _forward_end(run: _StageRun) -> None:
 
 
 def _cross_entropy_backward(run: _StageRun) -> None:
-    """The cross-entropy's backward holds three batch × seq × vocab FP32 buffers, the loss and its weight."""
-    run.timeline.mark("backward: cross-entropy", {Component.loss: 3 * run.logits_fp32 + run.step.loss.scalars})
+    """The cross-entropy's backward (full: three batch × seq × vocab FP32 buffers, the loss and its weight;
+    the other ways of computing it: loss.py)."""
+    run.timeline.mark("backward: cross-entropy", {Component.loss: run.loss.backward_peak})
 
 
 def _unembedding_backward(run: _StageRun) -> None:
@@ -196,9 +197,12 @@ def _unembedding_backward(run: _StageRun) -> None:
     autocast_gradient = step.storage.flow == "autocast" and not step.frozen_base
     gradient16 = rounded(spec.n_vocab * spec.d_embed * 2 // tp, device) if autocast_gradient else 0
     input_gradient = rounded(step.tokens * spec.d_embed * step.storage.compute, device)
-    if gradient16:
+    if step.loss.kind is LossKind.fused:  # Liger made grad_input / grad_weight in forward: backward hands them out
+        tl.mark("backward: unembedding (fused)", {Component.loss: run.loss.held, Component.gradients: head_gradients})
+    elif gradient16:
         tl.mark(
-            "backward: unembedding", {Component.loss: run.logits, Component.temporaries: input_gradient + gradient16}
+            "backward: unembedding",
+            {Component.loss: run.loss.logits_gradient, Component.temporaries: input_gradient + gradient16},
         )
         tl.mark(
             "backward: unembedding (FP32 gradient)",
@@ -207,7 +211,11 @@ def _unembedding_backward(run: _StageRun) -> None:
     else:
         tl.mark(
             "backward: unembedding",
-            {Component.loss: run.logits, Component.temporaries: input_gradient, Component.gradients: head_gradients},
+            {
+                Component.loss: run.loss.logits_gradient,
+                Component.temporaries: input_gradient,
+                Component.gradients: head_gradients,
+            },
         )
     tl.set(Component.gradients, head_gradients if run.states.gradients_resident else 0)
 
@@ -294,7 +302,8 @@ def _optimizer_step(run: _StageRun) -> None:
         tl.mark("optimizer step in backward (largest parameter)", {Component.temporaries: one_at_a_time // par.tp})
         return
     tl.set(Component.gradients, run.states.gradients)
-    temporaries = step.states.optimizer_temporaries
+    # paged optimizers are bitsandbytes' Optimizer2State: one in-place kernel per tensor (optimizers.BNB_KERNELS)
+    temporaries = 0 if step.setup.paged_optimizer else step.states.optimizer_temporaries
     if step.setup.resolved_impl is OptimizerImpl.foreach:
         temporaries = (
             sharded_bytes(temporaries, level=OPTIMIZER_STATES, zero=par.zero, dp=par.shards, model_parallel=par.tp)
@@ -312,5 +321,5 @@ def _forward_end_bytes(run: _StageRun) -> int:
     )
     total = _saved_activations(run) + held_copies + acts.copies_head
     if run.stage.has_head:
-        total += run.logits_fp32 + run.step.loss.scalars
+        total += run.loss.held
     return total

@@ -1,5 +1,6 @@
 """The calibration matrix: architectures × recipes × optimizers × batch × sequence × checkpointing × attention.
 
+LoRA / QLoRA (lora_cases): the reference Llama-style model with PEFT-style adapters and a bitsandbytes 4-bit stand-in.
 Architectures: the reference model's GPT-2 style, Llama style with GQA and a top-2 MoE, and the same three
 from transformers (GPT2LMHeadModel, LlamaForCausalLM, MixtralForCausalLM) built small from their real
 configuration classes; then the families of issue 10 from transformers (Qwen3-MoE, Qwen2-MoE, DeepSeek-V3,
@@ -83,6 +84,33 @@ def training_cases(
         yield f"{arch} {rname} {opt} b{b}×s{s} ckpt={ckpt} {att}", spec, setup, cfg
 
 
+LORA_RECIPES = {
+    # PEFT on a bf16 model: FP32 adapters, each adapted input cast to FP32
+    "lora-bf16": dict(precision="bf16", lora_rank=8),
+    # litgpt bf16-true: everything bf16, q and v adapted, dropout 0.05
+    "lora-pure-qv-dropout": dict(precision="bf16", recipe="pure", lora_rank=8, lora_targets="q,v", lora_dropout=0.05),
+    # HF Trainer bf16=True on an FP32 model (autocast); full checkpointing is off the matrix (see LORA_SKIPS)
+    "lora-mixed": dict(precision="bf16", recipe="mixed", lora_rank=8),
+    # QLoRA: the bitsandbytes 4-bit stand-in (probe/model.py Linear4bit), double-quantized, FP32 adapters
+    "qlora-nf4-dq": dict(precision="nf4", lora_rank=8, double_quant=True),
+}
+"""LoRA and QLoRA on the reference Llama-style model (issue 12): the base frozen, adapters as PEFT builds them."""
+LORA_SKIPS = {("lora-mixed", "full"), ("qlora-nf4-dq", "full")}
+"""Not yet within the gate: autocast LoRA under full checkpointing (+7.7% peak at batch 1 × 128); QLoRA under
+non-reentrant full checkpointing (-24% forward: MatMul4Bit keeps A on ctx.tensors, out of reach of checkpoint's
+saved-tensor hooks, so every block's inputs stay alive). QLoRA under autocast (--recipe mixed with nf4:
+bitsandbytes returns FP32 outputs) is not in the matrix either (-12% forward)."""
+
+
+def lora_cases(device: str = "cpu") -> Iterator[tuple[str, ModelSpec, TrainSetup]]:
+    spec = ARCHITECTURES["llama-gqa"]
+    for (rname, recipe), (b, s), ckpt in itertools.product(LORA_RECIPES.items(), SHAPES, CHECKPOINTING):
+        if (rname, ckpt) in LORA_SKIPS:
+            continue
+        setup = TrainSetup(**recipe, batch=b, seq=s, checkpointing=ckpt, device=device)  # type: ignore[arg-type]
+        yield f"llama-gqa {rname} adamw b{b}×s{s} ckpt={ckpt} sdpa", spec, setup
+
+
 def _family_names() -> set[str]:
     try:
         from llm_budget.probe.hf import FAMILY_CONFIGS
@@ -104,7 +132,8 @@ def run_matrix(path: str, tolerance: float, on_case: Optional[Callable[[int, int
     from llm_budget.probe.run import probe_inference, probe_training, summarize
 
     dev = "cuda" if path == "cuda" else "cpu"
-    train, infer = list(training_cases(dev)), list(inference_cases(dev))
+    train = list(training_cases(dev)) + [(n, sp, st, None) for n, sp, st in lora_cases(dev)]
+    infer = list(inference_cases(dev))
     named = []
     for name, spec, setup, cfg in train:
         named.append((name, probe_training(spec, setup, path=path, tolerance=tolerance, hf_config=cfg)))  # type: ignore[arg-type]

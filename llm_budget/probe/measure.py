@@ -162,10 +162,18 @@ class _Meter:
         return self.tracker.peak
 
 
+def _storage_dtype(setup: TrainSetup) -> torch.dtype:
+    """The dtype the model's parameters are created in: the recipe's weight width (LoRA: the frozen base's)."""
+    from llm_budget.memory.recipes import recipe_bytes
+
+    width = recipe_bytes(setup).weight
+    return torch.float32 if width == 4 else DTYPES.get(setup.precision, torch.bfloat16)
+
+
 def build_model(spec: ModelSpec, setup: TrainSetup, device: str, attention: str) -> Transformer:
-    """The reference model on `device`, created directly in its storage dtype (module.to() cannot swap fake parameters)."""
-    recipe = setup.resolved_recipe
-    dtype = DTYPES[setup.precision] if recipe is Recipe.pure else torch.float32
+    """The reference model on `device`, created directly in its storage dtype (module.to() cannot swap fake parameters);
+    with LoRA, the base frozen and adapters added (probe/model.py add_lora, a bitsandbytes stand-in for nf4)."""
+    dtype = _storage_dtype(setup)
     old = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
@@ -176,7 +184,29 @@ def build_model(spec: ModelSpec, setup: TrainSetup, device: str, attention: str)
     model.train()
     if setup.checkpointing is not Checkpointing.none:
         model.checkpointing = setup.checkpointing.value
+    if setup.lora_rank is not None:
+        _add_adapters(model, spec, setup, device)
     return model
+
+
+def _add_adapters(model: Transformer, spec: ModelSpec, setup: TrainSetup, device: str) -> None:
+    from llm_budget.memory.adapters import adapter_bytes, target_names
+    from llm_budget.probe.model import add_lora
+
+    assert setup.lora_rank is not None
+    compute = DTYPES.get(setup.precision, torch.bfloat16)
+    adapter = torch.float32 if adapter_bytes(setup) == 4 else compute
+    quantized = compute if setup.precision is Precision.nf4 else None
+    with torch.device(device):
+        add_lora(
+            model,
+            target_names(spec, setup.lora_targets),
+            setup.lora_rank,
+            setup.lora_dropout,
+            adapter,
+            quantized=quantized,
+            double_quant=setup.double_quant,
+        )
 
 
 PROBED_OPTIMIZERS: tuple[Optimizer, ...] = (
@@ -194,7 +224,7 @@ def make_optimizer(model: torch.nn.Module, setup: TrainSetup) -> torch.optim.Opt
     kw: dict[str, Any] = {"foreach": impl is OptimizerImpl.foreach}
     if impl is OptimizerImpl.fused:
         kw = {"fused": True}
-    params = model.parameters()
+    params = [p for p in model.parameters() if p.requires_grad]
     if setup.optimizer in (Optimizer.adamw, Optimizer.adam):
         cls = torch.optim.AdamW if setup.optimizer is Optimizer.adamw else torch.optim.Adam
         return cls(params, lr=1e-4, **kw)
@@ -267,7 +297,11 @@ def measure_two_steps(
 def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> StepMeasurement:
     """Run two training steps and measure the second. `path` is "cuda", "cpu" or "fake"."""
     device = "cuda" if path == "cuda" else "cpu"
-    amp = setup.resolved_recipe is Recipe.mixed
+    from llm_budget.memory.recipes import recipe_bytes
+
+    amp = setup.resolved_recipe is Recipe.mixed or (
+        setup.lora_rank is not None and recipe_bytes(setup).flow == "autocast"
+    )
     dtype = DTYPES.get(setup.precision, torch.bfloat16)
     seq = sequence_length(setup.seq, spec.context_window)
     m = StepMeasurement(path=path, device=torch.cuda.get_device_name() if path == "cuda" else "cpu")
@@ -279,7 +313,7 @@ def measure_training_step(spec: ModelSpec, setup: TrainSetup, *, path: str) -> S
         meter = _Meter(path, tracker)
         before = meter.now()
         model = build_model(spec, setup, device, setup.attention)
-        params = list(model.parameters())
+        params = list(model.parameters()) + list(model.buffers())
         if tracker is not None:
             tracker.track(params)
         m.weights = meter.now() - before

@@ -319,3 +319,104 @@ class Transformer(nn.Module):
         """Next-token cross-entropy on FP32 logits, as Hugging Face models compute it."""
         logits = self(tokens)
         return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))
+
+
+# -- LoRA and a bitsandbytes 4-bit stand-in (issue 12) ---------------------------------------------------------
+
+
+class LoraLinear(nn.Module):
+    """PEFT's LoRA around a frozen linear (peft/tuners/lora/layer.py, Linear.forward): `result = base(x)`, x cast to
+    the adapter's dtype (`_cast_input_dtype`, a no-op when they match), `result + lora_B(lora_A(dropout(x))) *
+    scaling`, back to the result's dtype. Dropout 0 is nn.Identity (LoraLayer.update_layer)."""
+
+    def __init__(self, base: nn.Module, d_in: int, d_out: int, r: int, dropout: float, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.base = base
+        self.lora_A = nn.Linear(d_in, r, bias=False, dtype=dtype)
+        self.lora_B = nn.Linear(r, d_out, bias=False, dtype=dtype)
+        self.dropout: nn.Module = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.scaling = 2.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.base(x)
+        xa = x.to(self.lora_A.weight.dtype)
+        return (result + self.lora_B(self.lora_A(self.dropout(xa))) * self.scaling).to(result.dtype)
+
+
+def _dequantize_4bit(packed: torch.Tensor, shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    """bitsandbytes' F.dequantize_4bit allocates one [d_out, d_in] output in the quant state's dtype and its CUDA
+    kernel (kDequantizeBlockwise) fills it from the packed nibbles and the absmax: no other allocation. The
+    stand-in allocates the same output; the probe measures memory, so the values are left unset."""
+    return torch.empty(shape, dtype=dtype, device=packed.device)
+
+
+class MatMul4Bit(torch.autograd.Function):
+    """bitsandbytes' MatMul4Bit (bitsandbytes/autograd/_functions.py): forward `linear(A, dequantize_4bit(B).to(A.dtype).t())`,
+    then `if any(ctx.needs_input_grad[:2]): ctx.tensors = (A, B)` (A kept alive on ctx, unused by backward);
+    backward dequantizes again for `grad_A = matmul(grad_output, dequantize_4bit(B).to(grad_output.dtype).t())`."""
+
+    @staticmethod
+    def forward(ctx, x, packed, absmax, shape):  # type: ignore[no-untyped-def, override]
+        ctx.shape = shape
+        ctx.packed = packed  # bitsandbytes keeps A and B on ctx, not through save_for_backward
+        ctx.A = x if any(ctx.needs_input_grad[:2]) else None
+        return F.linear(x, _dequantize_4bit(packed, shape, x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[no-untyped-def, override]
+        return torch.matmul(grad, _dequantize_4bit(ctx.packed, ctx.shape, grad.dtype)), None, None, None
+
+
+class Linear4bit(nn.Module):
+    """A frozen NF4 linear as bitsandbytes' Linear4bit stores it: N/2 packed bytes and an FP32 absmax per 64 values
+    (with double quantization: a uint8 absmax per 64 and an FP32 one per 256 blocks), computing in `compute`."""
+
+    def __init__(self, d_in: int, d_out: int, compute: torch.dtype, *, double_quant: bool = False) -> None:
+        super().__init__()
+        n, blocks = d_in * d_out, -(-(d_in * d_out) // 64)
+        self.shape = (d_out, d_in)
+        self.compute = compute
+        self.register_buffer("packed", torch.empty(n // 2, dtype=torch.uint8))
+        if double_quant:
+            self.register_buffer("absmax", torch.empty(blocks, dtype=torch.uint8))
+            self.register_buffer("absmax2", torch.empty(-(-blocks // 256), dtype=torch.float32))
+        else:
+            self.register_buffer("absmax", torch.empty(blocks, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Linear4bit.forward: x.to(compute_dtype), matmul_4bit, the output back to the input's dtype
+        out = MatMul4Bit.apply(x.to(self.compute), self.packed, self.absmax, self.shape)
+        return out.to(x.dtype)
+
+
+LORA_NAMES = {"q", "k", "v", "o", "gate", "up", "down"}
+"""The reference model's adaptable linears (attribute names of Attention and Mlp, the inventory's names)."""
+
+
+def add_lora(
+    model: Transformer,
+    targets: set[str],
+    r: int,
+    dropout: float,
+    adapter_dtype: torch.dtype,
+    *,
+    quantized: Optional[torch.dtype] = None,
+    double_quant: bool = False,
+) -> None:
+    """Freeze every parameter, make the blocks' linears bitsandbytes 4-bit stand-ins when `quantized` (their compute
+    dtype), and wrap the `targets` in LoraLinear (PEFT's get_peft_model; the adapters are the only trainable tensors)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for block in model.blocks:
+        for part in (block.attn, block.mlp):
+            for name in LORA_NAMES:
+                base = getattr(part, name, None)
+                if not isinstance(base, nn.Linear):
+                    continue
+                d_in, d_out = base.in_features, base.out_features
+                layer: nn.Module = base
+                if quantized is not None:
+                    layer = Linear4bit(d_in, d_out, quantized, double_quant=double_quant)
+                if name in targets:
+                    layer = LoraLinear(layer, d_in, d_out, r, dropout, adapter_dtype)
+                setattr(part, name, layer)

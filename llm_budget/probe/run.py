@@ -158,7 +158,7 @@ def probe_training(
         _row(
             "train",
             "weights",
-            s.weight_bytes + parts.get("Master weights (FP32)", 0) + parts.get("Adapters (FP32)", 0),
+            s.weight_bytes + parts.get("Master weights (FP32)", 0) + parts.get("Adapters", 0),
             meas.weights if not meas.oom else None,
             0.0,
             allowance,

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from llm_budget.frameworks import FrameworkApplied
 from llm_budget.memory import MemoryReport, TrainSettings
 from llm_budget.memory.report import TRAIN_COMPONENTS, Component
 from llm_budget.refs import listing, short
@@ -117,6 +118,11 @@ def memory_view(report: MemoryReport, *, unit: MemoryUnit, explain: bool = False
                 style="bold",
             )
         )
+    if report.framework is not None:
+        out.append(Text(framework_line(report), style="dim"))
+        if explain:
+            for setting in report.framework.settings:
+                out.append(Text(f"  {setting.option} {setting.value}: {setting.source}", style="dim"))
     if report.convention:
         out.append(Text(f"Model states: {report.convention}", style="dim"))
     if report.mode == "train":
@@ -177,6 +183,17 @@ def _layout_lines(report: MemoryReport, unit: MemoryUnit) -> list[Text]:
             )
         )
     return out
+
+
+def framework_line(report: MemoryReport) -> str:
+    """'Framework litgpt (...) set: --recipe mixed, --loss chunked' (its sources with --explain)."""
+    assert report.framework is not None
+    return framework_settings_line(report.framework)
+
+
+def framework_settings_line(fw: FrameworkApplied) -> str:
+    set_ = ", ".join(f"{s.option} {s.value}" for s in fw.settings) or "nothing (every option it sets was given)"
+    return f"Framework {fw.name} ({fw.title}) set: {set_}"
 
 
 def _card_assumptions(report: MemoryReport) -> list[str]:
