@@ -62,5 +62,7 @@ def test_layout_that_does_not_make_the_gpus_is_refused():
     assert out.exit_code == 2 and "dp × tp × pp must equal --gpus" in out.output
     out = fit("--gpus", "8", "--host-ram", "512GB")
     assert out.exit_code == 2 and "give --offload too" in out.output
-    out = runner.invoke(app, ["fit", "--preset", "llama3-8b", "--gpu", "a100-80gb", "--mode", "infer", "--gpus", "2", "--tp", "2"])
+    out = runner.invoke(
+        app, ["fit", "--preset", "llama3-8b", "--gpu", "a100-80gb", "--mode", "infer", "--gpus", "2", "--tp", "2"]
+    )
     assert out.exit_code == 2 and "--mode train" in out.output

@@ -104,7 +104,9 @@ def fit(
     checkpointing: Annotated[
         Optional[Checkpointing],
         typer.Option(
-            "--checkpointing", help="Activation checkpointing (default none; the search also tries full).", show_default=False
+            "--checkpointing",
+            help="Activation checkpointing (default none; the search also tries full).",
+            show_default=False,
         ),
     ] = None,
     attention: Annotated[

@@ -424,7 +424,8 @@ DoubleQuantOpt = Annotated[
     typer.Option(
         "--double-quant/--no-double-quant",
         show_default=False,
-        help="QLoRA: quantize the nf4 absmax to 8 bits (bnb_4bit_use_double_quant).", rich_help_panel=_LORA
+        help="QLoRA: quantize the nf4 absmax to 8 bits (bnb_4bit_use_double_quant).",
+        rich_help_panel=_LORA,
     ),
 ]
 PagedOptimizerOpt = Annotated[

@@ -9,6 +9,8 @@ from typing import Literal, NamedTuple
 from llm_budget.model.spec import Activation, MlpKind, ModelSpec, NormKind
 
 Flow = Literal["pure", "autocast"]
+
+
 def family(spec: ModelSpec) -> str:
     """The spec's family as one spelling: the mappers' names (gpt-oss, qwen3-moe) with underscores, so the
     sets below hold either those or transformers' model_type names."""
