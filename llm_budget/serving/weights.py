@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from llm_budget.hardware import Precision, parse_precision
+from llm_budget.units import GiB
 
 if TYPE_CHECKING:
     from llm_budget.checkpoint.weights import CheckpointWeights
     from llm_budget.hardware import GpuSpec
     from llm_budget.model.spec import ModelSpec
 
-GIB = 2**30
-
 
 def is_large_gpu(card: GpuSpec) -> bool:
     """vLLM's larger scheduler defaults (max_num_seqs 1024, max_num_batched_tokens 8192) apply on cards of at
     least 70 GiB that are not A100s (vllm/engine/arg_utils.py, EngineArgs._set_default_args, v0.10)."""
-    return card.device_memory_bytes >= 70 * GIB and "a100" not in card.name.lower()
+    return card.device_memory_bytes >= 70 * GiB and "a100" not in card.name.lower()
 
 
 def loaded_weight_bytes(
