@@ -220,6 +220,18 @@ REFERENCES: dict[str, Ref] = {
         "DeepSeek-AI 2024, DeepSeek-V3 Technical Report (§2.1.2 DeepSeekMoE with shared experts; §2.2 MTP)",
         "https://arxiv.org/abs/2412.19437",
     ),
+    "litgpt": Ref(
+        "Lightning-AI litgpt (litgpt/utils.py chunked_cross_entropy; finetune/lora.py), read at 01fe959c",
+        "https://github.com/Lightning-AI/litgpt",
+    ),
+    "torchtune": Ref(
+        "pytorch/torchtune (torchtune/modules/loss/ce_chunked_output_loss.py, CEWithChunkedOutputLoss), read at 0b3e04ad",
+        "https://github.com/pytorch/torchtune",
+    ),
+    "liger": Ref(
+        "linkedin Liger-Kernel (src/liger_kernel/ops/fused_linear_cross_entropy.py)",
+        "https://github.com/linkedin/Liger-Kernel",
+    ),
     "hf-transformers": Ref(
         "Hugging Face transformers: the models' reference implementations and config.json keys",
         "https://github.com/huggingface/transformers",

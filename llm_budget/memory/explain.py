@@ -17,15 +17,15 @@ LOSS_FORMULAS = {
     ),
     LossKind.chunked: (
         "batch × seq × vocab × 2 (16-bit logits list) + × 2 (16-bit log-probabilities); gradients per 128-token chunk",
-        "",  # litgpt/utils.py chunked_cross_entropy (no key in refs.py yet: see memory/loss.py)
+        "litgpt: utils.py chunked_cross_entropy",
     ),
     LossKind.chunked_fp32: (
         "batch × seq × vocab × 4 (FP32 log-probabilities); the 16-bit logits until `del logits`; gradients per 1/8 chunk",
-        "",  # torchtune/modules/loss/ce_chunked_output_loss.py
+        "torchtune: modules/loss/ce_chunked_output_loss.py",
     ),
     LossKind.fused: (
         "grad_input (tokens × d × c) [+ grad_weight] made in forward + one chunk's logits; no batch × seq × vocab tensor",
-        "",  # Liger-Kernel src/liger_kernel/ops/fused_linear_cross_entropy.py
+        "liger: src/liger_kernel/ops/fused_linear_cross_entropy.py",
     ),
 }
 """The "Logits and loss" line per way of computing the loss (memory/loss.py)."""
